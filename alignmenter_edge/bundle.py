@@ -1,0 +1,203 @@
+"""The bundle format shared by every export: a directory with artifacts and ``manifest.json``.
+
+The export stage writes bundles (:func:`write_bundle`); the runtime reads them
+(:func:`read_bundle`), verifying every file's size and sha256 before a model is loaded.
+Only JSON and the standard library are used, so a bundle can be inspected anywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from ._version import __version__
+from .errors import BundleError, BundleIntegrityError
+
+FORMAT_NAME = "alignmenter-edge-bundle"
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+BUNDLE_TIERS = ("roberta-onnx", "constitutional-gguf")
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """Size and sha256 of one artifact, as recorded at export time."""
+
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything needed to run and audit a bundle, without guessing.
+
+    ``labels`` states explicitly which output means *unsafe* (for a sequence classifier
+    ``{"names": [...], "unsafe_index": i}``; for a prompt classifier the label words and their
+    token ids). ``prompt`` holds template, constitution and label words for prompt-based models.
+    ``threshold`` is the safety score below which a text is flagged unsafe.
+    """
+
+    tier: str
+    model_id: str
+    sources: list[dict[str, Any]]
+    files: dict[str, FileRecord]
+    labels: dict[str, Any]
+    max_input_tokens: int
+    long_input_policy: str
+    quantization: str
+    tokenizer: str | None = None
+    prompt: dict[str, Any] | None = None
+    parity: dict[str, Any] = field(default_factory=dict)
+    threshold: float = 0.5
+    extra: dict[str, Any] = field(default_factory=dict)
+    created_by: str = f"alignmenter-edge {__version__}"
+    created_at: str = ""
+    format: str = FORMAT_NAME
+    format_version: int = FORMAT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["files"] = {name: dataclasses.asdict(rec) for name, rec in sorted(self.files.items())}
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], where: Path) -> "Manifest":
+        fmt = data.get("format")
+        version = data.get("format_version")
+        if fmt != FORMAT_NAME:
+            raise BundleError(f"{where}: not an alignmenter-edge bundle manifest (format={fmt!r}).")
+        if version != FORMAT_VERSION:
+            raise BundleError(
+                f"{where}: bundle format version {version!r} is not supported by alignmenter-edge "
+                f"{__version__} (it reads version {FORMAT_VERSION}). Re-export the bundle with this "
+                "version, or install the alignmenter-edge version that wrote it "
+                f"({data.get('created_by', 'unknown')})."
+            )
+        tier = data.get("tier")
+        if tier not in BUNDLE_TIERS:
+            raise BundleError(
+                f"{where}: unknown tier {tier!r}; this version knows {', '.join(BUNDLE_TIERS)}."
+            )
+        names = {f.name for f in dataclasses.fields(cls)}
+        missing = sorted(n for n in ("model_id", "sources", "files", "labels", "max_input_tokens",
+                                     "long_input_policy", "quantization") if n not in data)
+        if missing:
+            raise BundleError(f"{where}: manifest lacks required field(s): {', '.join(missing)}.")
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise BundleError(f"{where}: manifest has unknown field(s): {', '.join(unknown)}.")
+        try:
+            files = {str(n): FileRecord(int(r["size"]), str(r["sha256"])) for n, r in data["files"].items()}
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise BundleError(f"{where}: malformed 'files' table ({exc}).") from exc
+        return cls(**{**data, "files": files})
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A bundle directory whose manifest has been read (and, by default, verified)."""
+
+    path: Path
+    manifest: Manifest
+
+    def file(self, name: str) -> Path:
+        """Absolute path of an artifact listed in the manifest."""
+        if name not in self.manifest.files:
+            raise BundleError(f"{self.path}: the manifest lists no file named {name!r}.")
+        return self.path / name
+
+    @property
+    def digest(self) -> str:
+        """A short identity of the bundle: sha256 over its file table (names, sizes, hashes)."""
+        table = json.dumps(self.manifest.to_json()["files"], sort_keys=True).encode()
+        return hashlib.sha256(table).hexdigest()[:16]
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def is_bundle_dir(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a directory holding a manifest."""
+    return (Path(path) / MANIFEST_NAME).is_file()
+
+
+def read_bundle(path: str | os.PathLike[str], *, verify: bool = True) -> Bundle:
+    """Read ``path/manifest.json`` and check every listed file.
+
+    Sizes are always checked; with ``verify`` (the default) sha256 too. A missing, truncated or
+    altered file raises :class:`BundleIntegrityError` naming it.
+    """
+    root = Path(path).expanduser().resolve()
+    manifest_path = root / MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise BundleError(
+            f"{root} is not a bundle: {MANIFEST_NAME} is missing. Create one with "
+            "'alignmenter-edge export roberta|constitutional ... -o DIR'."
+        )
+    try:
+        data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{manifest_path}: not valid JSON ({exc}).") from exc
+    if not isinstance(data, dict):
+        raise BundleError(f"{manifest_path}: expected a JSON object.")
+    manifest = Manifest.from_json(data, manifest_path)
+    for name, record in manifest.files.items():
+        _check_file(root, name, record, verify)
+    return Bundle(root, manifest)
+
+
+def _check_file(root: Path, name: str, record: FileRecord, verify: bool) -> None:
+    target = (root / name).resolve()
+    if root not in target.parents:
+        raise BundleError(f"{root}: manifest file name {name!r} points outside the bundle.")
+    if not target.is_file():
+        raise BundleIntegrityError(
+            f"{root}: file {name!r} listed in the manifest is missing. Re-copy or re-export the bundle."
+        )
+    size = target.stat().st_size
+    if size != record.size:
+        raise BundleIntegrityError(
+            f"{root}: file {name!r} has {size} bytes, the manifest records {record.size}. "
+            "The bundle is incomplete or corrupt; re-copy or re-export it."
+        )
+    if verify:
+        actual = sha256_file(target)
+        if actual != record.sha256:
+            raise BundleIntegrityError(
+                f"{root}: sha256 of {name!r} is {actual}, the manifest records {record.sha256}. "
+                "The file was altered or corrupted; re-copy or re-export the bundle."
+            )
+
+
+def write_bundle(directory: str | os.PathLike[str], files: Iterable[str], **fields: Any) -> Manifest:
+    """Hash ``files`` (names relative to ``directory``) and write the manifest next to them.
+
+    ``fields`` are the :class:`Manifest` fields other than ``files``; the manifest is written
+    atomically, so a bundle is never seen with a half-written manifest.
+    """
+    root = Path(directory)
+    records = {}
+    for name in files:
+        target = root / name
+        if not target.is_file():
+            raise BundleError(f"cannot write bundle: {target} does not exist.")
+        records[name] = FileRecord(target.stat().st_size, sha256_file(target))
+    fields.setdefault("created_at", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    manifest = Manifest(files=records, **fields)
+    tmp = root / (MANIFEST_NAME + ".tmp")
+    tmp.write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, root / MANIFEST_NAME)
+    return manifest

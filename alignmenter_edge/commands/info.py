@@ -1,0 +1,64 @@
+"""``alignmenter-edge info``: tiers, bundles, versions, threads and CPU features."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from importlib import metadata
+from typing import Any
+
+from .._version import __version__
+from ..paths import HOME_ENV, bundles_dir
+from ..registry import TIERS, available_tiers, installed_bundles
+from ..system import cpu_features, default_threads, usable_cpus
+
+RUNTIME_PACKAGES = ("onnxruntime", "tokenizers", "numpy", "llama-cpp-python", "pyyaml")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("info", help="show installed tiers, bundles, versions and CPU")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.set_defaults(func=run)
+
+
+def collect() -> dict[str, Any]:
+    """Everything `info` reports, without importing any heavy package."""
+    return {
+        "alignmenter_edge": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "tiers": {name: {"status": status, "description": TIERS[name].description}
+                  for name, status in available_tiers().items()},
+        "bundles_dir": str(bundles_dir()),
+        "bundles": installed_bundles(),
+        "packages": {name: _version(name) for name in RUNTIME_PACKAGES},
+        "cpus": usable_cpus(),
+        "default_threads": default_threads(),
+        "cpu_features": cpu_features(),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    report = collect()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"alignmenter-edge {report['alignmenter_edge']} (Python {report['python']}, {report['platform']})")
+    print("tiers:")
+    for name, tier in report["tiers"].items():
+        print(f"  {name:<20} {tier['status']}")
+    print(f"bundles in {report['bundles_dir']} (override with ${HOME_ENV}):")
+    for name, tier in report["bundles"].items() or [("(none)", "")]:
+        print(f"  {name:<20} {tier}")
+    print("packages: " + ", ".join(f"{k} {v or '-'}" for k, v in report["packages"].items()))
+    print(f"threads: {report['default_threads']} by default ({report['cpus']} usable CPUs); "
+          f"CPU features: {' '.join(report['cpu_features']) or 'unknown'}")
+    return 0
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None

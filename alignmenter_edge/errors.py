@@ -1,0 +1,47 @@
+"""One exception hierarchy: every error this package raises derives from AlignmenterEdgeError."""
+
+from __future__ import annotations
+
+
+class AlignmenterEdgeError(Exception):
+    """Base class of every error raised by alignmenter-edge."""
+
+
+class MissingDependencyError(AlignmenterEdgeError, ImportError):
+    """An optional dependency of a tier is not installed; the message names the extra."""
+
+
+class UnknownModelError(AlignmenterEdgeError, LookupError):
+    """A model name or path that is neither a tier, an installed bundle, nor a bundle directory."""
+
+
+class BundleError(AlignmenterEdgeError):
+    """A bundle on disk is missing, incomplete, corrupt or of an unsupported format."""
+
+
+class BundleIntegrityError(BundleError):
+    """A file of a bundle does not match the size or sha256 recorded in its manifest."""
+
+
+class InvalidInputError(AlignmenterEdgeError, ValueError):
+    """Input that cannot be scored (not a string, undecodable, malformed row)."""
+
+
+class ModelOutputError(AlignmenterEdgeError, ArithmeticError):
+    """The model produced a non-finite or out-of-range value; never turned into a score."""
+
+
+class ExportError(AlignmenterEdgeError):
+    """An export failed, including a parity check against the reference model."""
+
+
+__all__ = [
+    "AlignmenterEdgeError",
+    "BundleError",
+    "BundleIntegrityError",
+    "ExportError",
+    "InvalidInputError",
+    "MissingDependencyError",
+    "ModelOutputError",
+    "UnknownModelError",
+]

@@ -1,0 +1,121 @@
+"""Reading input rows (JSONL or plain text lines) and writing scored rows, with clear errors.
+
+Policies (documented in the README, tested):
+- JSONL: a blank line is skipped; a malformed line, a row that is not an object, a missing or
+  non-string text field, or invalid UTF-8 raises InvalidInputError with the line number — or, with
+  ``skip_invalid``, is skipped and counted.
+- Plain text: one text per line; blank lines are separators and are skipped.
+- Empty or whitespace-only text inside a JSONL row is scored like any other text.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Iterator, Literal
+
+from .errors import InvalidInputError
+
+InputFormat = Literal["auto", "jsonl", "text"]
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+
+
+@dataclass
+class Row:
+    """One input record: its line number, the full row, and the text to score."""
+
+    line_no: int
+    data: dict[str, Any]
+    text: str
+
+
+@dataclass
+class SkipLog:
+    """Invalid lines skipped under ``skip_invalid``: count and the first few reasons."""
+
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    def add(self, reason: str) -> None:
+        self.count += 1
+        if len(self.examples) < 5:
+            self.examples.append(reason)
+
+
+class RowReader:
+    """Iterates rows of a binary stream; tracks bytes read for progress reporting."""
+
+    def __init__(self, stream: BinaryIO, *, fmt: InputFormat = "auto", text_field: str = "text",
+                 skip_invalid: bool = False, name: str = "<input>") -> None:
+        self._stream = stream
+        self.fmt = fmt
+        self.text_field = text_field
+        self.skip_invalid = skip_invalid
+        self.name = name
+        self.bytes_read = 0
+        self.skipped = SkipLog()
+
+    def __iter__(self) -> Iterator[Row]:
+        for line_no, raw in enumerate(self._stream, start=1):
+            self.bytes_read += len(raw)
+            try:
+                row = self._parse(line_no, raw)
+            except InvalidInputError as exc:
+                if not self.skip_invalid:
+                    raise
+                self.skipped.add(str(exc))
+                continue
+            if row is not None:
+                yield row
+
+    def _parse(self, line_no: int, raw: bytes) -> Row | None:
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInputError(
+                f"{self.name}:{line_no}: invalid UTF-8 (byte {exc.start}); re-encode the file as "
+                "UTF-8 or pass --skip-invalid."
+            ) from None
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            return None
+        if self.fmt == "auto":
+            self.fmt = "jsonl" if line.lstrip().startswith("{") else "text"
+        if self.fmt == "text":
+            return Row(line_no, {"text": line}, line)
+        return self._parse_json(line_no, line)
+
+    def _parse_json(self, line_no: int, line: str) -> Row:
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(
+                f"{self.name}:{line_no}: malformed JSON ({exc.msg} at column {exc.colno}); fix the "
+                "line or pass --skip-invalid."
+            ) from None
+        if not isinstance(data, dict):
+            raise InvalidInputError(
+                f"{self.name}:{line_no}: expected a JSON object per line, got {type(data).__name__}."
+            )
+        if self.text_field not in data:
+            raise InvalidInputError(
+                f"{self.name}:{line_no}: no {self.text_field!r} field; choose the field with "
+                "--text-field."
+            )
+        text = data[self.text_field]
+        if not isinstance(text, str):
+            raise InvalidInputError(
+                f"{self.name}:{line_no}: field {self.text_field!r} is {type(text).__name__}, "
+                "expected a string."
+            )
+        return Row(line_no, data, text)
+
+
+def guess_format(path: str) -> InputFormat:
+    """``jsonl`` for .jsonl/.ndjson/.json files, else ``auto`` (sniff the first line)."""
+    return "jsonl" if path.lower().endswith(JSONL_SUFFIXES) else "auto"
+
+
+def dump_row(data: dict[str, Any]) -> str:
+    """One output JSONL line (UTF-8, no ASCII escaping)."""
+    return json.dumps(data, ensure_ascii=False) + "\n"

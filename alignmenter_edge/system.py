@@ -1,0 +1,62 @@
+"""Facts about the machine: usable cores and CPU features (for defaults and `info`)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+_INTERESTING_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw",
+                      "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8", "asimd", "sve")
+
+
+def usable_cpus() -> int:
+    """Logical CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@lru_cache(maxsize=1)
+def physical_cores() -> int:
+    """Physical cores available to this process (hyper-threads do not speed up matmuls)."""
+    logical = usable_cpus()
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return logical
+    cores, physical, core = set(), None, None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "physical id":
+            physical = value.strip()
+        elif key == "core id":
+            core = value.strip()
+        elif not line.strip() and core is not None:
+            cores.add((physical, core))
+            physical = core = None
+    if core is not None:
+        cores.add((physical, core))
+    return max(1, min(logical, len(cores) or logical))
+
+
+def default_threads() -> int:
+    """The default thread count for model tiers: the physical cores available."""
+    return physical_cores()
+
+
+@lru_cache(maxsize=1)
+def cpu_features() -> list[str]:
+    """The SIMD features relevant to int8/quantized inference that this CPU reports."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags = set(value.split())
+            return [f for f in _INTERESTING_FLAGS if f in flags]
+    return []

@@ -1,0 +1,1 @@
+"""One module per tier. Heavy tiers import their dependencies lazily, at load time."""
