@@ -7,7 +7,6 @@ skip for a missing optional dependency into a failure: CI must run the whole sui
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -17,16 +16,6 @@ pytest_plugins = sorted(
     for path in (Path(__file__).parent / "fixtures").glob("*.py")
     if path.stem != "__init__"
 )
-
-REQUIRE_ALL = os.environ.get("ALIGNMENTER_EDGE_REQUIRE_ALL") == "1"
-
-
-def require(module: str):
-    """pytest.importorskip, except that under ALIGNMENTER_EDGE_REQUIRE_ALL a missing module fails."""
-    if REQUIRE_ALL:
-        return __import__(module, fromlist=["_"])
-    return pytest.importorskip(module)
-
 
 @pytest.fixture
 def data_home(tmp_path, monkeypatch) -> Path:
