@@ -1,0 +1,42 @@
+"""Reference-vs-exported comparisons shared by both exports; results go into the manifest."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ..errors import ExportError
+
+
+def compare_unsafe_probabilities(reference: Sequence[float], candidate: Sequence[float],
+                                 threshold: float = 0.5) -> dict[str, Any]:
+    """Max and mean |Δ P(unsafe)| and label agreement at ``threshold`` over a probe set."""
+    if len(reference) != len(candidate) or not reference:
+        raise ExportError(f"parity needs two equal, non-empty probe results "
+                          f"(got {len(reference)} and {len(candidate)}).")
+    deltas = [abs(float(r) - float(c)) for r, c in zip(reference, candidate)]
+    agree = sum((float(r) >= threshold) == (float(c) >= threshold) for r, c in zip(reference, candidate))
+    return {
+        "probes": len(deltas),
+        "max_abs_diff_p_unsafe": max(deltas),
+        "mean_abs_diff_p_unsafe": sum(deltas) / len(deltas),
+        "label_agreement": agree / len(deltas),
+        "threshold": threshold,
+    }
+
+
+def max_abs_diff(reference: Sequence[Sequence[float]], candidate: Sequence[Sequence[float]]) -> float:
+    """Largest element-wise |Δ| between two equally shaped nested sequences (e.g. logits)."""
+    worst = 0.0
+    for ref_row, cand_row in zip(reference, candidate, strict=True):
+        for r, c in zip(ref_row, cand_row, strict=True):
+            worst = max(worst, abs(float(r) - float(c)))
+    return worst
+
+
+def require_within(what: str, value: float, tolerance: float) -> None:
+    """Fail the export loudly when a parity figure exceeds its tolerance (NaN fails too)."""
+    if not value <= tolerance:
+        raise ExportError(
+            f"parity check failed: {what} = {value:.3g} exceeds the tolerance {tolerance:.1g}. "
+            "The exported model does not reproduce the reference; the bundle was not written."
+        )
