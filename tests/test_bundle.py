@@ -1,0 +1,140 @@
+"""Bundle manifest writing, reading and verification, on a tiny hand-made bundle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from alignmenter_edge.bundle import (
+    FORMAT_VERSION,
+    MANIFEST_NAME,
+    read_bundle,
+    sha256_file,
+    write_bundle,
+)
+from alignmenter_edge.errors import BundleError, BundleIntegrityError
+
+FIELDS = dict(
+    tier="roberta-onnx",
+    model_id="tiny-test",
+    sources=[{"role": "model", "id": "local/tiny", "revision": "abc123"}],
+    labels={"names": ["SAFE", "UNSAFE"], "unsafe_index": 1},
+    max_input_tokens=512,
+    long_input_policy="overlapping windows; most unsafe window",
+    quantization="int8-dynamic-qint8",
+    tokenizer="tokenizer.json",
+    parity={"fp32_max_abs_logit_diff": 1e-6},
+)
+
+
+@pytest.fixture
+def bundle_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "bundle"
+    root.mkdir()
+    (root / "model.onnx").write_bytes(b"\x08\x01fake-onnx-bytes" * 100)
+    (root / "tokenizer.json").write_text('{"version": "1.0"}', encoding="utf-8")
+    write_bundle(root, ["model.onnx", "tokenizer.json"], **FIELDS)
+    return root
+
+
+def test_round_trip_records_sizes_hashes_and_fields(bundle_dir: Path) -> None:
+    bundle = read_bundle(bundle_dir)
+    record = bundle.manifest.files["model.onnx"]
+    assert record.size == (bundle_dir / "model.onnx").stat().st_size
+    assert record.sha256 == sha256_file(bundle_dir / "model.onnx")
+    assert bundle.manifest.labels["unsafe_index"] == 1
+    assert bundle.manifest.sources[0]["revision"] == "abc123"
+    assert bundle.manifest.format_version == FORMAT_VERSION
+    assert bundle.manifest.created_by.startswith("alignmenter-edge ")
+    assert bundle.file("model.onnx") == bundle_dir / "model.onnx"
+    assert len(bundle.digest) == 16
+
+
+def test_digest_changes_when_a_file_changes(bundle_dir: Path, tmp_path: Path) -> None:
+    before = read_bundle(bundle_dir).digest
+    (bundle_dir / "tokenizer.json").write_text('{"version": "1.1"}', encoding="utf-8")
+    write_bundle(bundle_dir, ["model.onnx", "tokenizer.json"], **FIELDS)
+    assert read_bundle(bundle_dir).digest != before
+
+
+def test_altered_file_is_a_hash_error_naming_it(bundle_dir: Path) -> None:
+    data = bytearray((bundle_dir / "model.onnx").read_bytes())
+    data[5] ^= 0xFF  # same size, different content
+    (bundle_dir / "model.onnx").write_bytes(bytes(data))
+    with pytest.raises(BundleIntegrityError, match="sha256 of 'model.onnx'"):
+        read_bundle(bundle_dir)
+    read_bundle(bundle_dir, verify=False)  # size-only check passes: same size
+
+
+def test_truncated_file_fails_even_without_hashing(bundle_dir: Path) -> None:
+    (bundle_dir / "model.onnx").write_bytes(b"short")
+    with pytest.raises(BundleIntegrityError, match="'model.onnx' has 5 bytes"):
+        read_bundle(bundle_dir, verify=False)
+
+
+def test_missing_file_is_named(bundle_dir: Path) -> None:
+    (bundle_dir / "tokenizer.json").unlink()
+    with pytest.raises(BundleIntegrityError, match="'tokenizer.json' listed in the manifest is missing"):
+        read_bundle(bundle_dir)
+
+
+def test_missing_manifest(tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match="manifest.json is missing"):
+        read_bundle(tmp_path)
+
+
+def _edit_manifest(bundle_dir: Path, **changes: object) -> None:
+    path = bundle_dir / MANIFEST_NAME
+    data = json.loads(path.read_text())
+    data.update(changes)
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"format_version": FORMAT_VERSION + 1}, "format version 2 is not supported"),
+        ({"tier": "mystery-tier"}, "unknown tier 'mystery-tier'"),
+        ({"format": "something-else"}, "not an alignmenter-edge bundle"),
+        ({"surprise": 1}, "unknown field"),
+        ({"files": {"model.onnx": {"size": "x"}}}, "malformed 'files'"),
+    ],
+)
+def test_manifest_problems_are_clear_errors(bundle_dir: Path, changes: dict, message: str) -> None:
+    _edit_manifest(bundle_dir, **changes)
+    with pytest.raises(BundleError, match=message):
+        read_bundle(bundle_dir)
+
+
+def test_required_field_missing(bundle_dir: Path) -> None:
+    path = bundle_dir / MANIFEST_NAME
+    data = json.loads(path.read_text())
+    del data["labels"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(BundleError, match="lacks required field.*labels"):
+        read_bundle(bundle_dir)
+
+
+def test_manifest_cannot_point_outside_the_bundle(bundle_dir: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"x")
+    path = bundle_dir / MANIFEST_NAME
+    data = json.loads(path.read_text())
+    data["files"]["../outside.bin"] = {"size": 1, "sha256": sha256_file(outside)}
+    path.write_text(json.dumps(data))
+    with pytest.raises(BundleError, match="outside the bundle"):
+        read_bundle(bundle_dir)
+
+
+def test_not_json(bundle_dir: Path) -> None:
+    (bundle_dir / MANIFEST_NAME).write_text("{not json")
+    with pytest.raises(BundleError, match="not valid JSON"):
+        read_bundle(bundle_dir)
+
+
+def test_writer_refuses_missing_artifact(tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match="does not exist"):
+        write_bundle(tmp_path, ["model.onnx"], **FIELDS)
+    assert not (tmp_path / MANIFEST_NAME).exists()

@@ -1,0 +1,86 @@
+"""The alignmenter-edge CLI: score and info, run in-process and as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from alignmenter_edge.cli import main
+from alignmenter_edge.tiers.heuristic import heuristic_score
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sessions.jsonl"
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_score_example_sessions_keeps_rows_and_adds_scores(tmp_path: Path, data_home: Path, capsys) -> None:
+    out = tmp_path / "scored.jsonl"
+    assert main(["score", str(EXAMPLE), "-o", str(out), "--model", "heuristic"]) == 0
+    rows_in, rows_out = read_jsonl(EXAMPLE), read_jsonl(out)
+    assert len(rows_out) == len(rows_in) == 10
+    for before, after in zip(rows_in, rows_out):
+        assert {k: after[k] for k in before} == before  # every input field preserved
+        assert after["safety_score"] == heuristic_score(before["text"])
+        assert after["tier"] == "heuristic"
+    assert min(r["safety_score"] for r in rows_out) < 1.0
+    assert "scored 10 texts with heuristic" in capsys.readouterr().err
+
+
+def test_score_reports_which_tier_auto_picked(tmp_path: Path, data_home: Path, capsys) -> None:
+    assert main(["score", str(EXAMPLE), "-o", str(tmp_path / "o.jsonl")]) == 0
+    assert "requested auto" in capsys.readouterr().err
+
+
+def test_plain_text_lines_from_stdin_in_a_subprocess(data_home: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "alignmenter_edge", "score", "-", "--model", "heuristic"],
+        input="How do I install Python?\n\nI want to attack someone with violence\n".encode(),
+        capture_output=True, check=True, timeout=120)
+    rows = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert [r["text"] for r in rows] == ["How do I install Python?", "I want to attack someone with violence"]
+    assert [r["safety_score"] for r in rows] == [1.0, pytest.approx(0.6)]
+
+
+def test_custom_text_field(tmp_path: Path, data_home: Path) -> None:
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"prompt": "hack the planet", "id": 7}\n', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert main(["score", str(data), "-o", str(out), "--model", "heuristic", "--text-field", "prompt"]) == 0
+    assert read_jsonl(out) == [{"prompt": "hack the planet", "id": 7, "safety_score": 0.8, "tier": "heuristic"}]
+
+
+def test_malformed_line_is_an_error_with_its_line_number(tmp_path: Path, data_home: Path, capsys) -> None:
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"text": "fine"}\n{"text": oops}\n{"text": "later"}\n', encoding="utf-8")
+    assert main(["score", str(data), "-o", str(tmp_path / "o.jsonl"), "--model", "heuristic"]) == 2
+    assert "in.jsonl:2: malformed JSON" in capsys.readouterr().err
+
+
+def test_skip_invalid_counts_and_reports(tmp_path: Path, data_home: Path, capsys) -> None:
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"text": "fine"}\n{"text": oops}\n{"text": 5}\n{"text": "later"}\n', encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    assert main(["score", str(data), "-o", str(out), "--model", "heuristic", "--skip-invalid"]) == 0
+    assert [r["text"] for r in read_jsonl(out)] == ["fine", "later"]
+    assert "skipped 2 invalid lines" in capsys.readouterr().err
+
+
+def test_unknown_model_exits_nonzero_with_choices(data_home: Path, capsys) -> None:
+    assert main(["score", str(EXAMPLE), "--model", "nope"]) == 2
+    assert "unknown model 'nope'" in capsys.readouterr().err
+
+
+def test_info_json_lists_tiers_and_bundle_dir(data_home: Path, capsys) -> None:
+    assert main(["info", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["tiers"]["heuristic"]["status"] == "ready"
+    assert report["bundles_dir"] == str(data_home / "bundles")
+    assert report["default_threads"] >= 1
+    assert main(["info"]) == 0
+    assert "heuristic" in capsys.readouterr().out

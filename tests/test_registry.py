@@ -1,0 +1,156 @@
+"""load_classifier: names, bundle paths, auto, and errors that say what to do."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence
+
+import pytest
+
+import alignmenter_edge.registry as registry
+from alignmenter_edge import (
+    Classifier,
+    InvalidInputError,
+    MissingDependencyError,
+    ModelOutputError,
+    UnknownModelError,
+    load_classifier,
+)
+from alignmenter_edge.bundle import write_bundle
+from alignmenter_edge.classifier import BundleClassifier
+from alignmenter_edge.errors import AlignmenterEdgeError, BundleError
+
+
+class FakeBundleClassifier(BundleClassifier):
+    """Scores by text length; stands in for a model tier to test discovery and loading."""
+
+    tier = "roberta-onnx"
+
+    @classmethod
+    def from_bundle(cls, bundle, **settings):
+        return cls(bundle, **settings)
+
+    def _score(self, texts: list[str]) -> Sequence[float]:
+        return [1.0 / (1 + len(t)) for t in texts]
+
+
+class ConstantClassifier(Classifier):
+    tier = "test"
+
+    def __init__(self, value: float, **kw) -> None:
+        super().__init__(**kw)
+        self.value = value
+
+    def _score(self, texts: list[str]) -> Sequence[float]:
+        return [self.value] * len(texts)
+
+
+def make_bundle(root: Path, tier: str = "roberta-onnx") -> Path:
+    root.mkdir(parents=True)
+    (root / "model.onnx").write_bytes(b"weights")
+    write_bundle(root, ["model.onnx"], tier=tier, model_id="fake-model", sources=[],
+                 labels={"names": ["SAFE", "UNSAFE"], "unsafe_index": 1}, max_input_tokens=8,
+                 long_input_policy="windows", quantization="none", threshold=0.4)
+    return root
+
+
+@pytest.fixture
+def fake_roberta(monkeypatch) -> None:
+    spec = registry.TIERS["roberta-onnx"]
+    monkeypatch.setitem(registry.TIERS, "roberta-onnx", registry.TierSpec(
+        spec.name, "tests.test_registry:FakeBundleClassifier", spec.description,
+        needs_bundle=True, extra="onnx", modules=(), strength=spec.strength))
+
+
+def test_named_tiers(data_home: Path) -> None:
+    with load_classifier("heuristic") as clf:
+        assert clf("Let's attack this bug") == pytest.approx(0.8)
+        assert clf.info.tier == "heuristic"
+    with load_classifier("none") as clf:
+        assert clf.score_batch(["how to build a bomb", ""]) == [1.0, 1.0]
+
+
+def test_auto_on_bare_machine_picks_strongest_bundle_free_tier(data_home: Path) -> None:
+    expected = max((s for s in registry.TIERS.values() if not s.needs_bundle and s.strength > 0),
+                   key=lambda s: s.strength)
+    with load_classifier("auto") as clf:
+        assert clf.info.tier == expected.name
+        assert clf.info.requested == "auto"
+
+
+def test_auto_prefers_an_installed_model_bundle(data_home: Path, fake_roberta: None) -> None:
+    make_bundle(data_home / "bundles" / "my-roberta")
+    assert registry.installed_bundles() == {"my-roberta": "roberta-onnx"}
+    assert registry.available_tiers()["roberta-onnx"] == "ready"
+    with load_classifier("auto", threads=1, batch_size=4) as clf:
+        info = clf.info
+    assert (info.tier, info.model_id, info.threads, info.batch_size) == ("roberta-onnx", "fake-model", 1, 4)
+    assert info.bundle_path == str(data_home / "bundles" / "my-roberta")
+    assert info.threshold == 0.4
+
+
+def test_bundle_by_path_by_name_and_by_tier(data_home: Path, tmp_path: Path, fake_roberta: None) -> None:
+    path = make_bundle(tmp_path / "elsewhere")
+    assert load_classifier(path)("abc") == pytest.approx(0.25)
+    assert load_classifier(str(path)).info.requested == str(path)
+    make_bundle(data_home / "bundles" / "named")
+    assert load_classifier("named").info.bundle_path.endswith("named")
+    assert load_classifier("roberta-onnx").info.model_id == "fake-model"
+
+
+def test_explicit_tier_without_bundle_is_an_error_with_a_fix(data_home: Path, fake_roberta: None) -> None:
+    with pytest.raises(BundleError, match="no roberta-onnx bundle is installed.*export"):
+        load_classifier("roberta-onnx")
+
+
+def test_two_bundles_for_one_tier_must_be_named(data_home: Path, fake_roberta: None) -> None:
+    make_bundle(data_home / "bundles" / "a")
+    make_bundle(data_home / "bundles" / "b")
+    with pytest.raises(BundleError, match="several roberta-onnx bundles.*a, b"):
+        load_classifier("roberta-onnx")
+
+
+def test_missing_dependency_names_the_extra(data_home: Path, monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(registry, "is_installed", lambda module: module != "onnxruntime")
+    path = make_bundle(tmp_path / "b")
+    with pytest.raises(MissingDependencyError, match=r"pip install 'alignmenter-edge\[onnx\]'"):
+        load_classifier(path)
+    assert "alignmenter-edge[onnx]" in registry.available_tiers()["roberta-onnx"]
+    # auto does not pick a tier whose dependencies are missing
+    make_bundle(data_home / "bundles" / "x")
+    assert load_classifier("auto").info.tier != "roberta-onnx"
+
+
+def test_unknown_names_list_the_choices(data_home: Path, tmp_path: Path) -> None:
+    with pytest.raises(UnknownModelError, match="heuristic.*auto"):
+        load_classifier("distilled-safety-robertaa")
+    with pytest.raises(UnknownModelError, match="holds no manifest.json"):
+        load_classifier(tmp_path)
+
+
+def test_base_rejects_non_strings_and_bad_scores() -> None:
+    clf = ConstantClassifier(0.5)
+    with pytest.raises(InvalidInputError, match="text #1 is int"):
+        clf.score_batch(["ok", 3])
+    for bad in (math.nan, math.inf, -0.1, 1.5):
+        with pytest.raises(ModelOutputError, match="refusing to report it"):
+            ConstantClassifier(bad)("text")
+    assert clf.score_batch([]) == []
+
+
+def test_closed_classifier_refuses_to_score() -> None:
+    clf = ConstantClassifier(0.5)
+    with clf:
+        assert clf("x") == 0.5
+    with pytest.raises(AlignmenterEdgeError, match="closed"):
+        clf("x")
+    clf.close()  # idempotent
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5])
+def test_settings_are_validated(bad) -> None:
+    with pytest.raises(ValueError, match="batch_size"):
+        ConstantClassifier(0.5, batch_size=bad)
+    with pytest.raises(ValueError, match="threads"):
+        ConstantClassifier(0.5, threads=bad)
