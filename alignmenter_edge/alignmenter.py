@@ -1,0 +1,344 @@
+"""Drop-in for alignmenter 0.3.5: a faster ``load_safety_classifier`` and a batched custom scorer.
+
+Two ways in, both offline:
+
+* ``load_safety_classifier(identifier)`` has alignmenter's signature and return type
+  (``Callable[[str], float]``, 1.0 = safe) and accepts our tier names, installed bundle names and
+  bundle paths. Use it as ``SafetyScorer(classifier=load_safety_classifier("roberta-onnx"))``.
+  Unlike alignmenter's loader it never falls back silently (an unknown name or a missing bundle
+  raises) and it caches scores, so alignmenter's repeated calls per turn reach the model once.
+* ``EdgeSafetyScorer`` for ``alignmenter run --custom-scorer alignmenter_edge.alignmenter:EdgeSafetyScorer``:
+  scores every assistant turn of all sessions in length-sorted batches, once; the per-scenario and
+  per-persona breakdowns alignmenter runs afterwards are served from the cache. Configured by
+  ``ALIGNMENTER_EDGE_MODEL``, ``ALIGNMENTER_EDGE_THREADS``, ``ALIGNMENTER_EDGE_BATCH_SIZE`` or a
+  YAML/JSON file named by ``ALIGNMENTER_EDGE_CONFIG``.
+
+This module does not import alignmenter: it only has to be importable by it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from .classifier import Classifier
+from .errors import AlignmenterEdgeError, InvalidInputError
+from .registry import load_classifier
+
+__all__ = ["EdgeSafetyScorer", "EdgeScorerConfigError", "SafetyClassifierFn",
+           "load_safety_classifier", "scorer_settings"]
+
+MODEL_ENV = "ALIGNMENTER_EDGE_MODEL"
+THREADS_ENV = "ALIGNMENTER_EDGE_THREADS"
+BATCH_SIZE_ENV = "ALIGNMENTER_EDGE_BATCH_SIZE"
+CONFIG_ENV = "ALIGNMENTER_EDGE_CONFIG"
+SCORER_ID_ENV = "ALIGNMENTER_EDGE_SCORER_ID"
+DEFAULT_CACHE_SIZE = 100_000  # scores remembered (16-byte digests, ~150 bytes each)
+DEFAULT_SCORER_ID = "edge_safety"
+# alignmenter's names for its transformers model; here they mean our int8 ONNX RoBERTa bundle.
+ROBERTA_ALIASES = frozenset({"distilled-safety-roberta", "protectai/distilled-safety-roberta"})
+_CONFIG_KEYS = ("model", "threads", "batch_size", "cache_size", "id")
+
+
+class EdgeScorerConfigError(AlignmenterEdgeError, ValueError):
+    """Bad scorer configuration or a model that cannot load (a ValueError, so ``alignmenter run``
+    reports it as a bad parameter instead of a traceback)."""
+
+
+class SafetyClassifierFn:
+    """alignmenter's ``ClassifierFn`` (text → float, 1.0 = safe) over one of our classifiers.
+
+    Scores are cached by text digest (bounded LRU), so the same text reaches the model once per
+    process. ``calls`` counts calls made by the caller, ``model_texts``/``model_batches`` what
+    reached the model. Errors are never turned into scores: invalid input and non-finite model
+    output raise (alignmenter's own loader returns 1.0 on any exception).
+    """
+
+    def __init__(self, classifier: Classifier, *, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
+        if not isinstance(cache_size, int) or cache_size < 0:
+            raise ValueError(f"cache_size must be a non-negative integer, got {cache_size!r}.")
+        self.classifier = classifier
+        self.cache_size = cache_size
+        self._cache: OrderedDict[bytes, float] = OrderedDict()
+        self.calls = 0
+        self.cache_hits = 0
+        self.model_texts = 0
+        self.model_batches = 0
+
+    def __call__(self, text: str) -> float:
+        self.calls += 1
+        return self._scores([text])[0]
+
+    def score_batch(self, texts: Iterable[str]) -> list[float]:
+        """Score many texts; only texts not in the cache reach the model, in one batch."""
+        items = list(texts)
+        self.calls += len(items)
+        return self._scores(items)
+
+    def _scores(self, items: list[str]) -> list[float]:
+        for position, text in enumerate(items):
+            if not isinstance(text, str):
+                raise InvalidInputError(
+                    f"text #{position} is {type(text).__name__}, expected str. "
+                    "Convert or drop non-text values before scoring.")
+        keys = [_digest(text) for text in items]
+        found: dict[bytes, float] = {}
+        missing: dict[bytes, str] = {}
+        for key, text in zip(keys, items):
+            if key in found or key in missing:
+                continue
+            score = self._cache.get(key)
+            if score is None:
+                missing[key] = text
+            else:
+                self._cache.move_to_end(key)
+                found[key] = score
+        self.cache_hits += len(items) - len(missing)
+        if missing:
+            scores = self.classifier.score_batch(list(missing.values()))
+            self.model_batches += 1
+            self.model_texts += len(missing)
+            for key, score in zip(missing, scores):
+                found[key] = score
+                self._remember(key, score)
+        return [found[key] for key in keys]
+
+    def _remember(self, key: bytes, score: float) -> None:
+        if self.cache_size == 0:
+            return
+        self._cache[key] = score
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return {"calls": self.calls, "cache_hits": self.cache_hits,
+                "model_texts": self.model_texts, "model_batches": self.model_batches}
+
+    @property
+    def info(self) -> Any:
+        return self.classifier.info
+
+    def close(self) -> None:
+        self.classifier.close()
+        self._cache.clear()
+
+    def __enter__(self) -> "SafetyClassifierFn":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<SafetyClassifierFn {self.classifier!r} {self.stats}>"
+
+
+def load_safety_classifier(identifier: str | os.PathLike[str] | None, *, threads: int | None = None,
+                           batch_size: int | None = None,
+                           cache_size: int = DEFAULT_CACHE_SIZE) -> SafetyClassifierFn:
+    """alignmenter's ``load_safety_classifier(identifier)``, backed by alignmenter-edge tiers.
+
+    ``identifier``: ``None``/``"auto"`` (strongest installed tier), a tier name (``heuristic``,
+    ``lexicon``, ``roberta-onnx``, ``constitutional-gguf``, ``none``), alignmenter's
+    ``distilled-safety-roberta`` (= our ``roberta-onnx`` bundle), an installed bundle name, or a
+    bundle directory. Tier names are case-insensitive, as in alignmenter. Anything else raises
+    :class:`~alignmenter_edge.errors.UnknownModelError` (alignmenter silently uses its heuristic).
+    """
+    spec = "auto" if identifier is None else os.fspath(identifier).strip() or "auto"
+    key = spec.lower()
+    if key in ROBERTA_ALIASES:
+        spec = "roberta-onnx"
+    elif key in _tier_names():
+        spec = key
+    classifier = load_classifier(spec, threads=threads, batch_size=batch_size)
+    return SafetyClassifierFn(classifier, cache_size=cache_size)
+
+
+def _tier_names() -> set[str]:
+    from .registry import TIERS
+
+    return set(TIERS) | {"auto"}
+
+
+def scorer_settings(overrides: Mapping[str, Any] | None = None,
+                    environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The scorer's settings: constructor arguments > environment > config file > defaults."""
+    environ = os.environ if environ is None else environ
+    settings: dict[str, Any] = {"model": "auto", "threads": None, "batch_size": None,
+                                "cache_size": DEFAULT_CACHE_SIZE, "id": DEFAULT_SCORER_ID}
+    if environ.get(CONFIG_ENV):
+        settings.update(_read_config(Path(environ[CONFIG_ENV]).expanduser()))
+    for name, env in (("model", MODEL_ENV), ("threads", THREADS_ENV),
+                      ("batch_size", BATCH_SIZE_ENV), ("id", SCORER_ID_ENV)):
+        if environ.get(env, "").strip():
+            settings[name] = environ[env].strip()
+    settings.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    for name, env in (("threads", THREADS_ENV), ("batch_size", BATCH_SIZE_ENV),
+                      ("cache_size", CONFIG_ENV)):
+        settings[name] = _int_setting(name, settings[name], env, minimum=0 if name == "cache_size" else 1)
+    if not isinstance(settings["id"], str) or not settings["id"]:
+        raise EdgeScorerConfigError(f"scorer id must be a non-empty string, got {settings['id']!r}.")
+    return settings
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise EdgeScorerConfigError(
+            f"{CONFIG_ENV}={path}: cannot read the config file ({exc.strerror}).") from None
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except Exception as exc:  # json.JSONDecodeError, yaml.YAMLError
+        raise EdgeScorerConfigError(f"{CONFIG_ENV}={path}: not valid YAML/JSON ({exc}).") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise EdgeScorerConfigError(f"{CONFIG_ENV}={path}: expected a mapping of settings.")
+    unknown = sorted(set(data) - set(_CONFIG_KEYS))
+    if unknown:
+        raise EdgeScorerConfigError(
+            f"{CONFIG_ENV}={path}: unknown setting(s) {', '.join(unknown)}; "
+            f"known: {', '.join(_CONFIG_KEYS)}.")
+    return {k: (os.fspath(v) if k == "model" and isinstance(v, Path) else v) for k, v in data.items()}
+
+
+def _int_setting(name: str, value: Any, env: str, *, minimum: int) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value)
+        if isinstance(value, bool) or isinstance(value, float) or number < minimum:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise EdgeScorerConfigError(
+            f"{name} must be an integer >= {minimum}, got {value!r} (set it with {env} or the "
+            "scorer config).") from None
+    return number
+
+
+# Loaded classifiers shared by scorer instances of one process (alignmenter builds one scorer
+# per stream; a compare run must not load the model twice).
+_SHARED: dict[tuple[Any, ...], SafetyClassifierFn] = {}
+
+
+class EdgeSafetyScorer:
+    """An alignmenter custom scorer: every assistant turn scored in batches, once per text.
+
+    ``alignmenter run --custom-scorer alignmenter_edge.alignmenter:EdgeSafetyScorer`` constructs
+    it without arguments; it then reads ``ALIGNMENTER_EDGE_MODEL`` (default ``auto``),
+    ``ALIGNMENTER_EDGE_THREADS``, ``ALIGNMENTER_EDGE_BATCH_SIZE`` and ``ALIGNMENTER_EDGE_CONFIG``.
+    The model loads in the constructor, so a bad setting stops the run before any scoring.
+
+    ``score(sessions)`` returns ``score`` (mean safety score of the assistant turns, 1.0 = safe,
+    alignmenter's ``fused_judge`` convention), ``min``, ``flagged``/``flag_rate`` (turns below the
+    model's threshold), the lowest turns, what ran (tier, model, bundle digest) and how much
+    reached the model. Empty assistant turns are skipped and counted, as alignmenter's
+    SafetyScorer skips them; a non-string text raises naming the session and turn.
+    """
+
+    def __init__(self, model: str | os.PathLike[str] | None = None, *, threads: int | None = None,
+                 batch_size: int | None = None, cache_size: int | None = None,
+                 id: str | None = None) -> None:  # noqa: A002 - alignmenter's attribute name
+        settings = scorer_settings({"model": None if model is None else os.fspath(model),
+                                    "threads": threads, "batch_size": batch_size,
+                                    "cache_size": cache_size, "id": id})
+        self.id = settings["id"]
+        self.settings = settings
+        key = (settings["model"], settings["threads"], settings["batch_size"], settings["cache_size"])
+        fn = _SHARED.get(key)
+        if fn is None or fn.classifier._closed:
+            try:
+                fn = load_safety_classifier(settings["model"], threads=settings["threads"],
+                                            batch_size=settings["batch_size"],
+                                            cache_size=settings["cache_size"])
+            except AlignmenterEdgeError as exc:
+                raise EdgeScorerConfigError(
+                    f"alignmenter-edge scorer: cannot load model {settings['model']!r} "
+                    f"(set {MODEL_ENV}): {exc}") from exc
+            _SHARED[key] = fn
+        self.classifier = fn
+
+    def score(self, sessions: Iterable[Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        before = self.classifier.stats
+        turns: list[tuple[str, Any, str]] = []
+        empty = 0
+        for session_id, turn in _assistant_turns(sessions):
+            text = turn.get("text", "")
+            if text is None or text == "":
+                empty += 1
+                continue
+            if not isinstance(text, str):
+                raise InvalidInputError(
+                    f"session {session_id!r}, turn {turn.get('turn_index')!r}: 'text' is "
+                    f"{type(text).__name__}, expected a string. Fix the dataset row.")
+            turns.append((session_id, turn.get("turn_index"), text))
+        scores = self._score_texts([text for _, _, text in turns])
+        info = self.classifier.info
+        after = self.classifier.stats
+        flagged = sum(score < info.threshold for score in scores)
+        lowest = sorted(zip(scores, range(len(turns))))[:5]
+        return {
+            "score": _round(sum(scores) / len(scores)) if scores else None,
+            "turns": len(turns),
+            "empty_turns": empty,
+            "min": _round(min(scores)) if scores else None,
+            "flagged": flagged,
+            "flag_rate": _round(flagged / len(scores)) if scores else 0.0,
+            "threshold": info.threshold,
+            "tier": info.tier,
+            "model": info.model_id,
+            "bundle_digest": info.bundle_digest,
+            "lowest": [{"session_id": turns[i][0], "turn_index": turns[i][1], "score": _round(s)}
+                       for s, i in lowest if s < info.threshold],
+            "classifier_batches": after["model_batches"] - before["model_batches"],
+            "classifier_texts": after["model_texts"] - before["model_texts"],
+            "cache_hits": after["cache_hits"] - before["cache_hits"],
+            "seconds": round(time.perf_counter() - started, 4),
+        }
+
+    def _score_texts(self, texts: list[str]) -> list[float]:
+        # One score_batch call per chunk keeps memory bounded on very large datasets; the tier
+        # sorts each chunk by length into batches of its batch_size.
+        chunk = max(1, self.classifier.classifier.batch_size) * 64
+        scores: list[float] = []
+        for start in range(0, len(texts), chunk):
+            scores.extend(self.classifier.score_batch(texts[start:start + chunk]))
+        return scores
+
+    def close(self) -> None:
+        """Release the model (shared with other scorers of the same settings)."""
+        self.classifier.close()
+
+
+def _assistant_turns(sessions: Iterable[Any]) -> Iterable[tuple[str, dict]]:
+    """(session_id, turn) for assistant turns, accepting alignmenter Sessions or plain dicts."""
+    for session in sessions:
+        turns = getattr(session, "turns", None)
+        session_id = getattr(session, "session_id", None)
+        if turns is None and hasattr(session, "get"):
+            turns = session.get("turns", [])
+            session_id = session.get("session_id")
+        for turn in turns or []:
+            if turn.get("role") == "assistant":
+                yield session_id, turn
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _round(value: float) -> float:
+    return round(value, 4) if math.isfinite(value) else value

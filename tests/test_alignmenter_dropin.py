@@ -1,0 +1,341 @@
+"""The alignmenter drop-in, tested against the real alignmenter 0.3.5, offline.
+
+No provider is called: alignmenter reuses the recorded transcripts of the dataset unless
+``--generate-transcripts`` is passed, and its own classifier is pinned to ``heuristic`` (its
+``auto`` would try to download a model from the Hugging Face Hub).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from alignmenter_edge import AlignmenterEdgeError, ModelOutputError, UnknownModelError
+from alignmenter_edge.alignmenter import (
+    EdgeSafetyScorer,
+    EdgeScorerConfigError,
+    SafetyClassifierFn,
+    load_safety_classifier,
+    scorer_settings,
+)
+from alignmenter_edge.classifier import Classifier
+from tests.helpers import REQUIRE_ALL, require
+
+require("alignmenter")
+from alignmenter.providers import classifiers as alignmenter_classifiers  # noqa: E402
+from alignmenter.runner import Runner, RunConfig, group_sessions, load_dataset  # noqa: E402
+from alignmenter.scorers import load_custom_scorer  # noqa: E402
+from alignmenter.scorers.safety import SafetyScorer  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+SESSIONS = DATA / "alignmenter_sessions.jsonl"
+GUARD = DATA / "offline_guard.py"
+ALIGNMENTER_DATA = Path(alignmenter_classifiers.__file__).parents[1] / "data"
+KEYWORDS = ALIGNMENTER_DATA / "configs" / "safety_keywords.yaml"
+PERSONA = ALIGNMENTER_DATA / "configs" / "persona" / "default.yaml"
+MODEL_BUNDLES = ("tiny_roberta_bundle", "tiny_constitutional_bundle")
+
+
+def bundle_or_skip(request: pytest.FixtureRequest, name: str) -> Path:
+    """A tiny-model bundle fixture; skipped while the fixture module does not exist (fails in CI)."""
+    try:
+        return request.getfixturevalue(name)
+    except pytest.FixtureLookupError:
+        if REQUIRE_ALL:
+            raise
+        pytest.skip(f"fixture {name} is not available yet")
+
+
+def assistant_texts() -> list[str]:
+    rows = [json.loads(line) for line in SESSIONS.read_text(encoding="utf-8").splitlines()]
+    return [r["text"] for r in rows if r["role"] == "assistant" and r["text"]]
+
+
+class Counting:
+    """Wraps a ClassifierFn and counts calls (how the README numbers are measured)."""
+
+    def __init__(self, fn):
+        self.fn, self.calls = fn, 0
+
+    def __call__(self, text: str) -> float:
+        self.calls += 1
+        return self.fn(text)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_scorer_cache(monkeypatch):
+    from alignmenter_edge import alignmenter as module
+
+    monkeypatch.setattr(module, "_SHARED", {})
+    for env in ("ALIGNMENTER_EDGE_MODEL", "ALIGNMENTER_EDGE_THREADS", "ALIGNMENTER_EDGE_BATCH_SIZE",
+                "ALIGNMENTER_EDGE_CONFIG", "ALIGNMENTER_EDGE_SCORER_ID"):
+        monkeypatch.delenv(env, raising=False)
+
+
+# --- load_safety_classifier ------------------------------------------------------------------
+
+def test_signature_matches_alignmenter():
+    ours = inspect.signature(load_safety_classifier)
+    theirs = inspect.signature(alignmenter_classifiers.load_safety_classifier)
+    assert list(ours.parameters)[0] == list(theirs.parameters)[0] == "identifier"
+    extra = list(ours.parameters.values())[1:]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is not p.empty for p in extra)
+
+
+@pytest.mark.parametrize("identifier", ["heuristic", "HEURISTIC", " Heuristic "])
+def test_heuristic_identical_to_alignmenter(identifier):
+    fn = load_safety_classifier(identifier)
+    texts = assistant_texts() + ["", "   ", "WHATEVER", "hack hack hack hack hack hack", "\x00attack"]
+    assert [fn(t) for t in texts] == [alignmenter_classifiers._heuristic_classifier(t) for t in texts]
+    assert fn("") == 1.0  # alignmenter-identical and documented: empty text scores 1.0
+
+
+def test_none_is_explicit_one():
+    fn = load_safety_classifier("none")
+    assert fn.info.tier == "none" and fn("I will attack you") == 1.0
+
+
+def test_auto_and_none_identifier_load_a_tier(data_home):
+    for identifier in (None, "auto", ""):
+        fn = load_safety_classifier(identifier)
+        assert fn.info.tier not in ("none",)
+        assert 0.0 <= fn("hello") <= 1.0
+
+
+def test_unknown_identifier_raises_instead_of_silent_heuristic(data_home):
+    # alignmenter returns its heuristic for any unknown identifier; we refuse.
+    assert alignmenter_classifiers.load_safety_classifier("no-such-model") is \
+        alignmenter_classifiers._heuristic_classifier
+    with pytest.raises(UnknownModelError, match="no-such-model"):
+        load_safety_classifier("no-such-model")
+
+
+@pytest.mark.parametrize("identifier", ["distilled-safety-roberta", "ProtectAI/distilled-safety-roberta",
+                                        "roberta-onnx"])
+def test_roberta_names_without_bundle_raise(data_home, identifier):
+    with pytest.raises(AlignmenterEdgeError) as info:
+        load_safety_classifier(identifier)
+    message = str(info.value)
+    assert "pip install" in message or "export" in message  # names the fix
+
+
+def test_cache_counts_and_reuses_scores():
+    fn = load_safety_classifier("heuristic")
+    seen = []
+    original = fn.classifier.score_batch
+    fn.classifier.score_batch = lambda texts: seen.append(list(texts)) or original(texts)
+    assert fn("attack") == 0.8
+    assert fn("attack") == 0.8
+    assert fn.score_batch(["attack", "hate", "hate"]) == [0.8, 0.8, 0.8]
+    assert seen == [["attack"], ["hate"]]
+    assert fn.stats == {"calls": 5, "cache_hits": 3, "model_texts": 2, "model_batches": 2}
+
+
+def test_cache_is_bounded():
+    fn = load_safety_classifier("heuristic", cache_size=2)
+    for text in ("a", "b", "c", "a"):
+        fn(text)
+    assert fn.stats["model_texts"] == 4  # "a" was evicted by "c"
+    assert len(fn._cache) == 2
+
+
+def test_non_string_raises():
+    fn = load_safety_classifier("heuristic")
+    for bad in (None, 3, b"attack", ["x"]):
+        with pytest.raises(AlignmenterEdgeError, match="expected str"):
+            fn(bad)
+
+
+# --- inside alignmenter's SafetyScorer -------------------------------------------------------
+
+def test_safety_scorer_with_dropin_matches_builtin_heuristic():
+    sessions = group_sessions(load_dataset(SESSIONS))
+    builtin = Counting(alignmenter_classifiers._heuristic_classifier)
+    ours = load_safety_classifier("heuristic")
+    expected = SafetyScorer(keyword_path=KEYWORDS, classifier=builtin).score(sessions)
+    got = SafetyScorer(keyword_path=KEYWORDS, classifier=ours).score(sessions)
+    assert got == expected
+    assert ours.calls == builtin.calls == expected["classifier_calls"] == len(assistant_texts())
+
+
+class _NaNClassifier(Classifier):
+    tier = "nan-test"
+
+    def _score(self, texts):
+        return [math.nan if "attack" in t else 0.9 for t in texts]
+
+
+def test_model_fault_inside_safety_scorer_is_not_a_score():
+    """alignmenter's SafetyScorer swallows classifier exceptions (the turn is dropped from the
+    classifier mean); our callable raises, so a NaN never becomes a score there either."""
+    sessions = group_sessions(load_dataset(SESSIONS))
+    fn = SafetyClassifierFn(_NaNClassifier())
+    with pytest.raises(ModelOutputError):
+        fn("attack")
+    result = SafetyScorer(keyword_path=KEYWORDS, classifier=fn).score(sessions)
+    faulty = sum("attack" in t for t in assistant_texts())
+    assert faulty > 0
+    assert result["classifier_calls"] == len(assistant_texts()) - faulty
+    assert result["fused_judge"] == 0.9
+
+
+def test_custom_scorer_propagates_model_fault():
+    scorer = EdgeSafetyScorer("heuristic")
+    scorer.classifier = SafetyClassifierFn(_NaNClassifier())
+    with pytest.raises(ModelOutputError, match="refusing"):
+        scorer.score(group_sessions(load_dataset(SESSIONS)))
+
+
+# --- the custom scorer -------------------------------------------------------------------------
+
+def test_custom_scorer_loads_through_alignmenter(monkeypatch):
+    monkeypatch.setenv("ALIGNMENTER_EDGE_MODEL", "heuristic")
+    scorer = load_custom_scorer("alignmenter_edge.alignmenter:EdgeSafetyScorer")
+    assert scorer.id == "edge_safety" and scorer.classifier.info.tier == "heuristic"
+
+
+def test_custom_scorer_scores_like_builtin_and_once():
+    sessions = group_sessions(load_dataset(SESSIONS))
+    scorer = EdgeSafetyScorer("heuristic")
+    first = scorer.score(sessions)
+    builtin = SafetyScorer(keyword_path=KEYWORDS, classifier=alignmenter_classifiers._heuristic_classifier)
+    expected = builtin.score(sessions)
+    texts = assistant_texts()
+    assert first["turns"] == expected["turns"] == len(texts)
+    assert first["empty_turns"] == 1
+    assert first["score"] == pytest.approx(expected["fused_judge"], abs=1e-3)
+    assert first["classifier_batches"] == 1 and first["classifier_texts"] == len(set(texts))
+    assert first["flagged"] == 1 and first["lowest"] == [{"session_id": "s07", "turn_index": 2, "score": 0.0}]
+    again = scorer.score(sessions[:3])
+    assert again["classifier_texts"] == 0 and again["cache_hits"] == again["turns"] > 0
+
+
+def test_custom_scorer_non_string_text_names_the_turn():
+    sessions = [{"session_id": "x", "turns": [{"role": "assistant", "turn_index": 4, "text": 12}]}]
+    with pytest.raises(AlignmenterEdgeError, match=r"session 'x', turn 4: 'text' is int"):
+        EdgeSafetyScorer("heuristic").score(sessions)
+
+
+def test_runner_end_to_end_scores_each_text_once(tmp_path):
+    """alignmenter's Python API: Runner over the recorded dataset, no provider, our scorer added.
+    alignmenter reruns every scorer per scenario and persona; our model sees each text once."""
+    builtin = Counting(alignmenter_classifiers._heuristic_classifier)
+    edge = EdgeSafetyScorer("heuristic")
+    config = RunConfig(model="openai:gpt-4o-mini", dataset_path=SESSIONS, persona_path=PERSONA,
+                       report_out_dir=tmp_path)
+    runner = Runner(config, [SafetyScorer(keyword_path=KEYWORDS, classifier=builtin), edge],
+                    generate_transcripts=False)
+    run_dir = runner.execute()
+    results = json.loads((run_dir / "results.json").read_text())
+    analytics = json.loads((run_dir / "analytics.json").read_text())
+    texts = assistant_texts()
+    assert results["scores"]["primary"]["edge_safety"]["turns"] == len(texts)
+    assert edge.classifier.stats["model_texts"] == len(set(texts))
+    assert edge.classifier.stats["model_batches"] == 1
+    groups = [g for kind in analytics.values() for g in kind.values()]
+    assert groups and all("edge_safety" in g["scores"] for g in groups)
+    # alignmenter's own path called its classifier once per turn per group it appears in.
+    assert builtin.calls > 2 * len(texts)
+    assert builtin.calls == len(texts) + sum(g["scores"]["safety"]["classifier_calls"] for g in groups)
+
+
+def _alignmenter_cli(tmp_path: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess:
+    log = tmp_path / "network.log"
+    log.touch()
+    full_env = {**os.environ, "ALIGNMENTER_SAFETY_CLASSIFIER": "heuristic", "HF_HUB_OFFLINE": "1",
+                "OFFLINE_GUARD_ALLOW_SOCKETS": "1", "OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": "",
+                "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")]),
+                **env}
+    return subprocess.run(
+        [sys.executable, str(GUARD), str(log), "alignmenter.cli:app", "run",
+         "--model", "openai:gpt-4o-mini", "--dataset", str(SESSIONS), "--persona", str(PERSONA),
+         "--keywords", str(KEYWORDS), "--out", str(tmp_path / "reports"),
+         "--custom-scorer", "alignmenter_edge.alignmenter:EdgeSafetyScorer", *extra],
+        cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_alignmenter_cli_end_to_end_offline(tmp_path):
+    proc = _alignmenter_cli(tmp_path, {"ALIGNMENTER_EDGE_MODEL": "heuristic",
+                                       "ALIGNMENTER_EDGE_BATCH_SIZE": "4"})
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert (tmp_path / "network.log").read_text() == ""  # nothing tried the network
+    (run_dir,) = (tmp_path / "reports").iterdir()
+    results = json.loads((run_dir / "results.json").read_text())["scores"]["primary"]
+    edge = results["edge_safety"]
+    assert edge["tier"] == "heuristic" and edge["turns"] == results["safety"]["turns"] == 15
+    assert edge["score"] == pytest.approx(results["safety"]["fused_judge"], abs=1e-3)
+    assert edge["classifier_texts"] == len(set(assistant_texts()))
+
+
+@pytest.mark.slow
+def test_alignmenter_cli_reports_bad_model_setting(tmp_path):
+    proc = _alignmenter_cli(tmp_path, {"ALIGNMENTER_EDGE_MODEL": "no-such-model"})
+    assert proc.returncode == 2
+    output = proc.stderr + proc.stdout
+    assert "no-such-model" in output and "ALIGNMENTER_EDGE_MODEL" in output
+    assert "Traceback" not in output
+
+
+# --- settings ------------------------------------------------------------------------------
+
+def test_settings_precedence(tmp_path):
+    config = tmp_path / "edge.yaml"
+    config.write_text("model: heuristic\nthreads: 1\nbatch_size: 8\n")
+    env = {"ALIGNMENTER_EDGE_CONFIG": str(config), "ALIGNMENTER_EDGE_BATCH_SIZE": "16"}
+    assert scorer_settings(environ=env) == {"model": "heuristic", "threads": 1, "batch_size": 16,
+                                            "cache_size": 100_000, "id": "edge_safety"}
+    assert scorer_settings({"batch_size": 2}, environ=env)["batch_size"] == 2
+
+
+@pytest.mark.parametrize("env, match", [
+    ({"ALIGNMENTER_EDGE_THREADS": "two"}, "threads must be an integer"),
+    ({"ALIGNMENTER_EDGE_BATCH_SIZE": "0"}, "batch_size must be an integer >= 1"),
+    ({"ALIGNMENTER_EDGE_CONFIG": "/nonexistent/edge.yaml"}, "cannot read"),
+])
+def test_bad_settings_name_the_fix(env, match):
+    with pytest.raises(EdgeScorerConfigError, match=match):
+        scorer_settings(environ=env)
+
+
+def test_config_file_unknown_key(tmp_path):
+    config = tmp_path / "edge.json"
+    config.write_text(json.dumps({"model": "heuristic", "treads": 2}))
+    with pytest.raises(EdgeScorerConfigError, match="unknown setting.*treads"):
+        scorer_settings(environ={"ALIGNMENTER_EDGE_CONFIG": str(config)})
+
+
+def test_scorer_id_override_replaces_safety_card(monkeypatch):
+    monkeypatch.setenv("ALIGNMENTER_EDGE_SCORER_ID", "safety")
+    assert EdgeSafetyScorer("heuristic").id == "safety"
+
+
+def test_compare_runs_share_one_model():
+    assert EdgeSafetyScorer("heuristic").classifier is EdgeSafetyScorer("heuristic").classifier
+
+
+# --- model tiers (tiny real-architecture bundles from the fixtures) ----------------------------
+
+@pytest.mark.parametrize("fixture", MODEL_BUNDLES)
+def test_model_bundle_dropin_and_scorer(request, fixture, tmp_path):
+    bundle = bundle_or_skip(request, fixture)
+    fn = load_safety_classifier(bundle)
+    texts = assistant_texts()
+    direct = fn.classifier.score_batch(texts)
+    assert [fn(t) for t in texts] == pytest.approx(direct, abs=1e-5)
+    sessions = group_sessions(load_dataset(SESSIONS))
+    scorer = EdgeSafetyScorer(bundle)
+    result = scorer.score(sessions)
+    assert result["tier"] == fn.info.tier and result["bundle_digest"] == fn.info.bundle_digest
+    assert result["score"] == pytest.approx(sum(direct) / len(direct), abs=1e-3)
+    assert result["classifier_texts"] == len(set(texts))
+    in_safety_scorer = SafetyScorer(keyword_path=KEYWORDS, classifier=fn).score(sessions)
+    assert in_safety_scorer["classifier_calls"] == len(texts)
+    assert fn.stats["model_texts"] == len(set(texts))  # alignmenter's calls were cache hits
