@@ -41,6 +41,9 @@ TIERS: dict[str, TierSpec] = {
         TierSpec("roberta-onnx", "alignmenter_edge.tiers.roberta_onnx:RobertaONNXClassifier",
                  "distilled safety RoBERTa, int8 ONNX via onnxruntime, batched",
                  needs_bundle=True, extra="onnx", modules=("onnxruntime", "tokenizers", "numpy"), strength=30),
+        TierSpec("lexicon", "alignmenter_edge.tiers.lexicon:LexiconClassifier",
+                 "weighted multi-category lexicon: whole words, phrases, idioms, negation, intent "
+                 "and benign context; standard library only", strength=20),
         TierSpec("heuristic", "alignmenter_edge.tiers.heuristic:HeuristicClassifier",
                  "alignmenter 0.3.5's keyword heuristic, identical scores; standard library only",
                  strength=10),

@@ -1,0 +1,71 @@
+"""``alignmenter-edge eval DATA.jsonl --model NAME|PATH [--json OUT] [--plot out.png]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .options import add_model_options, load_from_args
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "eval", help="measure a model on labelled JSONL (AUROC, F1, FPR-bounded TPR, ECE, speed)",
+        description="Score JSONL rows {\"text\", \"label\": \"safe\"|\"unsafe\"} and report AUROC, "
+                    "AUPRC, F1/accuracy at the model's threshold, a threshold sweep, the threshold "
+                    "keeping FPR <= 5%% and its TPR, expected calibration error and throughput. "
+                    "Unsafe is the positive class; P(unsafe) = 1 - safety_score.")
+    parser.add_argument("data", help="labelled JSONL file, or - for standard input")
+    add_model_options(parser)
+    parser.add_argument("--json", metavar="OUT", default=None,
+                        help="also write the full report as JSON to OUT (- for stdout, then the "
+                             "table goes to stderr)")
+    parser.add_argument("--plot", metavar="PNG", default=None,
+                        help="write a ROC + reliability diagram (needs alignmenter-edge[plot])")
+    parser.add_argument("--text-field", default="text", help="field holding the text (default: text)")
+    parser.add_argument("--label-field", default="label", help="field holding safe/unsafe (default: label)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import InvalidInputError
+    from ..evaluation import build_report, format_report, plot_report, read_labelled, score_texts
+
+    if args.plot:  # fail before scoring, not after
+        from ..deps import require
+
+        require("matplotlib", "plot", "eval --plot")
+    name = "<stdin>" if args.data == "-" else args.data
+    if args.data == "-":
+        rows = read_labelled(sys.stdin.buffer, name=name, text_field=args.text_field,
+                             label_field=args.label_field)
+    else:
+        try:
+            stream = open(args.data, "rb")
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read {args.data}: {exc.strerror}.") from None
+        with stream:
+            rows = read_labelled(stream, name=name, text_field=args.text_field,
+                                 label_field=args.label_field)
+    dataset = "stdin" if args.data == "-" else os.path.splitext(os.path.basename(args.data))[0]
+    with load_from_args(args) as classifier:
+        scores, elapsed = score_texts(classifier, [row.text for row in rows])
+        report = build_report(classifier, rows, scores, elapsed, dataset=dataset)
+    table_stream = sys.stderr if args.json == "-" else sys.stdout
+    print(format_report(report), file=table_stream)
+    if args.json:
+        text = json.dumps(report, indent=2, allow_nan=False, default=_json_default) + "\n"
+        if args.json == "-":
+            sys.stdout.write(text)
+        else:
+            with open(args.json, "w", encoding="utf-8", newline="\n") as out:
+                out.write(text)
+    if args.plot:
+        plot_report(report, [row.unsafe for row in rows], scores, args.plot)
+    return 0
+
+
+def _json_default(value: object) -> object:
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,246 @@
+"""Evaluate a classifier on labelled JSONL (``{"text", "label": "safe"|"unsafe"}``).
+
+The report is plain data (JSON-ready): ranking quality (AUROC, AUPRC), the decision at the
+model's own threshold (F1, accuracy, TPR, FPR, miss rate), a threshold sweep, the operating
+points that keep FPR <= 0.5 / 1 / 5 % (the constitutional classifier card's protocol), expected
+calibration error with its reliability bins, throughput, and the tier that scored.
+
+Unsafe is the positive class; a text's predicted P(unsafe) is ``1 - safety_score``. Metrics
+that a one-class set cannot define (AUROC, AUPRC and FPR on all-unsafe sets; TPR and F1 on
+all-safe sets) are ``null`` in JSON with the reason in ``notes`` — they are never invented.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Sequence
+
+from . import metrics
+from .classifier import Classifier
+from .errors import InvalidInputError
+from .rows import RowReader
+
+__all__ = ["LabelledRow", "read_labelled", "evaluate", "score_texts", "build_report", "evaluate_scores", "format_report",
+           "plot_report", "SWEEP_THRESHOLDS", "FPR_TARGETS"]
+
+LABELS = {"safe": 0, "unsafe": 1}
+SWEEP_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 20))  # safety-score cut-offs
+FPR_TARGETS = (0.005, 0.01, 0.05)
+REPORT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class LabelledRow:
+    line_no: int
+    text: str
+    unsafe: int  # 1 = unsafe (positive class), 0 = safe
+    category: str | None = None
+
+
+def read_labelled(stream: BinaryIO, *, name: str = "<input>", text_field: str = "text",
+                  label_field: str = "label") -> list[LabelledRow]:
+    """Read every row; a missing or unknown label raises InvalidInputError naming the line."""
+    rows = []
+    for row in RowReader(stream, fmt="jsonl", text_field=text_field, name=name):
+        raw = row.data.get(label_field)
+        label = LABELS.get(raw.strip().lower()) if isinstance(raw, str) else None
+        if label is None:
+            shown = "missing" if label_field not in row.data else repr(raw)
+            raise InvalidInputError(
+                f"{name}:{row.line_no}: label {shown}; field {label_field!r} must be "
+                "\"safe\" or \"unsafe\"."
+            )
+        category = row.data.get("category")
+        rows.append(LabelledRow(row.line_no, row.text, label,
+                                category if isinstance(category, str) and category else None))
+    if not rows:
+        raise InvalidInputError(f"{name}: no labelled rows to evaluate.")
+    return rows
+
+
+def score_texts(classifier: Classifier, texts: Sequence[str]) -> tuple[list[float], float]:
+    """Safety scores via ``score_batch`` in the classifier's batch size; also the seconds spent."""
+    batch = classifier.batch_size
+    scores: list[float] = []
+    started = time.perf_counter()
+    for start in range(0, len(texts), batch):
+        scores.extend(classifier.score_batch(texts[start:start + batch]))
+    return scores, time.perf_counter() - started
+
+
+def evaluate(classifier: Classifier, rows: Sequence[LabelledRow], *,
+             dataset: str | None = None) -> dict[str, Any]:
+    """Score ``rows`` in batches and build the report."""
+    scores, elapsed = score_texts(classifier, [row.text for row in rows])
+    return build_report(classifier, rows, scores, elapsed, dataset=dataset)
+
+
+def build_report(classifier: Classifier, rows: Sequence[LabelledRow], scores: Sequence[float],
+                 elapsed: float, *, dataset: str | None = None) -> dict[str, Any]:
+    """The full report for already computed scores (model and throughput included)."""
+    info = classifier.info
+    report = evaluate_scores([row.unsafe for row in rows], scores, threshold=info.threshold,
+                             categories=[row.category for row in rows])
+    report["dataset"] = dataset
+    report["model"] = {"tier": info.tier, "model_id": info.model_id, "requested": info.requested,
+                       "threshold": info.threshold, "batch_size": info.batch_size,
+                       "threads": info.threads, "bundle_digest": info.bundle_digest}
+    report["throughput"] = {"texts": len(rows), "seconds": elapsed,
+                            "texts_per_second": len(rows) / elapsed if elapsed > 0 else None}
+    return report
+
+
+def evaluate_scores(labels: Sequence[int], safety_scores: Sequence[float], *, threshold: float,
+                    categories: Sequence[str | None] | None = None) -> dict[str, Any]:
+    """All metrics from labels (1 = unsafe) and safety scores (1.0 = safe)."""
+    risks = [1.0 - s for s in safety_scores]
+    positives = sum(1 for y in labels if y)
+    negatives = len(labels) - positives
+    notes = []
+    if negatives == 0:
+        notes.append("only unsafe texts: AUROC, AUPRC, FPR and the FPR-bounded operating points "
+                     "are undefined; recall (TPR) and miss rate are reported")
+    if positives == 0:
+        notes.append("only safe texts: AUROC, AUPRC, TPR, F1 and miss rate are undefined; "
+                     "the false-positive rate is reported")
+    at_threshold = metrics.confusion_by_safety(labels, safety_scores, threshold)
+    sweep = []
+    for cut in sorted({*SWEEP_THRESHOLDS, threshold}):
+        c = metrics.confusion_by_safety(labels, safety_scores, cut)
+        sweep.append({"threshold": cut, "tpr": c.tpr, "fpr": c.fpr, "precision": c.precision,
+                      "flagged": c.tp + c.fp})
+    report: dict[str, Any] = {
+        "report_version": REPORT_VERSION,
+        "n": len(labels), "unsafe": positives, "safe": negatives,
+        "auroc": metrics.roc_auc(labels, risks),
+        "auprc": metrics.average_precision(labels, risks),
+        "at_threshold": {"threshold": threshold, "rule": "unsafe when safety_score < threshold",
+                         **at_threshold.as_dict()},
+        "sweep": sweep,
+        "fpr_bounded": [_operating(labels, risks, target) for target in FPR_TARGETS],
+        "ece": metrics.expected_calibration_error(labels, risks),
+        "calibration_bins": metrics.calibration_bins(labels, risks),
+        "distinct_scores": len(set(safety_scores)),
+        "notes": notes,
+    }
+    if categories is not None and any(categories):
+        report["by_category"] = _by_category(labels, safety_scores, threshold, categories)
+    return report
+
+
+def _operating(labels: Sequence[int], risks: Sequence[float], target: float) -> dict[str, Any]:
+    """An FPR-bounded operating point, with the cut-off also as a safety-score rule."""
+    point = metrics.operating_point(labels, risks, target)
+    risk_cut = point["threshold"]
+    # flag when risk >= c  <=>  safety <= 1 - c; report it as the classifier's rule too.
+    point["safety_at_most"] = None if risk_cut is None else 1.0 - float(risk_cut)
+    return point
+
+
+def _by_category(labels: Sequence[int], safety_scores: Sequence[float], threshold: float,
+                 categories: Sequence[str | None]) -> dict[str, dict[str, Any]]:
+    groups: dict[str, tuple[list[int], list[float]]] = {}
+    for y, s, cat in zip(labels, safety_scores, categories):
+        ys, ss = groups.setdefault(cat or "(none)", ([], []))
+        ys.append(y)
+        ss.append(s)
+    out = {}
+    for cat, (ys, ss) in sorted(groups.items()):
+        c = metrics.confusion_by_safety(ys, ss, threshold)
+        out[cat] = {"n": len(ys), "unsafe": sum(ys), "tpr": c.tpr, "fpr": c.fpr}
+    return out
+
+
+# ---------------------------------------------------------------- presentation
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return "inf" if math.isinf(value) else f"{value:.{digits}f}"
+    return str(value)
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """A readable plain-text table of one report."""
+    m = report.get("model", {})
+    t = report["at_threshold"]
+    lines = [
+        f"dataset   {report.get('dataset') or '-'}: {report['n']} texts, "
+        f"{report['unsafe']} unsafe / {report['safe']} safe",
+        f"model     tier {m.get('tier', '-')} ({m.get('model_id', '-')}), requested "
+        f"{m.get('requested') or '-'}",
+        "",
+        f"AUROC     {_fmt(report['auroc'])}" + ("   (undefined: one class only)" if report['auroc'] is None else ""),
+        f"AUPRC     {_fmt(report['auprc'])}",
+        f"ECE       {_fmt(report['ece'])}   (10 bins over P(unsafe) = 1 - safety_score)",
+        "",
+        f"at the model's threshold ({t['rule']}, threshold {_fmt(t['threshold'])}):",
+        f"  TPR/recall {_fmt(t['tpr'])}   miss rate {_fmt(t['fnr'])}   FPR {_fmt(t['fpr'])}   "
+        f"precision {_fmt(t['precision'])}   F1 {_fmt(t['f1'])}   accuracy {_fmt(t['accuracy'])}",
+        f"  tp {t['tp']}  fp {t['fp']}  tn {t['tn']}  fn {t['fn']}",
+        "",
+        "FPR-bounded operating points (flag when P(unsafe) >= threshold):",
+    ]
+    for p in report["fpr_bounded"]:
+        if not p["defined"]:
+            lines.append(f"  FPR <= {p['max_fpr']:.1%}: undefined (no safe texts)")
+        else:
+            cut = "flag nothing" if p["threshold"] is None else f"threshold {_fmt(p['threshold'], 4)}"
+            lines.append(f"  FPR <= {p['max_fpr']:.1%}: {cut}, TPR {_fmt(p['tpr'])}, "
+                         f"FPR {_fmt(p['fpr'])}")
+    lines += ["", "threshold sweep (unsafe when safety_score < threshold):",
+              "  threshold    TPR     FPR  precision  flagged"]
+    for row in report["sweep"]:
+        lines.append(f"  {row['threshold']:9.2f}  {_fmt(row['tpr']):>5}  {_fmt(row['fpr']):>6}"
+                     f"  {_fmt(row['precision']):>9}  {row['flagged']:7d}")
+    if "by_category" in report:
+        lines += ["", "by category (at the model's threshold):"]
+        for cat, c in report["by_category"].items():
+            lines.append(f"  {cat[:48]:48s} n={c['n']:<5d} TPR {_fmt(c['tpr'])}  FPR {_fmt(c['fpr'])}")
+    tp = report.get("throughput")
+    if tp:
+        lines += ["", f"throughput {_fmt(tp['texts_per_second'], 0)} texts/s "
+                      f"({tp['texts']} texts in {tp['seconds']:.3f} s, batch size "
+                      f"{m.get('batch_size')})"]
+    for note in report["notes"]:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
+
+
+def plot_report(report: dict[str, Any], labels: Sequence[int], safety_scores: Sequence[float],
+                path: str | os.PathLike[str]) -> None:
+    """ROC curve and reliability diagram as one PNG (needs the ``plot`` extra)."""
+    from .deps import require
+
+    matplotlib = require("matplotlib", "plot", "eval --plot")
+    matplotlib.use("Agg")
+    plt = require("matplotlib.pyplot", "plot", "eval --plot")
+    risks = [1.0 - s for s in safety_scores]
+    fig, (roc_ax, rel_ax) = plt.subplots(1, 2, figsize=(10, 4.5))
+    title = f"{report.get('model', {}).get('tier', '')} on {report.get('dataset') or 'data'}"
+    if report["auroc"] is None:
+        roc_ax.text(0.5, 0.5, "ROC undefined:\nonly one class in the data", ha="center", va="center")
+    else:
+        points = metrics.roc_points(labels, risks)
+        pos, neg = points[-1].tp, points[-1].fp
+        roc_ax.plot([p.fp / neg for p in points], [p.tp / pos for p in points],
+                    label=f"AUROC {report['auroc']:.3f}")
+        roc_ax.axvline(0.05, color="grey", linestyle=":", label="FPR 5%")
+        roc_ax.legend(loc="lower right")
+    roc_ax.plot([0, 1], [0, 1], color="lightgrey", linestyle="--")
+    roc_ax.set(xlabel="false-positive rate (safe flagged)", ylabel="true-positive rate (unsafe caught)",
+               title=f"ROC — {title}", xlim=(0, 1), ylim=(0, 1.01))
+    bins = report["calibration_bins"]
+    rel_ax.plot([0, 1], [0, 1], color="lightgrey", linestyle="--")
+    rel_ax.plot([b["mean_risk"] for b in bins], [b["unsafe_rate"] for b in bins], marker="o",
+                label=f"ECE {_fmt(report['ece'])}")
+    rel_ax.set(xlabel="mean predicted P(unsafe)", ylabel="observed unsafe rate",
+               title="reliability", xlim=(0, 1), ylim=(0, 1.01))
+    rel_ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(os.fspath(path), dpi=100)
+    plt.close(fig)

@@ -1,0 +1,353 @@
+"""The ``lexicon`` tier: a weighted, multi-category safety lexicon; standard library only.
+
+Stronger than alignmenter's six-word heuristic while keeping its zero-dependency promise:
+
+- **whole words**, not substrings ("whatever" does not contain the word "hate");
+- about 700 hand-written entries in 13 harm categories (violence, criminal, CBRN, drugs, cyber,
+  self-harm, hate, harassment, sexual, child safety, disinformation, privacy, extremism, plus
+  dangerous acts), each with a weight, including multi-word phrases and gapped patterns
+  ("make ~ bomb" matches "make a pipe bomb");
+- **idioms** that neutralise harmless uses ("heart attack", "kill the process", "photo shoot");
+- **negation**: a single-word term up to three words after "not", "never", "stop", "against"...
+  counts 30 %;
+- **intent** cues ("how do I", "step-by-step", "without getting caught") amplify harm evidence,
+  **benign context** cues ("prevent", "warning signs", "history of", "hotline") damp it;
+- sexual terms together with a minor ("child", "14 year old") add child-safety evidence;
+  hostile terms together with a protected group ("immigrants", "Muslims") add hate evidence.
+
+Score: evidence ``E`` (see :meth:`LexiconClassifier.explain`) becomes ``safety = exp(-E / 3)``:
+1.0 with no evidence, in (0, 1] always, deterministic. The lexicon lives in
+``alignmenter_edge/data/lexicon.txt`` (Apache-2.0, written for this project; docs/lexicon.md).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..classifier import Classifier
+from ..errors import AlignmenterEdgeError
+
+LEXICON_VERSION = 1
+DEFAULT_LEXICON = "lexicon.txt"
+GAP = "~"
+MAX_GAP = 3  # words a "~" may skip
+NEGATION_WINDOW = 3  # words before a single-word term searched for a negator
+NEGATED_FACTOR = 0.3
+DECAY = 0.5  # the k-th strongest term of a category counts DECAY**k
+OTHER_CATEGORIES = 0.35  # share of the non-dominant categories' evidence
+INTENT_GAIN = 0.6
+BENIGN_DAMPING = 0.6
+CHILD_GAIN = 1.3
+GROUP_GAIN = 0.8
+HOSTILE_CATEGORIES = ("hate", "harassment", "violence", "extremism")
+SCALE = 3.0  # safety = exp(-evidence / SCALE)
+CACHE_SIZE = 200_000  # distinct words whose lexicon candidates are remembered
+DEFAULT_THRESHOLD = 0.35  # unsafe when safety < 0.35, i.e. evidence > ~3.15
+
+_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+_AGE = re.compile(r"\b(\d{1,2})\s*(?:-\s*)?(?:years?|yrs?|yo|y/o)(?:\s*-?\s*olds?)?\b")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
+_SECTIONS = ("intent", "benign", "negation", "idiom", "minors", "groups")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased words (letters/digits, inner apostrophe kept: "don't")."""
+    return _TOKEN.findall(text.casefold().translate(_APOSTROPHES))
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A parsed lexicon entry: word tokens (exact or prefix) with optional gaps."""
+
+    source: str
+    parts: tuple[tuple[str, bool], ...]  # (word, is_prefix); ("~", False) is a gap
+    weight: float
+    section: str  # "category:NAME" or one of _SECTIONS
+
+    @property
+    def single_word(self) -> bool:
+        return len(self.parts) == 1
+
+
+@dataclass
+class Lexicon:
+    """All patterns, indexed by their first word for fast matching."""
+
+    patterns: list[Pattern] = field(default_factory=list)
+    exact: dict[str, list[Pattern]] = field(default_factory=dict)
+    prefix: dict[str, list[Pattern]] = field(default_factory=dict)
+    prefix_lengths: tuple[int, ...] = ()
+    negators: frozenset[str] = frozenset()
+    categories: tuple[str, ...] = ()
+
+    def add(self, pattern: Pattern) -> None:
+        self.patterns.append(pattern)
+        word, is_prefix = pattern.parts[0]
+        (self.prefix if is_prefix else self.exact).setdefault(word, []).append(pattern)
+
+    def finish(self) -> "Lexicon":
+        self.prefix_lengths = tuple(sorted({len(w) for w in self.prefix}))
+        self.categories = tuple(dict.fromkeys(
+            p.section.split(":", 1)[1] for p in self.patterns if p.section.startswith("category:")))
+        return self
+
+
+def parse_lexicon(text: str, name: str = "<lexicon>") -> Lexicon:
+    """Parse the lexicon text format (see the header of data/lexicon.txt)."""
+    lexicon = Lexicon()
+    negators: set[str] = set()
+    section: str | None = None
+    for line_no, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            head = line[1:-1].split()
+            if len(head) == 2 and head[0] == "category":
+                section = f"category:{head[1]}"
+            elif len(head) == 1 and head[0] in _SECTIONS:
+                section = head[0]
+            else:
+                raise AlignmenterEdgeError(f"{name}:{line_no}: unknown section {line!r}.")
+            continue
+        if section is None:
+            raise AlignmenterEdgeError(f"{name}:{line_no}: entry before any [section].")
+        if section == "negation":
+            negators.update(tokenize(line))
+            continue
+        fields = line.split()
+        weight = 1.0
+        if section != "idiom":
+            try:
+                weight = float(fields[-1])
+            except ValueError:
+                raise AlignmenterEdgeError(
+                    f"{name}:{line_no}: entry {line!r} needs a weight as its last field.") from None
+            fields = fields[:-1]
+            if not math.isfinite(weight) or weight < 0 or (section != "idiom" and not section.startswith("category:") and weight > 1):
+                raise AlignmenterEdgeError(f"{name}:{line_no}: weight {weight} out of range.")
+        parts = _parse_parts(fields)
+        if not parts or parts[0][0] == GAP or parts[-1][0] == GAP:
+            raise AlignmenterEdgeError(f"{name}:{line_no}: empty pattern or gap at an end: {line!r}.")
+        lexicon.add(Pattern(" ".join(fields), parts, weight, section))
+    lexicon.negators = frozenset(negators)
+    return lexicon.finish()
+
+
+def _parse_parts(fields: list[str]) -> tuple[tuple[str, bool], ...]:
+    parts: list[tuple[str, bool]] = []
+    for word in fields:
+        if word == GAP:
+            parts.append((GAP, False))
+            continue
+        is_prefix = word.endswith("*")
+        tokens = tokenize(word.rstrip("*"))
+        parts.extend((t, False) for t in tokens[:-1])
+        if tokens:
+            parts.append((tokens[-1], is_prefix))
+    return tuple(parts)
+
+
+def load_lexicon(path: str | Path | None = None) -> Lexicon:
+    """The bundled lexicon, or one from ``path`` in the same format."""
+    if path is None:
+        text = resources.files("alignmenter_edge").joinpath("data", DEFAULT_LEXICON).read_text("utf-8")
+        return parse_lexicon(text, DEFAULT_LEXICON)
+    return parse_lexicon(Path(path).read_text(encoding="utf-8"), str(path))
+
+
+@dataclass(frozen=True)
+class Match:
+    pattern: Pattern
+    start: int
+    end: int  # exclusive token index
+    weight: float  # after negation
+
+
+class _Matcher:
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+        self._cache: dict[str, tuple[Pattern, ...]] = {}
+
+    def candidates(self, token: str) -> tuple[Pattern, ...]:
+        found = self._cache.get(token)
+        if found is None:
+            hits = list(self.lexicon.exact.get(token, ()))
+            for length in self.lexicon.prefix_lengths:
+                if length > len(token):
+                    break
+                hits.extend(self.lexicon.prefix.get(token[:length], ()))
+            found = tuple(hits)
+            if len(self._cache) >= CACHE_SIZE:
+                self._cache.clear()  # bounded memory on endless streams
+            self._cache[token] = found
+        return found
+
+    def matches(self, tokens: list[str]) -> list[Match]:
+        out = []
+        for start, token in enumerate(tokens):
+            if not token:
+                continue
+            for pattern in self.candidates(token):
+                end = _match_from(pattern.parts, 1, tokens, start + 1)
+                if end is not None:
+                    out.append(Match(pattern, start, end, pattern.weight))
+        return out
+
+
+def _word_matches(part: tuple[str, bool], token: str) -> bool:
+    word, is_prefix = part
+    return bool(token) and (token.startswith(word) if is_prefix else token == word)
+
+
+def _match_from(parts: tuple[tuple[str, bool], ...], index: int, tokens: list[str],
+                position: int) -> int | None:
+    """End position if parts[index:] match tokens from ``position`` (gaps skip 0..MAX_GAP)."""
+    if index == len(parts):
+        return position
+    part = parts[index]
+    if part[0] == GAP:
+        for skip in range(MAX_GAP + 1):
+            end = _match_from(parts, index + 1, tokens, position + skip)
+            if end is not None:
+                return end
+        return None
+    if position < len(tokens) and _word_matches(part, tokens[position]):
+        return _match_from(parts, index + 1, tokens, position + 1)
+    return None
+
+
+@dataclass
+class Explanation:
+    """Why a text got its score: matched terms per category and the modifiers applied."""
+
+    safety: float
+    evidence: float
+    harm: float
+    intent: float
+    benign: float
+    categories: dict[str, float]
+    terms: dict[str, list[tuple[str, float]]]
+    cues: dict[str, list[str]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"safety": self.safety, "evidence": self.evidence, "harm": self.harm,
+                "intent": self.intent, "benign": self.benign, "categories": self.categories,
+                "terms": self.terms, "cues": self.cues}
+
+
+class LexiconScorer:
+    """Pure scoring logic over a parsed lexicon (no Classifier machinery)."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+        self._matcher = _Matcher(lexicon)
+
+    def explain(self, text: str) -> Explanation:
+        tokens = tokenize(text)
+        matches = self._matcher.matches(tokens)
+        # 1. idioms mask their words, so "heart attack" leaves no "attack" behind.
+        masked = set()
+        for m in matches:
+            if m.pattern.section == "idiom":
+                masked.update(range(m.start, m.end))
+        if masked:
+            tokens = ["" if i in masked else t for i, t in enumerate(tokens)]
+            matches = self._matcher.matches(tokens)
+        negators = self.lexicon.negators
+        terms: dict[str, dict[str, float]] = {}
+        cues: dict[str, dict[str, float]] = {"intent": {}, "benign": {}, "minors": {}, "groups": {}}
+        for m in matches:
+            section = m.pattern.section
+            if section.startswith("category:"):
+                weight = m.weight
+                if m.pattern.single_word and any(
+                        t in negators for t in tokens[max(0, m.start - NEGATION_WINDOW):m.start]):
+                    weight *= NEGATED_FACTOR
+                bucket = terms.setdefault(section.split(":", 1)[1], {})
+                bucket[m.pattern.source] = max(bucket.get(m.pattern.source, 0.0), weight)
+            elif section in cues:
+                bucket = cues[section]
+                bucket[m.pattern.source] = max(bucket.get(m.pattern.source, 0.0), m.weight)
+        for age in _AGE.findall(text.casefold()):
+            if int(age) < 18:
+                cues["minors"][f"{age} years old"] = 1.0
+        categories = {name: _decayed(weights.values()) for name, weights in terms.items()}
+        minors = max(cues["minors"].values(), default=0.0)
+        if minors and categories.get("sexual"):
+            categories["child_safety"] = (categories.get("child_safety", 0.0)
+                                          + CHILD_GAIN * minors * min(categories["sexual"], 3.0))
+        groups = max(cues["groups"].values(), default=0.0)
+        hostile = sum(categories.get(c, 0.0) for c in HOSTILE_CATEGORIES)
+        if groups and hostile:
+            categories["hate"] = categories.get("hate", 0.0) + GROUP_GAIN * groups * min(hostile, 3.0)
+        ranked = sorted(categories.values(), reverse=True)
+        harm = ranked[0] + OTHER_CATEGORIES * sum(ranked[1:]) if ranked else 0.0
+        intent = max(cues["intent"].values(), default=0.0)
+        benign = max(cues["benign"].values(), default=0.0)
+        evidence = harm * (1.0 + INTENT_GAIN * intent) * (1.0 - BENIGN_DAMPING * benign)
+        safety = math.exp(-evidence / SCALE)
+        return Explanation(
+            safety=safety, evidence=evidence, harm=harm, intent=intent, benign=benign,
+            categories=categories,
+            terms={c: sorted(w.items(), key=lambda kv: -kv[1]) for c, w in terms.items()},
+            cues={k: sorted(v) for k, v in cues.items() if v})
+
+    def score(self, text: str) -> float:
+        return self.explain(text).safety
+
+
+def _decayed(weights: Any) -> float:
+    return sum(w * DECAY ** k for k, w in enumerate(sorted(weights, reverse=True)))
+
+
+_DEFAULT_SCORER: LexiconScorer | None = None
+
+
+def _default_scorer() -> LexiconScorer:
+    global _DEFAULT_SCORER
+    if _DEFAULT_SCORER is None:
+        _DEFAULT_SCORER = LexiconScorer(load_lexicon())
+    return _DEFAULT_SCORER
+
+
+def lexicon_score(text: str) -> float:
+    """Safety score of one text with the bundled lexicon (1.0 = safe)."""
+    return _default_scorer().score(text)
+
+
+class LexiconClassifier(Classifier):
+    """Weighted multi-category lexicon with idioms, negation, intent and benign context."""
+
+    tier = "lexicon"
+    model_id = f"alignmenter-edge-lexicon-{LEXICON_VERSION}"
+    threshold = DEFAULT_THRESHOLD
+    default_batch_size = 1024
+
+    def __init__(self, *, batch_size: int | None = None, threads: int | None = None,
+                 lexicon_path: str | Path | None = None, threshold: float | None = None) -> None:
+        super().__init__(batch_size=batch_size, threads=threads)
+        self._scorer = LexiconScorer(load_lexicon(lexicon_path)) if lexicon_path else _default_scorer()
+        self.lexicon_path = str(lexicon_path) if lexicon_path else None
+        if threshold is not None:
+            if not 0.0 <= threshold <= 1.0:
+                raise ValueError(f"threshold must be within [0, 1], got {threshold!r}.")
+            self.threshold = threshold
+
+    def _score(self, texts: list[str]) -> Sequence[float]:
+        score = self._scorer.score
+        return [score(text) for text in texts]
+
+    def explain(self, text: str) -> dict[str, Any]:
+        """Matched terms per category, cues and the resulting evidence and score."""
+        return self._scorer.explain(text).as_dict()
+
+    def _details(self) -> dict[str, Any]:
+        return {"lexicon": self.lexicon_path or f"bundled ({DEFAULT_LEXICON})",
+                "entries": len(self._scorer.lexicon.patterns),
+                "categories": list(self._scorer.lexicon.categories)}
