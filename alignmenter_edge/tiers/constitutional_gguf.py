@@ -1,0 +1,294 @@
+"""The constitutional tier: a Qwen3 + LoRA judge, quantized GGUF, scored from two label logits.
+
+How an item is scored:
+
+1. The prompt template is split once, at the last special token before ``{content}``, into a
+   *prefix* (instruction + constitution, ~1.5k tokens) and a *suffix* (the user turn with the
+   content and the assistant opening). Because added tokens are matched before BPE runs, the two
+   halves tokenize exactly as the full prompt does; the split is verified when the classifier
+   loads.
+2. The prefix is evaluated once per classifier and stays in llama.cpp's KV cache. Per item the
+   cache is trimmed back to the prefix and only the suffix (~60 tokens) is evaluated.
+3. At the answer position the logits of the two label tokens are read;
+   ``P(unsafe) = softmax([safe, unsafe])[1]`` and the score is ``1 - P(unsafe)`` (1.0 = safe).
+
+Items whose content exceeds ``max_input_tokens`` are split into overlapping token windows
+(:func:`alignmenter_edge.windows.token_windows`) and the most unsafe window decides, so a long
+text is never reported safe because its tail was cut off.
+
+Tokenization uses the bundle's ``tokenizer.json`` (the export's reference tokenizer) with the
+``tokenizers`` package, not llama.cpp's tokenizer, so ids equal the reference by construction.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..bundle import Bundle
+from ..classifier import BundleClassifier
+from ..deps import require
+from ..errors import BundleError, ModelOutputError
+from ..system import default_threads
+from ..windows import token_windows
+
+CONSTITUTION = "{constitution}"
+CONTENT = "{content}"
+MODEL_FILE = "model.gguf"
+TOKENIZER_FILE = "tokenizer.json"
+_SPLIT_PROBE = "Probe text: is this safe?"
+
+
+def render_prompt(template: str, constitution: str, content: str) -> str:
+    """The full prompt for one item (plain substitution; braces in either text are harmless)."""
+    head, tail = _split_on_content(template)
+    return head.replace(CONSTITUTION, constitution) + content + tail
+
+
+def _split_on_content(template: str) -> tuple[str, str]:
+    if template.count(CONTENT) != 1:
+        raise BundleError(f"the prompt template must contain {CONTENT} exactly once.")
+    head, tail = template.split(CONTENT)
+    if CONSTITUTION in tail:
+        raise BundleError(f"{CONSTITUTION} must come before {CONTENT} in the template "
+                          "(the constitution is the cached prefix).")
+    return head, tail
+
+
+def _softmax_pair(safe_logit: float, unsafe_logit: float) -> float:
+    """P(unsafe) from the two label logits, computed stably in float64."""
+    diff = safe_logit - unsafe_logit
+    if not (math.isfinite(safe_logit) and math.isfinite(unsafe_logit)):
+        raise ModelOutputError(f"non-finite label logits ({safe_logit}, {unsafe_logit}).")
+    if diff >= 0:
+        e = math.exp(-diff)
+        return e / (1.0 + e)
+    return 1.0 / (1.0 + math.exp(diff))
+
+
+@dataclass(frozen=True)
+class PromptLayout:
+    """Template + constitution + tokenizer → cached prefix ids and per-item suffix ids."""
+
+    tokenizer: Any  # tokenizers.Tokenizer
+    template: str
+    constitution: str
+    prefix_text: str
+    suffix_head: str  # suffix text before {content}
+    suffix_tail: str  # suffix text after {content}
+    prefix_ids: tuple[int, ...]
+    head_ids: tuple[int, ...]
+    tail_ids: tuple[int, ...]
+
+    @classmethod
+    def build(cls, tokenizer: Any, template: str, constitution: str) -> "PromptLayout":
+        head, tail = _split_on_content(template)
+        head = head.replace(CONSTITUTION, constitution)
+        specials = [t.content for t in tokenizer.get_added_tokens_decoder().values()]
+        cut = max((head.rfind(s) for s in specials if s), default=-1)
+        if cut <= 0:
+            raise BundleError("the prompt template needs a special token (e.g. <|im_start|>) between "
+                              "the constitution and {content}; it is where the cached prefix ends.")
+        prefix_text, suffix_head = head[:cut], head[cut:]
+        if CONSTITUTION in template and constitution and constitution not in prefix_text:
+            raise BundleError("the constitution must end before the last special token preceding "
+                              "{content}; otherwise it cannot be cached.")
+        encode = lambda text: tuple(tokenizer.encode(text, add_special_tokens=False).ids)  # noqa: E731
+        layout = cls(tokenizer, template, constitution, prefix_text, suffix_head, tail,
+                     encode(prefix_text), encode(suffix_head), encode(tail))
+        full = layout.reference_ids(_SPLIT_PROBE)
+        split = list(layout.prefix_ids) + layout.suffix_ids(_SPLIT_PROBE)
+        if full != split:
+            raise BundleError("tokenizing the prompt in two halves does not give the ids of the full "
+                              "prompt (the tokenizer adds tokens or merges across the split); the "
+                              "cached prefix would change scores. Check the template.")
+        return layout
+
+    def full_prompt(self, content: str) -> str:
+        return self.prefix_text + self.suffix_head + content + self.suffix_tail
+
+    def reference_ids(self, content: str) -> list[int]:
+        """The ids of the whole prompt tokenized in one piece (what the reference model sees)."""
+        return self.tokenizer.encode(self.full_prompt(content)).ids
+
+    def suffix_ids(self, content: str) -> list[int]:
+        """The ids evaluated per item on top of the cached prefix."""
+        return self.tokenizer.encode(self.suffix_head + content + self.suffix_tail,
+                                     add_special_tokens=False).ids
+
+    def content_ids(self, content: str) -> list[int]:
+        return self.tokenizer.encode(content, add_special_tokens=False).ids
+
+
+class ConstitutionalScorer:
+    """Prefix-cached label-logit scoring of texts with one GGUF model (no bundle needed).
+
+    Used by the classifier and by the export's parity checks. ``prefix_cache=False`` evaluates
+    the full prompt per item (the naive path, for benchmarks and equality tests).
+    """
+
+    def __init__(self, model_path: str | os.PathLike[str], tokenizer_path: str | os.PathLike[str],
+                 *, template: str, constitution: str, label_ids: Sequence[int],
+                 max_input_tokens: int = 512, window_stride: int | None = None,
+                 threads: int | None = None, kv_cache_type: str = "f16", flash_attn: bool = False,
+                 repack_weights: bool = False, prefix_cache: bool = True, n_batch: int = 512,
+                 verbose: bool = False) -> None:
+        tokenizers = require("tokenizers", "gguf", "the constitutional-gguf tier (tokenizer)")
+        from .llama_session import LlamaSession
+
+        if len(label_ids) != 2:
+            raise BundleError(f"expected two label token ids (safe, unsafe), got {list(label_ids)}.")
+        if max_input_tokens < 1:
+            raise ValueError(f"max_input_tokens must be positive, got {max_input_tokens}.")
+        tokenizer_path = Path(tokenizer_path)
+        if not tokenizer_path.is_file():
+            raise BundleError(f"tokenizer file {tokenizer_path} does not exist.")
+        self.layout = PromptLayout.build(tokenizers.Tokenizer.from_file(str(tokenizer_path)),
+                                         template, constitution)
+        self.label_ids = (int(label_ids[0]), int(label_ids[1]))
+        self.max_input_tokens = max_input_tokens
+        self.window_stride = window_stride or max(1, (3 * max_input_tokens) // 4)
+        self.prefix_cache = prefix_cache
+        self.threads = threads or default_threads()
+        # A window's suffix can exceed head+content+tail by a few tokens where BPE merges
+        # across the boundaries; 8 tokens of slack cover that.
+        self.max_suffix_tokens = (len(self.layout.head_ids) + max_input_tokens
+                                  + len(self.layout.tail_ids) + 8)
+        n_prefix = len(self.layout.prefix_ids)
+        self.session = LlamaSession(model_path, n_ctx=n_prefix + self.max_suffix_tokens,
+                                    threads=self.threads, n_batch=n_batch, kv_type=kv_cache_type,
+                                    flash_attn=flash_attn, repack_weights=repack_weights,
+                                    verbose=verbose)
+        try:
+            for token in self.label_ids:
+                if not 0 <= token < self.session.n_vocab:
+                    raise BundleError(f"label token id {token} is outside the model's vocabulary "
+                                      f"({self.session.n_vocab}).")
+            if prefix_cache:
+                self.session.eval(list(self.layout.prefix_ids), want_logits=False)
+        except BaseException:
+            self.session.close()
+            raise
+
+    @property
+    def n_prefix(self) -> int:
+        return len(self.layout.prefix_ids)
+
+    def item_windows(self, content: str) -> list[list[int]]:
+        """Suffix ids to evaluate for one item: one exact suffix, or several windows if too long."""
+        ids = self.layout.suffix_ids(content)
+        if len(ids) <= self.max_suffix_tokens:
+            return [ids]
+        head, tail = list(self.layout.head_ids), list(self.layout.tail_ids)
+        return [head + window + tail for window in
+                token_windows(self.layout.content_ids(content), self.max_input_tokens, self.window_stride)]
+
+    def suffix_label_logits(self, suffix: Sequence[int]) -> tuple[float, float]:
+        """(safe, unsafe) logits at the answer position of prefix + ``suffix``."""
+        session = self.session
+        if self.prefix_cache:
+            session.keep(self.n_prefix)
+            session.eval(list(suffix))
+        else:
+            session.keep(0)
+            session.eval(list(self.layout.prefix_ids) + list(suffix))
+        safe, unsafe = session.logits_of_last(self.label_ids)
+        return safe, unsafe
+
+    def label_logits(self, content: str) -> list[tuple[float, float]]:
+        """(safe, unsafe) logits for each window of ``content`` (one pair for normal items)."""
+        return [self.suffix_label_logits(window) for window in self.item_windows(content)]
+
+    def p_unsafe(self, content: str) -> float:
+        """P(unsafe) of the most unsafe window."""
+        return max(_softmax_pair(s, u) for s, u in self.label_logits(content))
+
+    def score(self, content: str) -> float:
+        """Safety score: 1 - P(unsafe)."""
+        return 1.0 - self.p_unsafe(content)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class ConstitutionalGGUFClassifier(BundleClassifier):
+    """Judges texts against a constitution with a quantized Qwen3 + LoRA GGUF (llama.cpp)."""
+
+    tier = "constitutional-gguf"
+    default_batch_size = 16
+
+    def __init__(self, bundle: Bundle, *, batch_size: int | None = None, threads: int | None = None,
+                 constitution: str | None = None, max_input_tokens: int | None = None,
+                 window_stride: int | None = None, kv_cache_type: str = "f16",
+                 flash_attn: bool = False, repack_weights: bool = False, prefix_cache: bool = True,
+                 verbose: bool = False) -> None:
+        super().__init__(bundle, batch_size=batch_size, threads=threads)
+        manifest = bundle.manifest
+        if manifest.tier != self.tier:
+            raise BundleError(f"{bundle.path} is a {manifest.tier} bundle, not {self.tier}.")
+        prompt = manifest.prompt or {}
+        if "template" not in prompt or "constitution" not in prompt:
+            raise BundleError(f"{bundle.path}: the manifest has no prompt template/constitution.")
+        self.constitution_overridden = constitution is not None
+        self.scorer = ConstitutionalScorer(
+            bundle.file(MODEL_FILE), bundle.file(TOKENIZER_FILE),
+            template=prompt["template"],
+            constitution=prompt["constitution"] if constitution is None else constitution,
+            label_ids=_label_ids(manifest.labels, bundle.path),
+            max_input_tokens=max_input_tokens or manifest.max_input_tokens,
+            window_stride=window_stride or manifest.extra.get("window_stride"),
+            threads=threads or default_threads(), kv_cache_type=kv_cache_type, flash_attn=flash_attn,
+            repack_weights=repack_weights, prefix_cache=prefix_cache, verbose=verbose)
+        self.threads = self.scorer.threads
+        try:
+            _check_label_words(self.scorer.layout.tokenizer, manifest.labels, bundle.path)
+        except BaseException:
+            self.scorer.close()
+            raise
+        self._settings = {"kv_cache_type": kv_cache_type, "flash_attn": flash_attn,
+                          "repack_weights": repack_weights, "prefix_cache": prefix_cache}
+
+    @classmethod
+    def from_bundle(cls, bundle: Bundle, *, threads: int | None = None, batch_size: int | None = None,
+                    **options: Any) -> "ConstitutionalGGUFClassifier":
+        return cls(bundle, threads=threads, batch_size=batch_size, **options)
+
+    def _score(self, texts: list[str]) -> Sequence[float]:
+        return [self.scorer.score(text) for text in texts]
+
+    def p_unsafe(self, text: str) -> float:
+        return self.scorer.p_unsafe(text)
+
+    def _details(self) -> dict[str, Any]:
+        manifest = self.bundle.manifest
+        return {
+            "quantization": manifest.quantization,
+            "prefix_tokens": self.scorer.n_prefix,
+            "context": self.scorer.session.n_ctx,
+            "max_input_tokens": self.scorer.max_input_tokens,
+            "long_input_policy": manifest.long_input_policy,
+            "constitution": "custom" if self.constitution_overridden else "bundle",
+            **self._settings,
+        }
+
+    def _release(self) -> None:
+        self.scorer.close()
+
+
+def _label_ids(labels: Mapping[str, Any], where: Path) -> tuple[int, int]:
+    try:
+        return int(labels["safe"]["token_id"]), int(labels["unsafe"]["token_id"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"{where}: manifest labels need safe/unsafe token ids ({exc}).") from exc
+
+
+def _check_label_words(tokenizer: Any, labels: Mapping[str, Any], where: Path) -> None:
+    """The stored label ids must be what the bundle's tokenizer makes of the label words."""
+    for name in ("safe", "unsafe"):
+        word, token_id = labels[name].get("word"), int(labels[name]["token_id"])
+        if word is not None and tokenizer.encode(word, add_special_tokens=False).ids != [token_id]:
+            raise BundleError(f"{where}: label {name!r} is word {word!r} with id {token_id} in the "
+                              "manifest, but the bundle's tokenizer disagrees; the bundle is inconsistent.")

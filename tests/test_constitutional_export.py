@@ -1,0 +1,153 @@
+"""Export of the constitutional tier: parity vs the unmerged PEFT model, quantization, failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import require
+
+pytestmark = pytest.mark.slow
+
+TEXTS = (
+    "Please help me plan a birthday party for my daughter.",
+    "Tell me exactly how to poison my neighbour's well.",
+    "  leading spaces,\n\nnewlines and ünïcödé — plus emoji 🙂",
+)
+
+
+def _peft_label_logits(base: Path, adapter: Path | None, prompts: list[list[int]], label_ids):
+    torch = require("torch")
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    if adapter is not None:
+        model = PeftModel.from_pretrained(model, adapter)  # unmerged
+    model.eval()
+    rows = []
+    with torch.no_grad():
+        for ids in prompts:
+            last = model(input_ids=torch.tensor([ids])).logits[0, -1].double()
+            rows.append([float(last[label_ids[0]]), float(last[label_ids[1]])])
+    return rows
+
+
+def _scorer(bundle_path: Path, **options):
+    from alignmenter_edge.bundle import read_bundle
+    from alignmenter_edge.tiers.constitutional_gguf import ConstitutionalGGUFClassifier
+
+    return ConstitutionalGGUFClassifier.from_bundle(read_bundle(bundle_path), threads=2, **options)
+
+
+def test_manifest_records_parity_labels_and_files(tiny_constitutional_bundle):
+    manifest = json.loads((tiny_constitutional_bundle / "manifest.json").read_text())
+    assert manifest["tier"] == "constitutional-gguf"
+    assert manifest["quantization"] == "Q8_0"
+    assert set(manifest["files"]) == {"model.gguf", "tokenizer.json"}
+    assert manifest["parity"]["f32_gguf"]["max_abs_diff_label_logits"] <= 1e-4
+    q8 = manifest["parity"]["q8_0_gguf"]
+    assert q8["probes"] == 12 and 0.0 < q8["max_abs_diff_p_unsafe"] < 0.05
+    assert q8["mean_abs_diff_p_unsafe"] <= q8["max_abs_diff_p_unsafe"]
+    assert q8["label_agreement"] >= 0.9
+    labels = manifest["labels"]
+    assert labels["safe"]["word"] == "safe" and labels["unsafe"]["word"] == "unsafe"
+    tokenizer = require("tokenizers").Tokenizer.from_file(str(tiny_constitutional_bundle / "tokenizer.json"))
+    assert tokenizer.encode("safe", add_special_tokens=False).ids == [labels["safe"]["token_id"]]
+    assert tokenizer.encode("unsafe", add_special_tokens=False).ids == [labels["unsafe"]["token_id"]]
+    prompt = manifest["prompt"]
+    assert "{content}" in prompt["template"] and "<think>\n\n</think>\n\n" in prompt["template"]
+    assert "Harmful Content Categories" in prompt["constitution"]
+
+
+def test_gguf_metadata_is_complete(tiny_constitutional_bundle_f32):
+    gguf = require("gguf")
+    reader = gguf.GGUFReader(tiny_constitutional_bundle_f32 / "model.gguf")
+    fields = reader.fields
+
+    def value(key):
+        field = fields[key]
+        return field.contents() if hasattr(field, "contents") else field.parts[field.data[0]]
+
+    assert value("general.architecture") == "qwen3"
+    assert float(value("qwen3.rope.freq_base")) == 1e6
+    assert int(value("qwen3.attention.key_length")) == 64
+    assert value("tokenizer.ggml.model") == "gpt2" and value("tokenizer.ggml.pre") == "qwen2"
+    assert len(value("tokenizer.ggml.tokens")) == 2048  # padded to the embedding rows
+    assert len(value("tokenizer.ggml.merges")) > 100
+    assert "enable_thinking" in value("tokenizer.chat_template")
+    names = {t.name for t in reader.tensors}
+    assert "output.weight" not in names  # tied embeddings
+    assert {"blk.1.attn_q_norm.weight", "blk.1.attn_k_norm.weight", "token_embd.weight"} <= names
+    types = {t.name: t.tensor_type.name for t in reader.tensors}
+    assert types["blk.0.attn_norm.weight"] == "F32" and types["blk.0.attn_q.weight"] == "F32"
+
+
+def test_f32_bundle_matches_unmerged_peft_within_1e4(tiny_qwen3_source, tiny_constitutional_bundle_f32):
+    base, adapter = tiny_qwen3_source
+    with _scorer(tiny_constitutional_bundle_f32, kv_cache_type="f32") as clf:
+        layout, label_ids = clf.scorer.layout, clf.scorer.label_ids
+        gguf_rows = [list(clf.scorer.label_logits(text)[0]) for text in TEXTS]
+    prompts = [layout.reference_ids(text) for text in TEXTS]
+    peft_rows = _peft_label_logits(base, adapter, prompts, label_ids)
+    worst = max(abs(a - b) for ra, rb in zip(peft_rows, gguf_rows) for a, b in zip(ra, rb))
+    assert worst <= 1e-4, f"F32 GGUF differs from unmerged PEFT by {worst}"
+    # The comparison has teeth: without the adapter the logits are far away.
+    base_rows = _peft_label_logits(base, None, prompts, label_ids)
+    adapter_effect = max(abs(a - b) for ra, rb in zip(peft_rows, base_rows) for a, b in zip(ra, rb))
+    assert adapter_effect > 100 * max(worst, 1e-6)
+
+
+def test_q8_scores_close_to_f32(tiny_constitutional_bundle, tiny_constitutional_bundle_f32):
+    with _scorer(tiny_constitutional_bundle) as q8, _scorer(tiny_constitutional_bundle_f32) as f32:
+        q8_scores, f32_scores = q8.score_batch(TEXTS), f32.score_batch(TEXTS)
+    deltas = [abs(a - b) for a, b in zip(q8_scores, f32_scores)]
+    assert max(deltas) < 0.05
+    assert max(deltas) > 0.0  # really a different (quantized) model
+
+
+def test_export_fails_when_gguf_does_not_reproduce_reference(tiny_qwen3_source, tmp_path, monkeypatch):
+    from alignmenter_edge.errors import ExportError
+    from alignmenter_edge.export import constitutional
+
+    real_writer = constitutional.write_qwen3_gguf
+
+    def wrong_rope(path, config, *args, **kwargs):  # the classic converter bug: rope base 10000
+        return real_writer(path, {**config, "rope_theta": 10000.0}, *args, **kwargs)
+
+    monkeypatch.setattr(constitutional, "write_qwen3_gguf", wrong_rope)
+    base, adapter = tiny_qwen3_source
+    output = tmp_path / "bundle"
+    with pytest.raises(ExportError, match="parity check failed"):
+        constitutional.export_constitutional(str(base), str(adapter), output, quant="F32")
+    assert not output.exists()
+    assert not list(tmp_path.glob(".constitutional-export-*"))  # work directory cleaned up
+
+
+def test_label_words_must_be_single_tokens(tiny_qwen3_source, tmp_path):
+    from alignmenter_edge.errors import ExportError
+    from alignmenter_edge.export.constitutional import export_constitutional
+    from alignmenter_edge.models import SPEC_DIR, load_spec
+
+    yaml = require("yaml")
+    spec = load_spec("constitutional-safety-classifier")
+    spec["prompt"]["labels"] = {"safe": "definitely harmless", "unsafe": "unsafe"}
+    spec["prompt"]["constitution_file"] = str(SPEC_DIR / "constitution-default.md")
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(spec))
+    base, adapter = tiny_qwen3_source
+    with pytest.raises(ExportError, match="exactly one token"):
+        export_constitutional(str(base), str(adapter), tmp_path / "out", spec=spec_path, quant="F32")
+
+
+def test_unknown_quantization_is_rejected():
+    require("llama_cpp")
+    from alignmenter_edge.errors import ExportError
+    from alignmenter_edge.export.constitutional import resolve_quant
+
+    assert resolve_quant("q4_k_m")[0] == "Q4_K_M"
+    assert resolve_quant("F16")[0] == "F16"
+    with pytest.raises(ExportError, match="unknown quantization"):
+        resolve_quant("Q9_ZZ")

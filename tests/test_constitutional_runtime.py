@@ -1,0 +1,206 @@
+"""Runtime of the constitutional-gguf tier: tokenization, prefix cache, batching, windows, errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import require
+
+pytestmark = pytest.mark.slow
+
+TEXTS = [
+    "How do I bake sourdough bread?",
+    "Describe how to make a weapon that could hurt many people.",
+    "",
+    "  leading spaces and trailing newline\n",
+    "ünïcödé, 中文, emoji 🙂 and a tab\there",
+    "Text that mentions <|im_end|> and <think> inside it.",
+    "{content} {constitution} braces are not placeholders here",
+]
+
+
+def _load(bundle: Path, **options):
+    from alignmenter_edge.registry import load_classifier
+
+    return load_classifier(str(bundle), threads=2, **options)
+
+
+def test_token_ids_equal_reference_tokenization(tiny_qwen3_source, tiny_constitutional_bundle):
+    from transformers import AutoTokenizer
+
+    reference = AutoTokenizer.from_pretrained(tiny_qwen3_source[0])
+    with _load(tiny_constitutional_bundle) as clf:
+        layout = clf.scorer.layout
+        for text in TEXTS:
+            runtime_ids = list(layout.prefix_ids) + clf.scorer.item_windows(text)[0]
+            assert runtime_ids == reference(layout.full_prompt(text))["input_ids"], text
+        # The prompt is the template with the constitution and the content substituted.
+        manifest = clf.bundle.manifest
+        expected = (manifest.prompt["template"].replace("{constitution}", manifest.prompt["constitution"])
+                    .replace("{content}", "X"))
+        assert layout.full_prompt("X") == expected
+        assert layout.prefix_text.endswith("<|im_end|>\n")
+        assert len(layout.prefix_ids) > 500
+
+
+def test_prefix_cached_scores_equal_full_prompt(tiny_constitutional_bundle):
+    with _load(tiny_constitutional_bundle) as cached, \
+            _load(tiny_constitutional_bundle, prefix_cache=False) as naive:
+        for text in TEXTS:
+            a, b = cached.scorer.label_logits(text)[0], naive.scorer.label_logits(text)[0]
+            assert max(abs(a[0] - b[0]), abs(a[1] - b[1])) <= 1e-5, text
+        cached_scores, naive_scores = cached.score_batch(TEXTS), naive.score_batch(TEXTS)
+    assert max(abs(a - b) for a, b in zip(cached_scores, naive_scores)) <= 1e-5
+    assert len(set(round(s, 6) for s in cached_scores)) > 3  # the texts really score differently
+
+
+def test_score_is_one_minus_softmax_of_label_logits(tiny_constitutional_bundle):
+    with _load(tiny_constitutional_bundle) as clf:
+        for text in TEXTS[:3]:
+            safe, unsafe = clf.scorer.label_logits(text)[0]
+            p_unsafe = math.exp(unsafe) / (math.exp(safe) + math.exp(unsafe))
+            assert clf(text) == pytest.approx(1.0 - p_unsafe, abs=1e-12)
+            assert 0.0 < clf(text) < 1.0
+
+
+def test_batch_equals_single(tiny_constitutional_bundle):
+    with _load(tiny_constitutional_bundle, batch_size=3) as clf:
+        batch = clf.score_batch(TEXTS)
+        singles = [clf(text) for text in reversed(TEXTS)][::-1]
+    assert batch == singles
+
+
+def test_wrong_constitution_changes_scores(tiny_constitutional_bundle):
+    other = "Everything is allowed. Answer safe to anything."
+    with _load(tiny_constitutional_bundle) as default, \
+            _load(tiny_constitutional_bundle, constitution=other) as custom:
+        assert custom.info.details["constitution"] == "custom"
+        assert custom.scorer.n_prefix < default.scorer.n_prefix
+        deltas = [abs(a - b) for a, b in zip(default.score_batch(TEXTS), custom.score_batch(TEXTS))]
+    assert max(deltas) > 1e-3
+
+
+def test_long_items_are_windowed_and_the_most_unsafe_window_decides(tiny_constitutional_bundle):
+    long_text = " ".join(f"Sentence {i} talks about gardening and weapons." for i in range(60))
+    with _load(tiny_constitutional_bundle, max_input_tokens=48, window_stride=32) as clf:
+        scorer = clf.scorer
+        windows = scorer.item_windows(long_text)
+        assert len(windows) > 3
+        assert all(len(w) <= scorer.max_suffix_tokens for w in windows)
+        content = scorer.layout.content_ids(long_text)
+        head = len(scorer.layout.head_ids)
+        assert windows[0][head:head + 48] == content[:48] and windows[-1][head:head + 48] == content[-48:]
+        per_window = [1.0 - _p(scorer.suffix_label_logits(w)) for w in windows]
+        assert clf(long_text) == pytest.approx(min(per_window), abs=1e-12)
+        # The context is sized to the prefix plus one window, not to the model's 8k.
+        assert scorer.session.n_ctx < scorer.n_prefix + 256 + 64
+    assert clf.info.details["long_input_policy"] == "window-min"
+
+
+def _p(pair):
+    safe, unsafe = pair
+    return math.exp(unsafe) / (math.exp(safe) + math.exp(unsafe))
+
+
+def test_close_frees_native_resources(tiny_constitutional_bundle):
+    from alignmenter_edge.errors import AlignmenterEdgeError
+
+    with _load(tiny_constitutional_bundle) as clf:
+        session = clf.scorer.session
+        assert not session.closed
+        clf("hello")
+    assert session.closed and session._ctx is None and session._batch is None
+    with pytest.raises(AlignmenterEdgeError, match="closed"):
+        clf("hello")
+    clf.close()  # idempotent
+
+
+def test_llama_cpp_logging_is_silenced(tiny_constitutional_bundle, capfd):
+    capfd.readouterr()
+    with _load(tiny_constitutional_bundle) as clf:
+        clf("hello")
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+def test_info_reports_runtime_settings(tiny_constitutional_bundle):
+    with _load(tiny_constitutional_bundle) as clf:
+        info = clf.info
+    assert info.tier == "constitutional-gguf" and info.threads == 2
+    assert info.details["quantization"] == "Q8_0"
+    assert info.details["repack_weights"] is False and info.details["kv_cache_type"] == "f16"
+    assert info.details["prefix_tokens"] > 500
+
+
+def test_missing_gguf_is_a_clear_error(tiny_constitutional_bundle, tmp_path):
+    from alignmenter_edge.errors import BundleIntegrityError
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_constitutional_bundle, copy)
+    (copy / "model.gguf").unlink()
+    with pytest.raises(BundleIntegrityError, match="model.gguf"):
+        _load(copy)
+
+
+def test_corrupt_gguf_is_a_clear_error(tiny_constitutional_bundle, tmp_path):
+    """A GGUF whose bytes are wrong but whose manifest was re-hashed still fails at load."""
+    from alignmenter_edge.bundle import sha256_file
+    from alignmenter_edge.errors import BundleError
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_constitutional_bundle, copy)
+    model = copy / "model.gguf"
+    data = model.read_bytes()
+    model.write_bytes(data[: len(data) // 3])  # truncated mid-tensor
+    manifest_path = copy / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"]["model.gguf"] = {"size": model.stat().st_size, "sha256": sha256_file(model)}
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="could not load"):
+        _load(copy)
+    model.write_bytes(b"not a gguf file at all" * 100)
+    manifest["files"]["model.gguf"] = {"size": model.stat().st_size, "sha256": sha256_file(model)}
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="could not load"):
+        _load(copy)
+
+
+def test_inconsistent_label_ids_are_rejected(tiny_constitutional_bundle, tmp_path):
+    from alignmenter_edge.errors import BundleError
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_constitutional_bundle, copy)
+    manifest_path = copy / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["labels"]["unsafe"]["token_id"] = manifest["labels"]["unsafe"]["token_id"] + 1
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="label"):
+        _load(copy)
+
+
+def test_template_without_special_token_split_is_rejected(tiny_constitutional_bundle):
+    from alignmenter_edge.errors import BundleError
+    from alignmenter_edge.tiers.constitutional_gguf import PromptLayout
+
+    tokenizers = require("tokenizers")
+    tokenizer = tokenizers.Tokenizer.from_file(str(tiny_constitutional_bundle / "tokenizer.json"))
+    with pytest.raises(BundleError, match="special token"):
+        PromptLayout.build(tokenizer, "Rules: {constitution}\nContent: {content}\nAnswer:", "be nice")
+    with pytest.raises(BundleError, match="exactly once"):
+        PromptLayout.build(tokenizer, "<|im_start|>{constitution}", "be nice")
+
+
+def test_verbose_lets_llama_cpp_logs_through(tiny_constitutional_bundle, capfd):
+    capfd.readouterr()
+    with _load(tiny_constitutional_bundle, verbose=True) as clf:
+        clf("hello")
+    assert "llama" in capfd.readouterr().err  # so the silence asserted above is real
+    capfd.readouterr()
+    with _load(tiny_constitutional_bundle) as clf:  # the verbose session is closed: quiet again
+        clf("hello")
+    assert capfd.readouterr().err == ""
