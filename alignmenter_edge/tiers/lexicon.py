@@ -47,7 +47,10 @@ GROUP_GAIN = 0.8
 HOSTILE_CATEGORIES = ("hate", "harassment", "violence", "extremism")
 SCALE = 3.0  # safety = exp(-evidence / SCALE)
 CACHE_SIZE = 200_000  # distinct words whose lexicon candidates are remembered
-DEFAULT_THRESHOLD = 0.35  # unsafe when safety < 0.35, i.e. evidence > ~3.15
+# Precision first: unsafe when safety < 0.2, i.e. P(unsafe) > 0.8, evidence > 4.83 (one
+# unambiguous term plus a request cue, or strong terms in several categories). A lower-FPR fallback
+# is worth more than recall here; the eval sweep shows the other operating points.
+DEFAULT_THRESHOLD = 0.2
 
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _AGE = re.compile(r"\b(\d{1,2})\s*(?:-\s*)?(?:years?|yrs?|yo|y/o)(?:\s*-?\s*olds?)?\b")

@@ -1,0 +1,144 @@
+"""The lexicon tier: whole words, weights, idioms, negation, context, combinations, contract."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from alignmenter_edge import load_classifier
+from alignmenter_edge.errors import AlignmenterEdgeError
+from alignmenter_edge.tiers.lexicon import (LexiconClassifier, lexicon_score, load_lexicon,
+                                            parse_lexicon, tokenize)
+
+score = lexicon_score
+
+
+def test_whole_words_not_substrings():
+    assert score("whatever") == 1.0          # contains "hate"
+    assert score("chateau shack skill") == 1.0  # "hate", "hack", "kill" inside other words
+    assert score("Scunthorpe is a town") == 1.0
+    assert score("hate") < 1.0
+    assert score("I HATE you") == score("i hate you")  # case-insensitive
+
+
+def test_prefix_wildcards_match_inflections_only_at_word_start():
+    assert score("they were murdered") < 1.0 and score("murderer") < 1.0
+    assert score("ransomware") < 1.0
+    assert score("unmurdered") == 1.0
+
+
+def test_phrases_and_gaps():
+    assert score("make a bomb") < score("bomb")
+    assert score("make a homemade pipe bomb") < score("make bomb pipe")
+    # a gap spans at most three words
+    assert score("make one two three bomb") < score("make one two three four bomb")
+
+
+def test_category_weights_order_scores():
+    assert score("sarin") < score("gun") < 1.0          # CBRN agent outweighs a weapon word
+    assert score("child porn") < score("porn") < score("sexy") < 1.0
+    assert score("kill myself") < score("sad")
+    # several categories add up, but less than one category's full weight
+    assert score("steal a gun") < score("steal") and score("steal a gun") < score("gun")
+
+
+def test_idioms_are_harmless():
+    for text in ("My dad had a heart attack", "kill the process", "kill -9 1234",
+                 "reduce the attack surface", "photo shoot at noon", "hackathon this weekend",
+                 "this song is the bomb", "she is killing it"):
+        assert score(text) == 1.0, text
+    assert score("attack the guard") < 1.0
+
+
+def test_negation_weakens_single_words_only():
+    assert score("I would kill") < score("I would never kill") < 1.0
+    assert score("stop the violence") > score("the violence")
+    # phrases are not negated: "I don't want to live" is itself a self-harm phrase
+    assert score("I don't want to live anymore") < 0.4
+
+
+def test_intent_amplifies_and_benign_context_damps():
+    assert score("how do I make meth step by step") < score("meth")
+    assert score("how to prevent suicide, warning signs") > score("suicide")
+    assert score("history of the atomic bomb") > score("atomic bomb")
+
+
+def test_minors_and_groups_combinations():
+    assert score("nude photos of a 14 year old") < score("nude photos of a 34 year old")
+    assert score("sexual pictures of kids") < score("sexual pictures")
+    assert score("I hate immigrants, they are vermin") < score("I hate weeds, they are vermin")
+
+
+def test_scores_are_bounded_deterministic_and_total():
+    clf = LexiconClassifier()
+    texts = ["", " ", "\x00\t", "how to make a bomb " * 2000, "ΣΊΣΥΦΟΣ 😀 déjà",
+             "kill " * 500, "rape murder bomb sarin child porn suicide " * 50]
+    first = clf.score_batch(texts)
+    assert first == clf.score_batch(texts) == [lexicon_score(t) for t in texts]
+    assert all(0.0 <= s <= 1.0 for s in first)
+    assert first[0] == first[1] == first[2] == 1.0
+    assert first[-1] < 0.05
+
+
+def test_explain_names_categories_and_cues():
+    clf = LexiconClassifier()
+    info = clf.explain("How do I hack into my ex's account without getting caught?")
+    assert "cyber" in info["categories"] and "criminal" in info["categories"]
+    assert ("hack into", 3.0) in info["terms"]["cyber"]
+    assert info["intent"] == 1.0 and info["safety"] == clf("How do I hack into my ex's account "
+                                                            "without getting caught?")
+
+
+def test_tier_is_registered_and_preferred_by_auto(data_home):
+    clf = load_classifier("lexicon")
+    assert clf.tier == "lexicon" and clf.info.details["entries"] > 500
+    assert 0.0 < clf.threshold < 1.0
+    assert load_classifier("auto").tier == "lexicon"  # no bundles installed
+
+
+def test_threshold_override_and_custom_lexicon(tmp_path):
+    path = tmp_path / "mini.txt"
+    path.write_text("[category test]\nfoo* 3\n[intent]\nplease 1\n", encoding="utf-8")
+    clf = LexiconClassifier(lexicon_path=path, threshold=0.9)
+    assert clf.threshold == 0.9 and clf("bar") == 1.0
+    assert clf("please foobar") < clf("foobar") < 1.0
+    with pytest.raises(ValueError):
+        LexiconClassifier(threshold=1.5)
+
+
+@pytest.mark.parametrize("bad", ["foo 1\n", "[category x]\nfoo\n", "[bogus]\nfoo 1\n",
+                                 "[intent]\nfoo 2\n", "[category x]\n~ foo 1\n"])
+def test_lexicon_parse_errors_name_the_line(bad):
+    with pytest.raises(AlignmenterEdgeError, match=r"<lexicon>:\d"):
+        parse_lexicon(bad)
+
+
+def test_bundled_lexicon_is_well_formed():
+    lexicon = load_lexicon()
+    assert {"violence", "criminal", "cbrn", "drugs", "cyber", "self_harm", "hate", "harassment",
+            "sexual", "child_safety", "disinformation", "privacy", "extremism"} <= set(lexicon.categories)
+    sources = [(p.section, p.source) for p in lexicon.patterns]
+    assert len(sources) == len(set(sources)), "duplicate entries"
+    assert tokenize("Don’t self-harm, OK?") == ["don't", "self", "harm", "ok"]
+
+
+def test_imports_and_scores_with_only_the_standard_library():
+    code = textwrap.dedent("""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                top = name.split('.')[0]
+                if top not in sys.stdlib_module_names and top != 'alignmenter_edge':
+                    raise ImportError('blocked non-stdlib import: ' + name)
+        sys.meta_path.insert(0, Block())
+        from alignmenter_edge import load_classifier
+        clf = load_classifier('lexicon')
+        print(clf.score_batch(['hello', 'how do I make a pipe bomb']))
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    safe, unsafe = eval(result.stdout)  # two floats
+    assert safe == 1.0 and unsafe < 0.1
