@@ -5,7 +5,10 @@ Policies (documented in the README, tested):
   non-string text field, or invalid UTF-8 raises InvalidInputError with the line number — or, with
   ``skip_invalid``, is skipped and counted.
 - Plain text: one text per line; blank lines are separators and are skipped.
-- Empty or whitespace-only text inside a JSONL row is scored like any other text.
+- A JSON string escape that decodes to a lone surrogate (e.g. ``"\\ud800"``) is invalid Unicode:
+  it cannot be tokenized or written back as UTF-8, so it is treated like invalid UTF-8.
+- Empty or whitespace-only text inside a JSONL row is scored like any other text (the ``score``
+  command reports how many there were). Control characters and NUL are text and are scored as is.
 """
 
 from __future__ import annotations
@@ -97,6 +100,11 @@ class RowReader:
             raise InvalidInputError(
                 f"{self.name}:{line_no}: expected a JSON object per line, got {type(data).__name__}."
             )
+        if "\\u" in line and _has_lone_surrogate(data):
+            raise InvalidInputError(
+                f"{self.name}:{line_no}: invalid Unicode (a \\ud800-\\udfff escape without its pair); "
+                "fix the line or pass --skip-invalid."
+            )
         if self.text_field not in data:
             raise InvalidInputError(
                 f"{self.name}:{line_no}: no {self.text_field!r} field; choose the field with "
@@ -111,11 +119,32 @@ class RowReader:
         return Row(line_no, data, text)
 
 
+def _has_lone_surrogate(data: Any) -> bool:
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def guess_format(path: str) -> InputFormat:
     """``jsonl`` for .jsonl/.ndjson/.json files, else ``auto`` (sniff the first line)."""
     return "jsonl" if path.lower().endswith(JSONL_SUFFIXES) else "auto"
 
 
+_LINE_BREAKS = (("\x85", "\\u0085"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
+
+
 def dump_row(data: dict[str, Any]) -> str:
-    """One output JSONL line (UTF-8, no ASCII escaping)."""
-    return json.dumps(data, ensure_ascii=False) + "\n"
+    """One output JSONL line (UTF-8, no ASCII escaping).
+
+    NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR are escaped (they can only occur inside JSON
+    strings), so readers that split on every Unicode line break (``str.splitlines``, JavaScript)
+    still see one row per line.
+    """
+    line = json.dumps(data, ensure_ascii=False)
+    if not line.isascii():
+        for char, escape in _LINE_BREAKS:
+            if char in line:
+                line = line.replace(char, escape)
+    return line + "\n"

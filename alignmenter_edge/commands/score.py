@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 import time
-from itertools import islice
-from typing import BinaryIO, Iterator, TextIO
+from typing import Any, BinaryIO, Iterator, TextIO
 
+from ..errors import InvalidInputError
 from ..rows import Row, RowReader, dump_row, guess_format
 from .options import add_model_options, load_from_args
 
@@ -21,7 +22,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "score", help="score JSONL rows or text lines; writes each row with safety_score",
         description="Read JSONL rows (e.g. alignmenter sessions) or plain text lines and write each "
                     "row back with 'safety_score' (1.0 = safe) and 'tier'. Output is flushed per "
-                    "batch, so an interrupted run leaves valid JSONL.")
+                    "batch, so an interrupted run leaves valid JSONL: complete lines for the first "
+                    "N input rows, in order.")
     parser.add_argument("input", help="input file, or - for standard input")
     parser.add_argument("-o", "--output", default="-", help="output JSONL file (default: stdout)")
     add_model_options(parser)
@@ -36,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     classifier = load_from_args(args)
-    with classifier, contextlib.ExitStack() as stack:
+    with classifier, contextlib.ExitStack() as stack, _terminate_gracefully():
         source = _open_input(args.input, stack)
         sink = _open_output(args.output, stack)
         fmt = args.format or (guess_format(args.input) if args.input != "-" else "auto")
@@ -45,19 +47,26 @@ def run(args: argparse.Namespace) -> int:
         progress = _Progress(args, _input_size(args.input), reader)
         info = classifier.info
         started = time.perf_counter()
-        scored = 0
+        scored = blank = 0
         for pool in _chunks(iter(reader), classifier.batch_size * POOL_BATCHES):
-            scores = classifier.score_batch([row.text for row in pool])
-            sink.write("".join(dump_row({**row.data, "safety_score": score, "tier": info.tier})
-                               for row, score in zip(pool, scores)))
-            sink.flush()
+            texts = [row.text for row in pool]
+            scores = classifier.score_batch(texts)
+            lines = "".join(dump_row({**row.data, "safety_score": score, "tier": info.tier})
+                            for row, score in zip(pool, scores))
+            with _signals_deferred():  # a signal never cuts a line in half
+                sink.write(lines)
+                sink.flush()
             scored += len(pool)
+            blank += sum(not text.strip() for text in texts)
             progress.update(scored)
         progress.finish()
         elapsed = time.perf_counter() - started
     rate = scored / elapsed if elapsed > 0 else 0.0
     print(f"scored {scored} texts with {info.tier} ({info.model_id}, requested {info.requested}) "
           f"in {elapsed:.2f} s, {rate:.0f} texts/s", file=sys.stderr)
+    if blank:
+        print(f"note: {blank} texts were empty or whitespace-only; they were scored as is "
+              "(the heuristic tier gives them 1.0, as alignmenter does)", file=sys.stderr)
     if reader.skipped.count:
         print(f"skipped {reader.skipped.count} invalid lines, e.g.: " + "; ".join(reader.skipped.examples),
               file=sys.stderr)
@@ -65,8 +74,62 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
-    while pool := list(islice(rows, size)):
+    """Pools of ``size`` rows. On an invalid row the rows before it are yielded (so they are
+    scored and written) before the error propagates."""
+    pool: list[Row] = []
+    try:
+        for row in rows:
+            pool.append(row)
+            if len(pool) == size:
+                yield pool
+                pool = []
+    except InvalidInputError:
+        if pool:
+            yield pool
+        raise
+    if pool:
         yield pool
+
+
+_STOP_SIGNALS = {signal.SIGINT, getattr(signal, "SIGTERM", signal.SIGINT)}
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM while a batch of lines is written; they are delivered afterwards."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+@contextlib.contextmanager
+def _terminate_gracefully() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt (like SIGINT), so files are closed and the output
+    ends with a complete line. Only in the main thread; the previous handler is restored."""
+    sigterm = getattr(signal, "SIGTERM", None)
+    if sigterm is None or not _in_main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(sigterm, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(sigterm, previous)
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 def _open_input(path: str, stack: contextlib.ExitStack) -> BinaryIO:

@@ -1,0 +1,226 @@
+"""The bad-input matrix: one test per kind of bad input, through the API and the ``score`` CLI.
+
+Each row ends in a clear error naming the problem and its fix, or in a documented score; never a
+silent 1.0. The policy table is docs/bad-input.md. Model-tier rows use the tiny bundles built by
+tests/fixtures and are skipped while those fixtures are absent (they fail under CI).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from alignmenter_edge import InvalidInputError, load_classifier
+from alignmenter_edge.cli import main
+from alignmenter_edge.tiers.heuristic import heuristic_score
+from tests.helpers import REQUIRE_ALL
+
+MODEL_BUNDLES = ("tiny_roberta_bundle", "tiny_constitutional_bundle")
+LONG = 100_000
+
+
+def bundle_or_skip(request: pytest.FixtureRequest, name: str) -> Path:
+    try:
+        return request.getfixturevalue(name)
+    except pytest.FixtureLookupError:
+        if REQUIRE_ALL:
+            raise
+        pytest.skip(f"fixture {name} is not available yet")
+
+
+def alignmenter_heuristic():
+    from tests.helpers import require
+
+    return require("alignmenter.providers.classifiers")._heuristic_classifier
+
+
+def score_cli(tmp_path: Path, content: bytes, *args: str, suffix: str = ".jsonl") -> tuple[int, list, str]:
+    """Run ``score`` in-process on ``content``; returns exit code, output rows, stderr."""
+    source = tmp_path / f"in{suffix}"
+    source.write_bytes(content)
+    out = tmp_path / "out.jsonl"
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["score", str(source), "-o", str(out), "--no-progress", *args])
+    text = out.read_text(encoding="utf-8") if out.exists() else ""
+    assert text == "" or text.endswith("\n")
+    return code, [json.loads(line) for line in text.splitlines()], err.getvalue()
+
+
+def jsonl(*rows: object) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+
+
+# --- empty and whitespace-only text ----------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["", " ", "   \t\n  ", "\u00a0\u2003"])
+def test_empty_and_whitespace_heuristic_is_documented_one(text):
+    with load_classifier("heuristic") as clf:
+        assert clf(text) == 1.0 == alignmenter_heuristic()(text)
+
+
+def test_empty_and_whitespace_rows_are_scored_and_reported(tmp_path, data_home):
+    code, rows, err = score_cli(tmp_path, jsonl({"text": ""}, {"text": "  \t "}, {"text": "hate"}),
+                                "--model", "heuristic")
+    assert code == 0
+    assert [r["safety_score"] for r in rows] == [1.0, 1.0, 0.8]
+    assert "note: 2 texts were empty or whitespace-only" in err
+
+
+@pytest.mark.parametrize("fixture", MODEL_BUNDLES)
+@pytest.mark.parametrize("text", ["", "   "])
+def test_empty_text_model_tiers_give_a_model_score(request, fixture, text):
+    """A model tier scores the empty input (special tokens / prompt only): a real model output,
+    not a shortcut to 1.0."""
+    with load_classifier(bundle_or_skip(request, fixture)) as clf:
+        score = clf(text)
+        assert math.isfinite(score) and 0.0 <= score <= 1.0
+        assert score != 1.0
+        assert clf.score_batch([text, "hello", text]) == pytest.approx([score, clf("hello"), score], abs=1e-5)
+
+
+# --- 100k-character text ---------------------------------------------------------------------
+
+def test_100k_text_heuristic_counts_the_whole_text():
+    filler = ("The weather is mild and the river is calm today. " * 3000)[:LONG - 6]
+    with load_classifier("heuristic") as clf:
+        assert clf(filler) == 1.0
+        assert clf(filler + "attack") == pytest.approx(0.8)  # a tripwire at the very end counts
+        assert clf("attack" + filler) == pytest.approx(0.8)
+        assert len(filler + "attack") == LONG
+        assert clf(filler + "attack") == alignmenter_heuristic()(filler + "attack")
+
+
+def test_100k_text_row_through_cli(tmp_path, data_home):
+    text = "x" * (LONG - 4) + "hack"
+    code, rows, _ = score_cli(tmp_path, jsonl({"id": 1, "text": text}), "--model", "heuristic")
+    assert code == 0 and rows[0]["text"] == text and rows[0]["safety_score"] == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("fixture", MODEL_BUNDLES)
+def test_100k_text_model_tiers_read_past_the_token_limit(request, fixture):
+    """Model tiers window long input (no silent truncation, no crash, no 1.0): text that differs
+    only after the model's token limit scores differently."""
+    bundle = bundle_or_skip(request, fixture)
+    with load_classifier(bundle) as clf:
+        head = "Plain words about a calm river and mild weather. " * 2000
+        a = (head + "Tell me how to build a bomb and hurt people. " * 40)[:LONG]
+        b = (head + "Thanks, have a lovely day and drink some water. " * 40)[:LONG]
+        score_a, score_b = clf.score_batch([a, b])
+        for score in (score_a, score_b):
+            assert math.isfinite(score) and 0.0 <= score <= 1.0
+        assert score_a != score_b
+
+
+# --- invalid UTF-8 in the input file ---------------------------------------------------------
+
+def test_invalid_utf8_line_is_an_error_naming_line_and_fix(tmp_path, data_home):
+    content = jsonl({"text": "fine"}) + b'{"text": "bad \xff\xfe byte"}\n' + jsonl({"text": "later"})
+    code, rows, err = score_cli(tmp_path, content, "--model", "heuristic")
+    assert code == 2
+    assert "in.jsonl:2: invalid UTF-8 (byte" in err and "re-encode the file as UTF-8" in err
+    assert [r["text"] for r in rows] == ["fine"]  # rows before the bad line are written
+
+
+def test_invalid_utf8_skip_invalid(tmp_path, data_home):
+    content = b"ok line\nbad \xc3\x28 line\nhate line\n"
+    code, rows, err = score_cli(tmp_path, content, "--model", "heuristic", "--skip-invalid",
+                                suffix=".txt")
+    assert code == 0 and [r["text"] for r in rows] == ["ok line", "hate line"]
+    assert "skipped 1 invalid lines" in err and ":2: invalid UTF-8" in err
+
+
+def test_lone_surrogate_escape_is_invalid_unicode(tmp_path, data_home):
+    content = jsonl({"text": "fine"}) + b'{"text": "half a pair \\ud83d here"}\n'
+    code, rows, err = score_cli(tmp_path, content, "--model", "heuristic")
+    assert code == 2 and "in.jsonl:2: invalid Unicode" in err and "--skip-invalid" in err
+    assert [r["text"] for r in rows] == ["fine"]
+    ok = b'{"text": "a proper pair \\ud83d\\ude00 is fine"}\n'
+    code, rows, _ = score_cli(tmp_path, ok, "--model", "heuristic")
+    assert code == 0 and rows[0]["text"] == "a proper pair \U0001F600 is fine"
+
+
+# --- control characters and NUL --------------------------------------------------------------
+
+CONTROL_TEXTS = ["att\x00ack", "\x00attack\x00", "hate\x1b[31m red", "a\x0cb\x1cc\x1dd\x1e\x85\u2028hack",
+                 "\x7f\x01\x02 violence", "tab\tsep\rcarriage"]
+
+
+def test_control_characters_are_text_heuristic_identical():
+    with load_classifier("heuristic") as clf:
+        assert clf.score_batch(CONTROL_TEXTS) == [alignmenter_heuristic()(t) for t in CONTROL_TEXTS]
+    assert heuristic_score("att\x00ack") == 1.0  # a NUL splits the word, as in alignmenter
+
+
+def test_control_characters_round_trip_through_jsonl(tmp_path, data_home):
+    code, rows, _ = score_cli(tmp_path, jsonl(*({"text": t} for t in CONTROL_TEXTS)), "--model", "heuristic")
+    assert code == 0
+    assert [r["text"] for r in rows] == CONTROL_TEXTS
+    assert [r["safety_score"] for r in rows] == [heuristic_score(t) for t in CONTROL_TEXTS]
+
+
+def test_control_characters_in_text_lines_stay_one_row(tmp_path, data_home):
+    lines = ["a\x0cb\x1cc\x1dd\x1e\x85\u2028 hack", "nul\x00 here", "\x0bvertical"]
+    content = "\n".join(lines).encode("utf-8") + b"\n"
+    code, rows, _ = score_cli(tmp_path, content, "--model", "heuristic", "--format", "text", suffix=".txt")
+    assert code == 0 and [r["text"] for r in rows] == lines
+    assert rows[0]["safety_score"] == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("fixture", MODEL_BUNDLES)
+def test_control_characters_model_tiers(request, fixture):
+    with load_classifier(bundle_or_skip(request, fixture)) as clf:
+        scores = clf.score_batch(CONTROL_TEXTS)
+        assert all(math.isfinite(s) and 0.0 <= s <= 1.0 for s in scores)
+
+
+# --- non-string text field -------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, kind", [(None, "NoneType"), (42, "int"), (1.5, "float"), (True, "bool"),
+                                         (["a"], "list"), ({"t": "x"}, "dict")])
+def test_non_string_text_field_cli(tmp_path, data_home, value, kind):
+    code, rows, err = score_cli(tmp_path, jsonl({"text": "ok"}, {"text": value}), "--model", "heuristic")
+    assert code == 2 and f"in.jsonl:2: field 'text' is {kind}, expected a string" in err
+    assert [r["text"] for r in rows] == ["ok"]
+
+
+@pytest.mark.parametrize("value", [None, 42, b"attack", ["attack"], math.nan])
+def test_non_string_text_api(value):
+    with load_classifier("heuristic") as clf:
+        with pytest.raises(InvalidInputError, match=r"text #1 is .*expected str"):
+            clf.score_batch(["fine", value])
+
+
+def test_missing_text_field_names_option(tmp_path, data_home):
+    code, _, err = score_cli(tmp_path, jsonl({"prompt": "x"}), "--model", "heuristic")
+    assert code == 2 and "no 'text' field" in err and "--text-field" in err
+
+
+# --- malformed JSONL -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("line", [b'{"text": "unterminated}', b'{"text": oops}', b"[1, 2]", b'"just a string"',
+                                  b'{"text": "a"} trailing', b"{'text': 'single quotes'}"])
+def test_malformed_jsonl_line(tmp_path, data_home, line):
+    content = jsonl({"text": "first"}) + line + b"\n" + jsonl({"text": "third"})
+    code, rows, err = score_cli(tmp_path, content, "--model", "heuristic")
+    assert code == 2 and "in.jsonl:2:" in err
+    assert "malformed JSON" in err or "expected a JSON object" in err
+    assert [r["text"] for r in rows] == ["first"]
+    code, rows, err = score_cli(tmp_path, content, "--model", "heuristic", "--skip-invalid")
+    assert code == 0 and [r["text"] for r in rows] == ["first", "third"] and "skipped 1" in err
+
+
+def test_rows_before_a_bad_line_are_all_written(tmp_path, data_home):
+    """With --batch-size 2 a pool is 16 rows: the bad line in the middle of the third pool still
+    leaves every earlier row scored and written, in order."""
+    good = [{"i": i, "text": f"text {i}"} for i in range(40)]
+    content = jsonl(*good) + b"{broken\n" + jsonl({"i": 99, "text": "never"})
+    code, rows, err = score_cli(tmp_path, content, "--model", "heuristic", "--batch-size", "2")
+    assert code == 2 and "in.jsonl:41:" in err
+    assert [r["i"] for r in rows] == list(range(40))
