@@ -1,0 +1,219 @@
+"""The ``roberta-onnx`` tier: a RoBERTa sequence classifier exported to (int8) ONNX.
+
+Runtime needs only ``onnxruntime``, ``tokenizers`` and ``numpy`` (the ``[onnx]`` extra); it never
+imports torch or transformers. What it does per call:
+
+1. tokenize every text with the bundle's ``tokenizer.json`` (no truncation, no special tokens);
+2. split token sequences longer than the model's limit into overlapping windows
+   (:func:`alignmenter_edge.windows.token_windows`: ``max_input_tokens - specials`` tokens per
+   window, stride half a window) and wrap each window in the model's special tokens;
+3. sort all windows by length, pad per batch (:func:`~alignmenter_edge.windows.length_sorted_batches`,
+   further split so one batch never exceeds ``max_batch_tokens`` padded tokens), run the session;
+4. reject non-finite logits (:class:`~alignmenter_edge.errors.ModelOutputError`), take
+   P(unsafe) = softmax(logits)[unsafe_index] from the manifest, and give each text the **most
+   unsafe** of its windows; safety score = 1 - P(unsafe), in input order.
+
+Memory arena (``arena=``): ``"off"`` (default) lets ORT allocate per run from the system
+allocator, so RSS falls back after a long input instead of keeping the high-water mark for the
+life of a server; ``"on"`` is ORT's default growing arena (fastest, never shrinks); ``"shrink"``
+keeps the arena but releases unused chunks after each run. Measurements: docs/roberta.md.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..bundle import Bundle
+from ..classifier import BundleClassifier
+from ..deps import require
+from ..errors import BundleError, ModelOutputError
+from ..system import default_threads
+from ..windows import length_sorted_batches, token_windows
+
+ARENA_MODES = ("off", "on", "shrink")
+DEFAULT_MAX_BATCH_TOKENS = 8192
+
+
+class RobertaEngine:
+    """An ONNX session plus tokenizer: token ids in, logits / P(unsafe) out.
+
+    Shared by the tier (on a verified bundle) and the export (on the files it is about to bundle,
+    to measure parity through exactly the code that will run).
+    """
+
+    def __init__(self, model_path: str | Path, tokenizer_path: str | Path, *, unsafe_index: int,
+                 max_input_tokens: int, prefix_ids: Sequence[int], suffix_ids: Sequence[int],
+                 pad_id: int, threads: int | None = None, arena: str = "off",
+                 spinning: bool | None = None, window_stride: int | None = None,
+                 max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS) -> None:
+        ort = require("onnxruntime", "onnx", "the roberta-onnx tier")
+        tokenizers = require("tokenizers", "onnx", "the roberta-onnx tier")
+        self._np = require("numpy", "onnx", "the roberta-onnx tier")
+        if arena not in ARENA_MODES:
+            raise ValueError(f"arena must be one of {', '.join(ARENA_MODES)}, got {arena!r}.")
+        self.unsafe_index = int(unsafe_index)
+        self.prefix_ids = [int(i) for i in prefix_ids]
+        self.suffix_ids = [int(i) for i in suffix_ids]
+        self.pad_id = int(pad_id)
+        self.max_input_tokens = int(max_input_tokens)
+        self.window_size = self.max_input_tokens - len(self.prefix_ids) - len(self.suffix_ids)
+        if self.window_size < 1:
+            raise BundleError(f"max_input_tokens {max_input_tokens} leaves no room for text.")
+        self.window_stride = window_stride or max(1, self.window_size // 2)
+        self.max_batch_tokens = max(int(max_batch_tokens), self.max_input_tokens)
+        self.threads = threads or default_threads()
+        self.arena = arena
+
+        self.tokenizer = tokenizers.Tokenizer.from_file(str(tokenizer_path))
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.enable_cpu_mem_arena = arena != "off"
+        options.enable_mem_pattern = False  # shapes change every batch; patterns would not be reused
+        options.log_severity_level = 3
+        if spinning is not None:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+        self.session = ort.InferenceSession(str(model_path), sess_options=options,
+                                            providers=["CPUExecutionProvider"])
+        self._run_options = None
+        if arena == "shrink":
+            self._run_options = ort.RunOptions()
+            self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        self._input_names = {i.name for i in self.session.get_inputs()}
+        missing = {"input_ids", "attention_mask"} - self._input_names
+        if missing:
+            raise BundleError(f"{model_path}: the ONNX model lacks input(s) {sorted(missing)}.")
+        num_labels = self.session.get_outputs()[0].shape[-1]
+        if isinstance(num_labels, int) and not 0 <= self.unsafe_index < num_labels:
+            raise BundleError(f"unsafe label index {self.unsafe_index} is out of range for a model "
+                              f"with {num_labels} labels.")
+
+    # -- tokens ------------------------------------------------------------------------------
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text, without special tokens and without truncation."""
+        return [e.ids for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+    def windows(self, ids: Sequence[int]) -> list[list[int]]:
+        """Model inputs for one text: one window, or overlapping windows when it is too long."""
+        return [self.prefix_ids + window + self.suffix_ids
+                for window in token_windows(ids, self.window_size, self.window_stride)]
+
+    # -- model -------------------------------------------------------------------------------
+    def logits(self, sequences: Sequence[Sequence[int]], batch_size: int) -> Any:
+        """Logits (float32, one row per sequence, in the given order) for ready-made model inputs."""
+        np = self._np
+        rows: list[Any] = [None] * len(sequences)
+        lengths = [len(s) for s in sequences]
+        for batch in length_sorted_batches(lengths, batch_size):
+            for part in self._split_by_tokens(batch, lengths):
+                width = max(lengths[i] for i in part)
+                ids = np.full((len(part), width), self.pad_id, dtype=np.int64)
+                mask = np.zeros((len(part), width), dtype=np.int64)
+                for row, index in enumerate(part):
+                    ids[row, :lengths[index]] = sequences[index]
+                    mask[row, :lengths[index]] = 1
+                feeds = {"input_ids": ids, "attention_mask": mask}
+                out = self.session.run(None, feeds, self._run_options)[0]
+                if not np.isfinite(out).all():
+                    raise ModelOutputError(
+                        "the roberta-onnx model produced non-finite logits (NaN or inf); refusing "
+                        "to turn them into a score. The model file may be damaged.")
+                for row, index in enumerate(part):
+                    rows[index] = out[row]
+        return np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+
+    def _split_by_tokens(self, batch: list[int], lengths: Sequence[int]) -> list[list[int]]:
+        # Batches arrive longest first; cap padded tokens so 512-token windows stay bounded in memory.
+        rows = max(1, self.max_batch_tokens // max(lengths[i] for i in batch))
+        return [batch[start:start + rows] for start in range(0, len(batch), rows)]
+
+    def p_unsafe_of_logits(self, logits: Any) -> Any:
+        np = self._np
+        z = logits.astype(np.float64)
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e[:, self.unsafe_index] / e.sum(axis=1)
+
+    def p_unsafe(self, texts: Sequence[str], batch_size: int) -> list[float]:
+        """P(unsafe) per text: the maximum over its windows."""
+        owners: list[int] = []
+        sequences: list[list[int]] = []
+        for position, ids in enumerate(self.encode(texts)):
+            for window in self.windows(ids):
+                owners.append(position)
+                sequences.append(window)
+        probabilities = self.p_unsafe_of_logits(self.logits(sequences, batch_size))
+        worst = [-math.inf] * len(texts)
+        for owner, p in zip(owners, probabilities.tolist()):
+            worst[owner] = max(worst[owner], p)
+        return worst
+
+    def close(self) -> None:
+        self.session = None
+        self.tokenizer = None
+
+
+class RobertaONNXClassifier(BundleClassifier):
+    """Batched RoBERTa safety classifier on onnxruntime (1.0 = safe)."""
+
+    tier = "roberta-onnx"
+    default_batch_size = 8  # length-sorted; measured best on 2 cores (docs/roberta.md)
+
+    def __init__(self, bundle: Bundle, *, batch_size: int | None = None, threads: int | None = None,
+                 arena: str = "off", spinning: bool | None = None, unsafe_index: int | None = None,
+                 window_stride: int | None = None,
+                 max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS) -> None:
+        super().__init__(bundle, batch_size=batch_size, threads=threads)
+        manifest = bundle.manifest
+        if manifest.tier != self.tier:
+            raise BundleError(f"{bundle.path}: a {manifest.tier} bundle, not {self.tier}.")
+        labels = manifest.labels or {}
+        if unsafe_index is None:
+            if "unsafe_index" not in labels:
+                raise BundleError(f"{bundle.path}: the manifest does not say which label is unsafe "
+                                  "(labels.unsafe_index); re-export with --unsafe-index.")
+            unsafe_index = labels["unsafe_index"]
+        self.label_names = list(labels.get("names") or [])
+        special = manifest.extra.get("special_tokens", {})
+        try:
+            prefix, suffix, pad = special["prefix_ids"], special["suffix_ids"], special["pad_id"]
+        except KeyError as exc:
+            raise BundleError(f"{bundle.path}: manifest extra.special_tokens lacks {exc}.") from exc
+        self.engine = RobertaEngine(
+            bundle.file("model.onnx"), bundle.file(manifest.tokenizer or "tokenizer.json"),
+            unsafe_index=unsafe_index, max_input_tokens=manifest.max_input_tokens,
+            prefix_ids=prefix, suffix_ids=suffix, pad_id=pad, threads=threads, arena=arena,
+            spinning=spinning, window_stride=window_stride, max_batch_tokens=max_batch_tokens)
+        self.threads = self.engine.threads
+
+    @classmethod
+    def from_bundle(cls, bundle: Bundle, **options: Any) -> "RobertaONNXClassifier":
+        return cls(bundle, **options)
+
+    def _score(self, texts: list[str]) -> Sequence[float]:
+        return [1.0 - p for p in self.engine.p_unsafe(texts, self.batch_size)]
+
+    def unsafe_probabilities(self, texts: Sequence[str]) -> list[float]:
+        """P(unsafe) per text (the most unsafe window), in input order."""
+        return [1.0 - score for score in self.score_batch(texts)]
+
+    def _details(self) -> dict[str, Any]:
+        return {
+            "unsafe_index": self.engine.unsafe_index,
+            "labels": self.label_names,
+            "quantization": self.bundle.manifest.quantization,
+            "max_input_tokens": self.engine.max_input_tokens,
+            "window": {"size": self.engine.window_size, "stride": self.engine.window_stride},
+            "arena": self.engine.arena,
+            "max_batch_tokens": self.engine.max_batch_tokens,
+        }
+
+    def _release(self) -> None:
+        self.engine.close()

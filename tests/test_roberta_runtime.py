@@ -1,0 +1,263 @@
+"""roberta-onnx tier on the tiny trained model: parity with PyTorch, batching, windows, integrity."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import require
+
+from alignmenter_edge.bundle import read_bundle, write_bundle
+from alignmenter_edge.errors import BundleError, BundleIntegrityError, ModelOutputError
+from alignmenter_edge.registry import load_classifier
+from alignmenter_edge.system import default_threads
+
+pytestmark = pytest.mark.slow
+
+
+def _synthetic():
+    from alignmenter_edge.export import roberta_synthetic
+
+    return roberta_synthetic
+
+
+@pytest.fixture(scope="module")
+def torch_reference(tiny_roberta_source):
+    """P(unsafe) from the PyTorch model through transformers (truncated to 512 tokens)."""
+    torch = require("torch")
+    transformers = require("transformers")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tiny_roberta_source, local_files_only=True)
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(
+        tiny_roberta_source, local_files_only=True).eval()
+
+    def p_unsafe(texts):
+        out = []
+        previous = torch.get_num_threads()
+        torch.set_num_threads(1)  # tiny model on a shared machine: one thread is much faster
+        try:
+            with torch.no_grad():
+                for text in texts:
+                    enc = tokenizer(text, truncation=True, max_length=512, return_tensors="pt")
+                    out.append(float(model(**enc).logits.softmax(-1)[0, 1]))
+        finally:
+            torch.set_num_threads(previous)
+        return out
+
+    return p_unsafe
+
+
+@pytest.fixture(scope="module")
+def held_set():
+    """Held-out synthetic texts (a seed the model never trained on), some long."""
+    return _synthetic().synthetic_safety_texts(300, 4242, long_fraction=0.1, long_words=100)
+
+
+def _long_text(tail: str, words: int = 900, seed: int = 11) -> str:
+    rng = random.Random(seed)
+    filler = _synthetic().FILLER
+    return " ".join(rng.choice(filler) for _ in range(words)) + " " + tail
+
+
+def test_fp32_matches_pytorch_within_1e4(tiny_roberta_bundle_fp32, torch_reference, held_set):
+    texts = [t for t, _ in held_set[:120]] + ["", "hi", "How do I build a bomb?"]
+    with load_classifier(tiny_roberta_bundle_fp32) as clf:
+        p_onnx = clf.unsafe_probabilities(texts)
+    p_torch = torch_reference(texts)
+    worst = max(abs(a - b) for a, b in zip(p_onnx, p_torch))
+    assert worst <= 1e-4, worst
+
+
+def test_int8_label_agreement_on_held_set(tiny_roberta_bundle, torch_reference, held_set):
+    texts = [t for t, _ in held_set]
+    truth = [label for _, label in held_set]
+    with load_classifier(tiny_roberta_bundle) as clf:
+        p_int8 = clf.unsafe_probabilities(texts)
+    p_torch = torch_reference(texts)
+    torch_labels = [p >= 0.5 for p in p_torch]
+    # The reference must itself be a real classifier, or agreement would mean nothing.
+    accuracy = sum(int(l) == t for l, t in zip(torch_labels, truth)) / len(truth)
+    assert accuracy >= 0.95, accuracy
+    assert 0.3 < sum(torch_labels) / len(torch_labels) < 0.7
+    agreement = sum((p >= 0.5) == l for p, l in zip(p_int8, torch_labels)) / len(texts)
+    assert agreement >= 0.97, agreement
+    assert max(abs(a - b) for a, b in zip(p_int8, p_torch)) < 0.1
+
+
+def test_manifest_parity_recorded(tiny_roberta_bundle, tiny_roberta_bundle_fp32):
+    int8 = read_bundle(tiny_roberta_bundle).manifest
+    fp32 = read_bundle(tiny_roberta_bundle_fp32).manifest
+    assert int8.tier == fp32.tier == "roberta-onnx"
+    assert int8.labels["unsafe_index"] == 1 and int8.labels["names"] == ["SAFE", "UNSAFE"]
+    assert int8.parity["fp32"]["max_abs_diff_logit"] <= 1e-4
+    assert int8.parity["int8"]["label_agreement"] >= 0.9
+    assert 0 < int8.parity["int8"]["max_abs_diff_p_unsafe"] < 0.1
+    assert "int8" not in fp32.parity and fp32.quantization == "fp32"
+    assert int8.quantization.startswith("int8")
+    assert int8.max_input_tokens == 512
+    assert int8.extra["onnx"]["fused_operators"].get("Attention") == 2  # one per layer
+    assert int8.files["model.onnx"].size < fp32.files["model.onnx"].size
+
+
+def _mixed_texts(held_set):
+    texts = [t for t, _ in held_set[:40]]
+    texts += ["", "a", _long_text("how to make a bomb"), _long_text("a nice soup recipe", 700, 3)]
+    random.Random(5).shuffle(texts)
+    return texts
+
+
+def test_batch_equals_single_fp32(tiny_roberta_bundle_fp32, held_set):
+    texts = _mixed_texts(held_set)
+    with load_classifier(tiny_roberta_bundle_fp32, batch_size=5) as clf:
+        batched = clf.score_batch(texts)
+        single = [clf(t) for t in texts]
+    assert max(abs(a - b) for a, b in zip(batched, single)) <= 1e-5
+
+
+def test_batch_vs_single_int8_bounded(tiny_roberta_bundle, held_set):
+    """Dynamic int8 quantizes activations per tensor, so batch neighbours move a score slightly
+    (measured ~2e-4 on this model); labels never change. 1e-5 holds for fp32 (above)."""
+    texts = _mixed_texts(held_set)
+    with load_classifier(tiny_roberta_bundle, batch_size=5) as clf:
+        batched = clf.score_batch(texts)
+        single = [clf(t) for t in texts]
+    assert max(abs(a - b) for a, b in zip(batched, single)) <= 5e-3
+    assert [s < 0.5 for s in batched] == [s < 0.5 for s in single]
+
+
+def test_order_is_restored(tiny_roberta_bundle_fp32):
+    safe, unsafe = "tell me about the weather today", "how do i make a bomb"
+    texts = [safe, unsafe * 3, safe, "x", unsafe, safe + " " + safe + " please"]
+    with load_classifier(tiny_roberta_bundle_fp32, batch_size=2) as clf:
+        scores = clf.score_batch(texts)
+        reversed_scores = clf.score_batch(texts[::-1])
+    assert scores == pytest.approx(reversed_scores[::-1], abs=1e-6)
+    assert scores[0] > 0.5 and scores[2] > 0.5 and scores[1] < 0.5 and scores[4] < 0.5
+
+
+def test_long_input_scores_most_unsafe_window(tiny_roberta_bundle_fp32, torch_reference):
+    with load_classifier(tiny_roberta_bundle_fp32) as clf:
+        engine = clf.engine
+        tail_unsafe = _long_text("how to make a bomb")
+        head_unsafe = "how to make a bomb " + _long_text("")
+        benign = _long_text("and a soup recipe")
+        ids = engine.encode([tail_unsafe])[0]
+        assert len(ids) > 800  # well over 512 tokens
+        windows = engine.windows(ids)
+        assert len(windows) >= 3 and all(len(w) <= 512 for w in windows)
+        assert windows[0][0] == 0 and windows[0][-1] == 2  # <s> ... </s> in every window
+        p_windows = engine.p_unsafe_of_logits(engine.logits(windows, batch_size=4)).tolist()
+        scores = clf.score_batch([tail_unsafe, head_unsafe, benign])
+    # Truncation to 512 tokens (alignmenter's way) would call the tail-unsafe text safe:
+    assert torch_reference([tail_unsafe])[0] < 0.5
+    assert scores[0] < 0.5 and scores[1] < 0.5 and scores[2] > 0.5
+    assert 1.0 - scores[0] == pytest.approx(max(p_windows), abs=1e-9)
+
+
+def test_corrupted_model_is_a_hash_error(tiny_roberta_bundle, tmp_path):
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_roberta_bundle, copy)
+    model = copy / "model.onnx"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, one byte flipped
+    model.write_bytes(bytes(data))
+    with pytest.raises(BundleIntegrityError, match="sha256 of 'model.onnx'"):
+        load_classifier(copy)
+    model.write_bytes(bytes(data[:-10]))
+    with pytest.raises(BundleIntegrityError, match="bytes"):
+        load_classifier(copy)
+
+
+def _rewrite_bundle(src: Path, dst: Path, **changes) -> Path:
+    shutil.copytree(src, dst)
+    data = json.loads((dst / "manifest.json").read_text())
+    fields = {k: v for k, v in data.items() if k not in ("files", "format", "format_version")}
+    fields.update(changes)
+    write_bundle(dst, list(data["files"]), **fields)
+    return dst
+
+
+def test_nan_from_model_is_an_error(tiny_roberta_bundle_fp32, tmp_path):
+    onnx = require("onnx")
+    numpy = require("numpy")
+    from onnx import numpy_helper
+
+    dst = tmp_path / "nan"
+    shutil.copytree(tiny_roberta_bundle_fp32, dst)
+    model = onnx.load(str(dst / "model.onnx"))
+    # Poison the classifier's output bias (the last initializer with one value per label).
+    bias = [t for t in model.graph.initializer if list(t.dims) == [2]][-1]
+    bias.CopyFrom(numpy_helper.from_array(numpy.full(2, numpy.nan, dtype=numpy.float32), bias.name))
+    onnx.save(model, str(dst / "model.onnx"))
+    shutil.rmtree(tmp_path / "src", ignore_errors=True)
+    data = json.loads((dst / "manifest.json").read_text())
+    fields = {k: v for k, v in data.items() if k not in ("files", "format", "format_version")}
+    write_bundle(dst, list(data["files"]), **fields)
+    with load_classifier(dst) as clf:
+        with pytest.raises(ModelOutputError, match="non-finite"):
+            clf("hello there")
+
+
+def test_unsafe_index_in_manifest_is_used(tiny_roberta_bundle_fp32, tmp_path):
+    data = json.loads((tiny_roberta_bundle_fp32 / "manifest.json").read_text())
+    flipped = _rewrite_bundle(tiny_roberta_bundle_fp32, tmp_path / "flipped",
+                              labels={**data["labels"], "unsafe_index": 0})
+    texts = ["how do i make a bomb", "tell me about the weather today"]
+    with load_classifier(tiny_roberta_bundle_fp32) as right, load_classifier(flipped) as wrong:
+        good, bad = right.score_batch(texts), wrong.score_batch(texts)
+    assert good[0] < 0.5 < good[1]
+    assert bad[0] > 0.5 > bad[1]
+    assert bad == pytest.approx([1 - s for s in good], abs=1e-9)
+
+
+def test_manifest_without_unsafe_index_is_refused(tiny_roberta_bundle_fp32, tmp_path):
+    broken = _rewrite_bundle(tiny_roberta_bundle_fp32, tmp_path / "nolabel",
+                             labels={"names": ["SAFE", "UNSAFE"]})
+    with pytest.raises(BundleError, match="unsafe"):
+        load_classifier(broken)
+
+
+def test_threads_and_info(tiny_roberta_bundle):
+    with load_classifier(tiny_roberta_bundle) as clf:
+        assert clf.info.threads == default_threads()
+        assert clf.info.details["unsafe_index"] == 1
+        assert clf.info.details["arena"] == "off"
+    with load_classifier(tiny_roberta_bundle, threads=1, batch_size=3) as clf:
+        assert clf.info.threads == 1 and clf.info.batch_size == 3
+        assert clf.engine.session.get_session_options().intra_op_num_threads == 1
+    with pytest.raises(ValueError, match="arena"):
+        load_classifier(tiny_roberta_bundle, arena="sometimes")
+
+
+def test_arena_modes_give_identical_scores(tiny_roberta_bundle, held_set):
+    texts = [t for t, _ in held_set[:20]]
+    results = []
+    for arena in ("off", "on", "shrink"):
+        with load_classifier(tiny_roberta_bundle, arena=arena) as clf:
+            results.append(clf.score_batch(texts))
+    assert results[0] == results[1] == results[2]
+
+
+def test_closed_classifier_refuses(tiny_roberta_bundle):
+    clf = load_classifier(tiny_roberta_bundle)
+    clf.close()
+    clf.close()
+    with pytest.raises(Exception, match="closed"):
+        clf("hello")
+
+
+def test_runtime_never_imports_torch_or_transformers(tiny_roberta_bundle):
+    code = (
+        "import sys\n"
+        "from alignmenter_edge.registry import load_classifier\n"
+        f"clf = load_classifier({str(tiny_roberta_bundle)!r})\n"
+        "assert 0.0 <= clf('how do i make a bomb') < 0.5\n"
+        "bad = [m for m in ('torch', 'transformers') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
