@@ -51,13 +51,51 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"python": platform.python_version(), "machine": platform.machine(),
             "created": time.strftime("%Y-%m-%d"), "repeats": REPEATS,
             "data": [p.name for p in files]}
+    matched_rows = matched_points(files, reports)
+    matched = matched_table(matched_rows)
     (args.out / "eval_tiers.json").write_text(
-        json.dumps({"meta": meta, "reports": reports}, indent=2, allow_nan=False) + "\n",
+        json.dumps({"meta": meta, "reports": reports, "matched": matched_rows}, indent=2,
+                   allow_nan=False) + "\n",
         encoding="utf-8")
-    table = markdown_table(reports)
+    table = markdown_table(reports) + "\n\n" + matched
     (args.out / "eval_tiers.md").write_text(table + "\n", encoding="utf-8")
     print(table)
     return 0
+
+
+def matched_points(files: list[Path], reports: list[dict]) -> list[dict]:
+    """The lexicon at the heuristic's own false-positive rate (same FPR, compare TPR)."""
+    from alignmenter_edge.evaluation import score_texts
+    from alignmenter_edge.metrics import operating_point
+
+    rows_out = []
+    by_key = {(r["dataset"], r["model"]["tier"]): r for r in reports}
+    for path in files:
+        heur = by_key.get((path.stem, "heuristic"))
+        if heur is None or (path.stem, "lexicon") not in by_key or heur["at_threshold"]["fpr"] is None \
+                or not heur["unsafe"]:
+            continue
+        with path.open("rb") as stream:
+            rows = read_labelled(stream, name=path.name)
+        with load_classifier("lexicon") as lexicon:
+            scores, _ = score_texts(lexicon, [row.text for row in rows])
+        fpr = heur["at_threshold"]["fpr"]
+        point = operating_point([row.unsafe for row in rows], [1 - s for s in scores], fpr)
+        rows_out.append({"dataset": path.stem, "heuristic_fpr": fpr,
+                         "heuristic_tpr": heur["at_threshold"]["tpr"],
+                         "lexicon_tpr": point["tpr"], "lexicon_fpr": point["fpr"],
+                         "lexicon_threshold": point["threshold"]})
+    return rows_out
+
+
+def matched_table(rows: list[dict]) -> str:
+    lines = ["| data set | heuristic at its threshold: TPR / FPR | lexicon at FPR ≤ the heuristic's: TPR / FPR (P(unsafe) ≥ t) |",
+             "|---|---|---|"]
+    for r in rows:
+        cut = "flag nothing" if r["lexicon_threshold"] is None else f"t={r['lexicon_threshold']:.3f}"
+        lines.append(f"| {r['dataset']} | {_f(r['heuristic_tpr'])} / {_f(r['heuristic_fpr'])} | "
+                     f"{_f(r['lexicon_tpr'])} / {_f(r['lexicon_fpr'])} ({cut}) |")
+    return "\n".join(lines)
 
 
 def _f(value: object, digits: int = 3) -> str:

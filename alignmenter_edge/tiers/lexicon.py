@@ -3,9 +3,9 @@
 Stronger than alignmenter's six-word heuristic while keeping its zero-dependency promise:
 
 - **whole words**, not substrings ("whatever" does not contain the word "hate");
-- about 700 hand-written entries in 13 harm categories (violence, criminal, CBRN, drugs, cyber,
-  self-harm, hate, harassment, sexual, child safety, disinformation, privacy, extremism, plus
-  dangerous acts), each with a weight, including multi-word phrases and gapped patterns
+- about 560 hand-written weighted entries in 14 harm categories (violence, criminal, CBRN, drugs,
+  cyber, self-harm, hate, harassment, sexual, child safety, disinformation, privacy, extremism,
+  dangerous acts) and about 280 cue, idiom and group entries, including multi-word phrases and gapped patterns
   ("make ~ bomb" matches "make a pipe bomb");
 - **idioms** that neutralise harmless uses ("heart attack", "kill the process", "photo shoot");
 - **negation**: a single-word term up to three words after "not", "never", "stop", "against"...
