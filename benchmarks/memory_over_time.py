@@ -1,0 +1,180 @@
+"""Memory over time: RSS while one process scores a long stream of texts (goal: flat within ±5%
+after warm-up).
+
+    flock /tmp/alignmenter-bench.lock python benchmarks/memory_over_time.py \
+        [--runs heuristic:1000000 lexicon:1000000 dropin-heuristic:1000000 roberta-onnx:100000] \
+        [--bundle DIR] [--data ../shared/data]
+
+Every run happens in a fresh subprocess (so one tier's allocations do not hide another's). Texts
+are the ../shared/data texts cycled with a running number appended, so every text is distinct and
+lengths stay mixed; they are generated batch by batch, so the benchmark holds no large list. RSS is
+read from /proc/self/statm every ``--samples``-th of the run. ``dropin-heuristic`` is the
+alignmenter drop-in (``load_safety_classifier``) with its bounded score cache, fed only distinct
+texts: its cache fills during warm-up and must then stay at its bound.
+
+``roberta-onnx`` uses ``--bundle``, else the first real-shape roberta-onnx bundle found under
+benchmarks/work/, else it exports the tiny trained test model into benchmarks/work/memory/ (the
+result says which).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import load_texts, write_result  # noqa: E402
+
+WORK = ROOT / "benchmarks" / "work"
+DEFAULT_RUNS = ("heuristic:1000000", "lexicon:1000000", "dropin-heuristic:1000000", "roberta-onnx:100000")
+WARMUP_FRACTION = 0.2
+TOLERANCE = 0.05
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * _PAGE / 2**20
+
+
+def text_stream(pool: list[str], count: int, batch: int) -> Iterator[list[str]]:
+    for start in range(0, count, batch):
+        yield [f"{pool[i % len(pool)]} #{i}" for i in range(start, min(count, start + batch))]
+
+
+def measure(model: str, count: int, batch: int, samples: int, data: str, bundle: str | None) -> dict[str, Any]:
+    """One run, in this process: load, stream ``count`` texts, sample RSS."""
+    pool, source = load_texts(data)
+    start_rss = rss_mb()
+    started = time.perf_counter()
+    if model == "dropin-heuristic":
+        from alignmenter_edge.alignmenter import load_safety_classifier
+
+        fn = load_safety_classifier("heuristic")
+        score, info = fn.score_batch, fn.info
+    else:
+        from alignmenter_edge import load_classifier
+
+        clf = load_classifier(bundle or model, batch_size=batch if model != "roberta-onnx" else None)
+        score, info = clf.score_batch, clf.info
+    load_s = time.perf_counter() - started
+    every = max(batch, count // samples)
+    trace: list[tuple[int, float, float]] = [(0, 0.0, round(rss_mb(), 2))]
+    done, next_sample, checksum = 0, every, 0.0
+    run_start = time.perf_counter()
+    for texts in text_stream(pool, count, batch):
+        checksum += sum(score(texts))
+        done += len(texts)
+        if done >= next_sample or done == count:
+            trace.append((done, round(time.perf_counter() - run_start, 3), round(rss_mb(), 2)))
+            next_sample += every
+    elapsed = time.perf_counter() - run_start
+    result = {"model": model, "tier": info.tier, "model_id": info.model_id, "texts": done,
+              "batch": batch, "text_source": source, "load_s": round(load_s, 3),
+              "seconds": round(elapsed, 2), "texts_per_s": round(done / elapsed),
+              "rss_before_load_mb": round(start_rss, 2), "mean_score": checksum / done,
+              "trace": trace, **flatness(trace, count)}
+    if model == "dropin-heuristic":
+        result["dropin_cache_entries"] = len(fn._cache)
+        result["dropin_cache_size"] = fn.cache_size
+    return result
+
+
+def flatness(trace: list[tuple[int, float, float]], count: int) -> dict[str, Any]:
+    """Spread of RSS after warm-up, relative to its median; slope by least squares."""
+    after = [(n, rss) for n, _, rss in trace if n >= WARMUP_FRACTION * count]
+    values = sorted(rss for _, rss in after)
+    median = values[len(values) // 2]
+    worst = max(abs(rss - median) / median for _, rss in after)
+    xs = [n for n, _ in after]
+    ys = [rss for _, rss in after]
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    var = sum((x - mean_x) ** 2 for x in xs) or 1.0
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / var
+    return {"warmup_texts": int(WARMUP_FRACTION * count), "rss_median_after_warmup_mb": median,
+            "rss_min_after_warmup_mb": values[0], "rss_max_after_warmup_mb": values[-1],
+            "rss_peak_mb": max(rss for _, _, rss in trace),
+            "max_deviation_after_warmup": round(worst, 4),
+            "slope_mb_per_100k_texts": round(slope * 100_000, 3),
+            "flat_within_5pct": worst <= TOLERANCE}
+
+
+def find_roberta_bundle(explicit: str | None, tiny_only: bool = False) -> tuple[str, str]:
+    if explicit:
+        return explicit, "given with --bundle"
+    for manifest in ([] if tiny_only else sorted(WORK.rglob("manifest.json"))):
+        try:
+            data = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            continue
+        if data.get("tier") == "roberta-onnx" and "tiny" not in str(data.get("model_id", "")).lower() \
+                and (manifest.parent / "model.onnx").stat().st_size > 50 * 2**20:
+            return str(manifest.parent), f"real-shape bundle found under {WORK.name}/ ({data.get('model_id')})"
+    tiny = WORK / "memory" / "tiny-roberta-int8"
+    if not (tiny / "manifest.json").is_file():
+        from alignmenter_edge.export.roberta import export_roberta
+        from alignmenter_edge.export.roberta_synthetic import build_tiny_trained_roberta
+
+        source = build_tiny_trained_roberta(WORK / "memory" / "tiny-roberta-hf")
+        export_roberta(str(source), tiny, quantize="int8", model_id="tiny-roberta-int8", force=True)
+    why = "--tiny" if tiny_only else "no real-shape bundle available"
+    return str(tiny), f"{why}: the tiny trained test model (2 layers, hidden 64), int8"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", nargs="+", default=list(DEFAULT_RUNS), help="MODEL:TEXTS ...")
+    parser.add_argument("--bundle", help="roberta-onnx bundle directory")
+    parser.add_argument("--tiny", action="store_true", help="use the tiny test model even if a "
+                        "real-shape bundle exists")
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--samples", type=int, default=100, help="RSS samples per run")
+    parser.add_argument("--batch", type=int, default=1024, help="texts per score_batch call")
+    parser.add_argument("--name", default="memory_over_time", help="results/NAME.json")
+    parser.add_argument("--child", nargs=3, metavar=("MODEL", "TEXTS", "BUNDLE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        model, count, bundle = args.child
+        print(json.dumps(measure(model, int(count), args.batch, args.samples, args.data,
+                                 bundle if bundle != "-" else None)))
+        return
+
+    from alignmenter_edge.registry import TIERS
+
+    runs, notes = [], {}
+    for spec in args.runs:
+        model, _, count = spec.partition(":")
+        bundle = "-"
+        if model not in TIERS and model != "dropin-heuristic":
+            notes[model] = f"skipped: tier {model!r} does not exist in this checkout"
+            continue
+        if model == "roberta-onnx":
+            bundle, notes[model] = find_roberta_bundle(args.bundle, args.tiny)
+        batch = args.batch if model != "roberta-onnx" else 64
+        print(f"{model}: {count} texts ...", file=sys.stderr, flush=True)
+        proc = subprocess.run([sys.executable, __file__, "--child", model, count, bundle,
+                               "--batch", str(batch), "--samples", str(args.samples), "--data", args.data],
+                              capture_output=True, text=True, check=True)
+        run = json.loads(proc.stdout)
+        if model == "roberta-onnx":
+            run["bundle"] = notes[model]
+        runs.append(run)
+        print(f"  {run['texts']} texts in {run['seconds']} s; RSS median {run['rss_median_after_warmup_mb']} MB "
+              f"after warm-up, max deviation {100 * run['max_deviation_after_warmup']:.2f}% "
+              f"({'flat' if run['flat_within_5pct'] else 'NOT flat'}), peak {run['rss_peak_mb']} MB",
+              file=sys.stderr, flush=True)
+    path = write_result(args.name, {"goal": "RSS within ±5% of its post-warm-up median",
+                                    "warmup_fraction": WARMUP_FRACTION, "notes": notes, "runs": runs})
+    print(path)
+
+
+if __name__ == "__main__":
+    main()
