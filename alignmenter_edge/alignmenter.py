@@ -23,7 +23,6 @@ import json
 import math
 import os
 import time
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -39,7 +38,7 @@ THREADS_ENV = "ALIGNMENTER_EDGE_THREADS"
 BATCH_SIZE_ENV = "ALIGNMENTER_EDGE_BATCH_SIZE"
 CONFIG_ENV = "ALIGNMENTER_EDGE_CONFIG"
 SCORER_ID_ENV = "ALIGNMENTER_EDGE_SCORER_ID"
-DEFAULT_CACHE_SIZE = 100_000  # scores remembered (16-byte digests, ~150 bytes each)
+DEFAULT_CACHE_SIZE = 100_000  # cache slots (16-byte digest + score, ~140 bytes each when full)
 DEFAULT_SCORER_ID = "edge_safety"
 # alignmenter's names for its transformers model; here they mean our int8 ONNX RoBERTa bundle.
 ROBERTA_ALIASES = frozenset({"distilled-safety-roberta", "protectai/distilled-safety-roberta"})
@@ -54,8 +53,9 @@ class EdgeScorerConfigError(AlignmenterEdgeError, ValueError):
 class SafetyClassifierFn:
     """alignmenter's ``ClassifierFn`` (text → float, 1.0 = safe) over one of our classifiers.
 
-    Scores are cached by text digest (bounded LRU), so the same text reaches the model once per
-    process. ``calls`` counts calls made by the caller, ``model_texts``/``model_batches`` what
+    Scores are cached by text digest in a fixed table of ``cache_size`` slots (direct-mapped: a
+    text whose slot is taken replaces the older entry), so the same text reaches the model once
+    per process while memory stays flat on endless streams (no dict growth or rehashing). ``calls`` counts calls made by the caller, ``model_texts``/``model_batches`` what
     reached the model. Errors are never turned into scores: invalid input and non-finite model
     output raise (alignmenter's own loader returns 1.0 on any exception).
     """
@@ -65,7 +65,8 @@ class SafetyClassifierFn:
             raise ValueError(f"cache_size must be a non-negative integer, got {cache_size!r}.")
         self.classifier = classifier
         self.cache_size = cache_size
-        self._cache: OrderedDict[bytes, float] = OrderedDict()
+        self._keys: list[bytes | None] = [None] * cache_size
+        self._values: list[float] = [0.0] * cache_size
         self.calls = 0
         self.cache_hits = 0
         self.model_texts = 0
@@ -93,12 +94,11 @@ class SafetyClassifierFn:
         for key, text in zip(keys, items):
             if key in found or key in missing:
                 continue
-            score = self._cache.get(key)
-            if score is None:
-                missing[key] = text
+            slot = self._slot(key)
+            if slot is not None and self._keys[slot] == key:
+                found[key] = self._values[slot]
             else:
-                self._cache.move_to_end(key)
-                found[key] = score
+                missing[key] = text
         self.cache_hits += len(items) - len(missing)
         if missing:
             scores = self.classifier.score_batch(list(missing.values()))
@@ -109,12 +109,19 @@ class SafetyClassifierFn:
                 self._remember(key, score)
         return [found[key] for key in keys]
 
+    def _slot(self, key: bytes) -> int | None:
+        return int.from_bytes(key[:8], "little") % self.cache_size if self.cache_size else None
+
     def _remember(self, key: bytes, score: float) -> None:
-        if self.cache_size == 0:
-            return
-        self._cache[key] = score
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+        slot = self._slot(key)
+        if slot is not None:
+            self._keys[slot] = key
+            self._values[slot] = score
+
+    @property
+    def cached(self) -> int:
+        """Scores held in the cache now."""
+        return self.cache_size - self._keys.count(None)
 
     @property
     def stats(self) -> dict[str, int]:
@@ -127,7 +134,7 @@ class SafetyClassifierFn:
 
     def close(self) -> None:
         self.classifier.close()
-        self._cache.clear()
+        self._keys = [None] * self.cache_size
 
     def __enter__(self) -> "SafetyClassifierFn":
         return self

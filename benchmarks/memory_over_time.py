@@ -7,7 +7,7 @@ after warm-up).
 
 Every run happens in a fresh subprocess (so one tier's allocations do not hide another's). Texts
 are the ../shared/data texts cycled with a running number appended, so every text is distinct and
-lengths stay mixed; they are generated batch by batch, so the benchmark holds no large list. RSS is
+lengths stay mixed (``--no-distinct``: the pool cycled as is); they are generated batch by batch, so the benchmark holds no large list. RSS is
 read from /proc/self/statm every ``--samples``-th of the run. ``dropin-heuristic`` is the
 alignmenter drop-in (``load_safety_classifier``) with its bounded score cache, fed only distinct
 texts: its cache fills during warm-up and must then stay at its bound.
@@ -45,12 +45,17 @@ def rss_mb() -> float:
         return int(handle.read().split()[1]) * _PAGE / 2**20
 
 
-def text_stream(pool: list[str], count: int, batch: int) -> Iterator[list[str]]:
+def text_stream(pool: list[str], count: int, batch: int, distinct: bool = True) -> Iterator[list[str]]:
     for start in range(0, count, batch):
-        yield [f"{pool[i % len(pool)]} #{i}" for i in range(start, min(count, start + batch))]
+        stop = min(count, start + batch)
+        if distinct:
+            yield [f"{pool[i % len(pool)]} #{i}" for i in range(start, stop)]
+        else:
+            yield [pool[i % len(pool)] for i in range(start, stop)]
 
 
-def measure(model: str, count: int, batch: int, samples: int, data: str, bundle: str | None) -> dict[str, Any]:
+def measure(model: str, count: int, batch: int, samples: int, data: str, bundle: str | None,
+            distinct: bool = True) -> dict[str, Any]:
     """One run, in this process: load, stream ``count`` texts, sample RSS."""
     pool, source = load_texts(data)
     start_rss = rss_mb()
@@ -70,7 +75,7 @@ def measure(model: str, count: int, batch: int, samples: int, data: str, bundle:
     trace: list[tuple[int, float, float]] = [(0, 0.0, round(rss_mb(), 2))]
     done, next_sample, checksum = 0, every, 0.0
     run_start = time.perf_counter()
-    for texts in text_stream(pool, count, batch):
+    for texts in text_stream(pool, count, batch, distinct):
         checksum += sum(score(texts))
         done += len(texts)
         if done >= next_sample or done == count:
@@ -78,12 +83,12 @@ def measure(model: str, count: int, batch: int, samples: int, data: str, bundle:
             next_sample += every
     elapsed = time.perf_counter() - run_start
     result = {"model": model, "tier": info.tier, "model_id": info.model_id, "texts": done,
-              "batch": batch, "text_source": source, "load_s": round(load_s, 3),
+              "batch": batch, "text_source": source, "distinct_texts": distinct, "load_s": round(load_s, 3),
               "seconds": round(elapsed, 2), "texts_per_s": round(done / elapsed),
               "rss_before_load_mb": round(start_rss, 2), "mean_score": checksum / done,
               "trace": trace, **flatness(trace, count)}
     if model == "dropin-heuristic":
-        result["dropin_cache_entries"] = len(fn._cache)
+        result["dropin_cache_entries"] = fn.cached
         result["dropin_cache_size"] = fn.cache_size
     return result
 
@@ -139,12 +144,14 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=100, help="RSS samples per run")
     parser.add_argument("--batch", type=int, default=1024, help="texts per score_batch call")
     parser.add_argument("--name", default="memory_over_time", help="results/NAME.json")
+    parser.add_argument("--no-distinct", action="store_true", help="cycle the pool texts as they "
+                        "are (default: append ' #N' so every text, and one word of it, is new)")
     parser.add_argument("--child", nargs=3, metavar=("MODEL", "TEXTS", "BUNDLE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         model, count, bundle = args.child
         print(json.dumps(measure(model, int(count), args.batch, args.samples, args.data,
-                                 bundle if bundle != "-" else None)))
+                                 bundle if bundle != "-" else None, not args.no_distinct)))
         return
 
     from alignmenter_edge.registry import TIERS
@@ -161,7 +168,8 @@ def main() -> None:
         batch = args.batch if model != "roberta-onnx" else 64
         print(f"{model}: {count} texts ...", file=sys.stderr, flush=True)
         proc = subprocess.run([sys.executable, __file__, "--child", model, count, bundle,
-                               "--batch", str(batch), "--samples", str(args.samples), "--data", args.data],
+                               "--batch", str(batch), "--samples", str(args.samples), "--data", args.data,
+                               *(["--no-distinct"] if args.no_distinct else [])],
                               capture_output=True, text=True, check=True)
         run = json.loads(proc.stdout)
         if model == "roberta-onnx":

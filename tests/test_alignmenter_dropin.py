@@ -139,11 +139,17 @@ def test_cache_counts_and_reuses_scores():
 
 
 def test_cache_is_bounded():
-    fn = load_safety_classifier("heuristic", cache_size=2)
-    for text in ("a", "b", "c", "a"):
+    fn = load_safety_classifier("heuristic", cache_size=1)
+    for text in ("a", "a", "b", "a"):
         fn(text)
-    assert fn.stats["model_texts"] == 4  # "a" was evicted by "c"
-    assert len(fn._cache) == 2
+    assert fn.stats["model_texts"] == 3  # one slot: "b" replaced "a"
+    assert fn.cached == 1
+    big = load_safety_classifier("heuristic", cache_size=64)
+    big.score_batch([f"text {i}" for i in range(1000)])
+    assert big.cached <= 64 and len(big._keys) == 64
+    off = load_safety_classifier("heuristic", cache_size=0)
+    off("a"), off("a")
+    assert off.stats["model_texts"] == 2
 
 
 def test_non_string_raises():
