@@ -33,7 +33,7 @@ from ..system import default_threads
 from ..windows import length_sorted_batches, token_windows
 
 ARENA_MODES = ("off", "on", "shrink")
-DEFAULT_MAX_BATCH_TOKENS = 8192
+DEFAULT_MAX_BATCH_TOKENS = 2048  # 4 full 512-token windows per run: bounds attention memory
 
 
 class RobertaEngine:
@@ -46,7 +46,7 @@ class RobertaEngine:
     def __init__(self, model_path: str | Path, tokenizer_path: str | Path, *, unsafe_index: int,
                  max_input_tokens: int, prefix_ids: Sequence[int], suffix_ids: Sequence[int],
                  pad_id: int, threads: int | None = None, arena: str = "off",
-                 spinning: bool | None = None, window_stride: int | None = None,
+                 spinning: bool = False, window_stride: int | None = None,
                  max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS) -> None:
         ort = require("onnxruntime", "onnx", "the roberta-onnx tier")
         tokenizers = require("tokenizers", "onnx", "the roberta-onnx tier")
@@ -78,8 +78,10 @@ class RobertaEngine:
         options.enable_cpu_mem_arena = arena != "off"
         options.enable_mem_pattern = False  # shapes change every batch; patterns would not be reused
         options.log_severity_level = 3
-        if spinning is not None:
-            options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+        # Spinning workers burn the cores between runs; on a shared or small machine that steals
+        # time from everything else (and from tokenization), so it is off unless asked for.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+        self.spinning = spinning
         self.session = ort.InferenceSession(str(model_path), sess_options=options,
                                             providers=["CPUExecutionProvider"])
         self._run_options = None
@@ -167,7 +169,7 @@ class RobertaONNXClassifier(BundleClassifier):
     default_batch_size = 8  # length-sorted; measured best on 2 cores (docs/roberta.md)
 
     def __init__(self, bundle: Bundle, *, batch_size: int | None = None, threads: int | None = None,
-                 arena: str = "off", spinning: bool | None = None, unsafe_index: int | None = None,
+                 arena: str = "off", spinning: bool = False, unsafe_index: int | None = None,
                  window_stride: int | None = None,
                  max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS) -> None:
         super().__init__(bundle, batch_size=batch_size, threads=threads)
@@ -212,6 +214,7 @@ class RobertaONNXClassifier(BundleClassifier):
             "max_input_tokens": self.engine.max_input_tokens,
             "window": {"size": self.engine.window_size, "stride": self.engine.window_stride},
             "arena": self.engine.arena,
+            "spinning": self.engine.spinning,
             "max_batch_tokens": self.engine.max_batch_tokens,
         }
 

@@ -1,0 +1,332 @@
+"""RoBERTa speed: alignmenter's transformers pipeline vs this tier, same texts, same machine.
+
+Each configuration runs in its own fresh process (cold start and peak RSS are per process):
+
+1. ``pipeline-single``  transformers pipeline, one text per call, fp32 torch (alignmenter's way)
+2. ``pipeline-batched`` transformers pipeline, batch_size 8, fp32 torch
+3. ``ort-fp32``         this tier on the fp32 bundle (length-sorted batches of 8)
+4. ``ort-int8``         this tier on the int8 bundle (length-sorted batches of 8) - the product
+
+plus profiling rows for the int8 tier (batch sizes, unsorted batches, one text per call,
+spinning, tokenization share) and an arena study (RSS of a long-running scorer).
+
+    flock /tmp/alignmenter-bench.lock python benchmarks/roberta_speed.py [--data DIR] [--threads 2]
+
+Inputs come from benchmarks/roberta_real_shape.py (built on first use). Results:
+benchmarks/results/roberta_speed.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+T_START = time.perf_counter()  # before any heavy import: cold start is measured from here
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+
+# ------------------------------------------------------------------------------------------
+# workers (run in a child process; print one JSON line)
+# ------------------------------------------------------------------------------------------
+def _rss_mb() -> float:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _timed_passes(score_all, passes: int) -> list[float]:
+    times = []
+    for _ in range(passes):
+        start = time.perf_counter()
+        score_all()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def worker(cfg: dict) -> dict:
+    texts: list[str] = cfg["texts"]
+    mode, threads = cfg["mode"], cfg["threads"]
+    result: dict = {"mode": mode, "threads": threads}
+    if mode.startswith("pipeline"):
+        import torch
+        from transformers import pipeline
+
+        torch.set_num_threads(threads)
+        clf = pipeline("text-classification", model=cfg["hf"], tokenizer=cfg["hf"], device="cpu",
+                       truncation=True, max_length=512)
+        clf(texts[0])
+        result["cold_start_s"] = time.perf_counter() - T_START
+        if mode == "pipeline-single":
+            def score_all():
+                for text in texts:
+                    clf(text)
+        else:
+            def score_all():
+                clf(texts, batch_size=cfg["batch_size"])
+    else:
+        from alignmenter_edge.registry import load_classifier
+
+        t_load = time.perf_counter()
+        clf = load_classifier(cfg["bundle"], threads=threads, batch_size=cfg["batch_size"],
+                              verify=cfg.get("verify", True), **cfg.get("options", {}))
+        result["load_s"] = time.perf_counter() - t_load
+        result["import_s"] = t_load - T_START
+        clf(texts[0])
+        result["cold_start_s"] = time.perf_counter() - T_START
+        if cfg.get("unsorted"):
+            engine = clf.engine
+            import alignmenter_edge.tiers.roberta_onnx as tier
+
+            tier.length_sorted_batches = lambda lengths, size: [
+                list(range(i, min(i + size, len(lengths)))) for i in range(0, len(lengths), size)]
+        if cfg.get("per_call"):
+            def score_all():
+                for text in texts:
+                    clf(text)
+        else:
+            def score_all():
+                clf.score_batch(texts)
+        if cfg.get("profile"):
+            result["profile"] = _profile(clf, texts)
+    result["rss_after_first_mb"] = _rss_mb()
+    times = _timed_passes(score_all, cfg["passes"])
+    best = min(times)
+    result.update({
+        "texts": len(texts), "pass_s": times, "ms_per_text": 1000 * best / len(texts),
+        "texts_per_s": len(texts) / best, "peak_rss_mb": _peak_rss_mb(),
+    })
+    return result
+
+
+def _profile(clf, texts: list[str]) -> dict:
+    """Where the int8 tier's time goes: tokenization, window/pad assembly, session.run."""
+    import numpy as np
+
+    engine = clf.engine
+    start = time.perf_counter()
+    encoded = engine.encode(texts)
+    t_tok = time.perf_counter() - start
+    sequences = [w for ids in encoded for w in engine.windows(ids)]
+    lengths = [len(s) for s in sequences]
+    from alignmenter_edge.windows import length_sorted_batches
+
+    batches, t_pad, t_run, padded = [], 0.0, 0.0, 0
+    for batch in length_sorted_batches(lengths, clf.batch_size):
+        t0 = time.perf_counter()
+        width = max(lengths[i] for i in batch)
+        ids = np.full((len(batch), width), engine.pad_id, dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, i in enumerate(batch):
+            ids[row, :lengths[i]] = sequences[i]
+            mask[row, :lengths[i]] = 1
+        t1 = time.perf_counter()
+        engine.session.run(None, {"input_ids": ids, "attention_mask": mask})
+        t2 = time.perf_counter()
+        t_pad += t1 - t0
+        t_run += t2 - t1
+        padded += ids.size
+    total = t_tok + t_pad + t_run
+    return {"tokenize_s": t_tok, "assemble_s": t_pad, "session_run_s": t_run,
+            "tokenize_share": t_tok / total, "session_share": t_run / total,
+            "windows": len(sequences), "real_tokens": sum(lengths), "padded_tokens": padded,
+            "padding_overhead": padded / sum(lengths) - 1}
+
+
+def arena_worker(cfg: dict) -> dict:
+    """A long-running scorer: short texts, a burst of 512-token windows, short texts again."""
+    from alignmenter_edge.registry import load_classifier
+
+    clf = load_classifier(cfg["bundle"], threads=cfg["threads"], batch_size=8,
+                          arena=cfg["arena"])
+    short, long_text = cfg["texts"][:64], " ".join(cfg["texts"])[:12000]  # ~6 full windows
+    phases = {}
+    start = time.perf_counter()
+    for rnd in range(3):
+        clf.score_batch(short)
+        phases[f"short_{rnd}_mb"] = _rss_mb()
+        clf.score_batch([long_text] * 2)  # a burst of full 512-token windows
+        phases[f"long_{rnd}_mb"] = _rss_mb()
+    clf.score_batch(short)
+    phases["short_after_mb"] = _rss_mb()
+    return {"arena": cfg["arena"], **phases, "peak_rss_mb": _peak_rss_mb(),
+            "seconds": time.perf_counter() - start}
+
+
+# ------------------------------------------------------------------------------------------
+# orchestration
+# ------------------------------------------------------------------------------------------
+def run_child(cfg: dict, entry: str = "worker") -> dict:
+    cfg_path = RESULTS.parent / "work" / "roberta" / "child.json"
+    cfg_path.write_text(json.dumps(cfg))
+    proc = subprocess.run([sys.executable, __file__, f"--{entry}", str(cfg_path)],
+                          capture_output=True, text=True, env={**os.environ, "TOKENIZERS_PARALLELISM": "true"})
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cfg.get('mode', cfg.get('arena'))} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def dir_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.iterdir() if p.is_file()) / 1e6
+
+
+def main() -> None:
+    sys.path.insert(0, str(HERE))
+    from roberta_real_shape import DEFAULT_DATA, DEFAULT_WORK, build, generated_texts, load_texts, split_texts
+
+    parser = argparse.ArgumentParser(description="RoBERTa tier speed benchmark")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="directory of *.jsonl")
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--passes", type=int, default=1, help="timed passes per config (best kept)")
+    parser.add_argument("--quick", action="store_true", help="main four configurations only")
+    args = parser.parse_args()
+
+    paths = build(args.work, args.data)
+    all_texts = load_texts(args.data)
+    texts, _ = split_texts(all_texts) if all_texts else (generated_texts(300), None)
+    source = f"{len(texts)} texts sampled (seed 1234) from {args.data}/*.jsonl" if all_texts \
+        else "300 generated texts (no data directory)"
+
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(paths["int8"] / "tokenizer.json"))
+    lengths = [len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)]
+    common = {"texts": texts, "threads": args.threads, "passes": args.passes, "hf": str(paths["hf"])}
+    configs = [
+        ("pipeline-single", {"mode": "pipeline-single", "batch_size": 1}),
+        ("pipeline-batched", {"mode": "pipeline-batched", "batch_size": 8}),
+        ("ort-fp32", {"mode": "ort", "bundle": str(paths["fp32"]), "batch_size": 8}),
+        ("ort-int8", {"mode": "ort", "bundle": str(paths["int8"]), "batch_size": 8, "profile": True}),
+    ]
+    if not args.quick:
+        configs += [
+            ("ort-int8 no hash verify", {"mode": "ort", "bundle": str(paths["int8"]), "batch_size": 8,
+                                         "verify": False}),
+            ("ort-int8 batch 1 per call", {"mode": "ort", "bundle": str(paths["int8"]), "batch_size": 1,
+                                           "per_call": True}),
+            ("ort-int8 batch 16", {"mode": "ort", "bundle": str(paths["int8"]), "batch_size": 16}),
+            ("ort-int8 batch 8 unsorted", {"mode": "ort", "bundle": str(paths["int8"]), "batch_size": 8,
+                                           "unsorted": True}),
+            ("ort-int8 spinning on", {"mode": "ort", "bundle": str(paths["int8"]), "batch_size": 8,
+                                      "options": {"spinning": True}}),
+        ]
+    rows = {}
+    for name, cfg in configs:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        rows[name] = run_child({**common, **cfg})
+        print(f"  {rows[name]['ms_per_text']:.1f} ms/text, cold {rows[name]['cold_start_s']:.2f} s, "
+              f"peak {rows[name]['peak_rss_mb']:.0f} MB", file=sys.stderr, flush=True)
+    base = rows["pipeline-single"]["texts_per_s"]
+    for row in rows.values():
+        row["speedup_vs_baseline"] = row["texts_per_s"] / base
+    arena = []
+    if not args.quick:
+        for mode in ("off", "on", "shrink"):
+            print(f"arena study: {mode} ...", file=sys.stderr, flush=True)
+            arena.append(run_child({"bundle": str(paths["int8"]), "threads": args.threads,
+                                    "texts": texts, "arena": mode}, entry="arena"))
+
+    import onnxruntime
+    import tokenizers
+    import torch
+    import transformers
+
+    from alignmenter_edge.system import cpu_features, physical_cores
+
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = None
+    int8 = rows["ort-int8"]
+    report = {
+        "benchmark": "roberta_speed", "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": {"cpu": platform.processor() or platform.machine(), "physical_cores": physical_cores(),
+                    "features": cpu_features(), "load_average_at_end": load,
+                    "note": "shared machine: 3 other engineers ran tests concurrently; "
+                            "runs serialized with flock /tmp/alignmenter-bench.lock against other "
+                            "benchmarks only. Compare ratios within this run."},
+        "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                     "transformers": transformers.__version__, "onnxruntime": onnxruntime.__version__,
+                     "tokenizers": tokenizers.__version__},
+        "model": "random weights, distilroberta shape (6 layers, hidden 768, 12 heads, vocab 50265, "
+                 "514 positions); tokenizer: 50265-entry ByteLevel BPE trained locally",
+        "texts": {"source": source, "count": len(texts), "tokens_mean": statistics.mean(lengths),
+                  "tokens_median": statistics.median(lengths), "tokens_max": max(lengths),
+                  "over_510_tokens": sum(n > 510 for n in lengths)},
+        "threads": args.threads, "passes": args.passes,
+        "bundle_mb": {"int8": dir_mb(paths["int8"]), "fp32": dir_mb(paths["fp32"]),
+                      "hf_source": dir_mb(paths["hf"])},
+        "rows": rows, "arena_study": arena,
+        "goals": {
+            "int8_speedup_ge_7x": {"value": int8["speedup_vs_baseline"], "met": int8["speedup_vs_baseline"] >= 7},
+            "int8_ms_per_text_le_10": {"value": int8["ms_per_text"], "met": int8["ms_per_text"] <= 10},
+            "cold_start_le_0.3s": {"value": int8["cold_start_s"], "met": int8["cold_start_s"] <= 0.3},
+            "peak_rss_le_200mb": {"value": int8["peak_rss_mb"], "met": int8["peak_rss_mb"] <= 200},
+            "bundle_le_85mb": {"value": dir_mb(paths["int8"]), "met": dir_mb(paths["int8"]) <= 85},
+        },
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "roberta_speed.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / "roberta_speed.md").write_text(markdown(report))
+    print(markdown(report))
+
+
+def markdown(report: dict) -> str:
+    rows = report["rows"]
+    size = {"pipeline-single": report["bundle_mb"]["hf_source"], "pipeline-batched": report["bundle_mb"]["hf_source"],
+            "ort-fp32": report["bundle_mb"]["fp32"]}
+    lines = [
+        f"RoBERTa speed, {report['texts']['source']} (mean {report['texts']['tokens_mean']:.0f} tokens, "
+        f"median {report['texts']['tokens_median']:.0f}, max {report['texts']['tokens_max']}), "
+        f"{report['threads']} threads, {report['machine']['cpu']} ({', '.join(report['machine']['features'])}), "
+        f"{report['date']}. Shared machine: compare ratios within this run.",
+        "",
+        "| configuration | ms/text | texts/s | × baseline | cold start (s) | peak RSS (MB) | model on disk (MB) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in rows.items():
+        disk = size.get(name, report["bundle_mb"]["int8"])
+        lines.append(f"| {name} | {row['ms_per_text']:.1f} | {row['texts_per_s']:.1f} | "
+                     f"{row['speedup_vs_baseline']:.2f} | {row['cold_start_s']:.2f} | "
+                     f"{row['peak_rss_mb']:.0f} | {disk:.0f} |")
+    prof = rows["ort-int8"].get("profile")
+    if prof:
+        lines += ["", f"int8 profile: tokenization {100 * prof['tokenize_share']:.1f} %, session.run "
+                      f"{100 * prof['session_share']:.1f} %, batch assembly {1000 * prof['assemble_s']:.1f} ms; "
+                      f"{prof['windows']} windows, padding overhead {100 * prof['padding_overhead']:.1f} % "
+                      f"of {prof['real_tokens']} real tokens."]
+    if report["arena_study"]:
+        lines += ["", "| arena | RSS after short (MB) | after 512-token burst (MB) | after short again (MB) | peak (MB) | s |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for a in report["arena_study"]:
+            lines.append(f"| {a['arena']} | {a['short_0_mb']:.0f} | {a['long_2_mb']:.0f} | "
+                         f"{a['short_after_mb']:.0f} | {a['peak_rss_mb']:.0f} | {a['seconds']:.1f} |")
+    lines += ["", "Goals: " + "; ".join(f"{k} {'met' if v['met'] else 'MISSED'} ({v['value']:.3g})"
+                                       for k, v in report["goals"].items())]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] in ("--worker", "--arena"):
+        config = json.loads(Path(sys.argv[2]).read_text())
+        out = worker(config) if sys.argv[1] == "--worker" else arena_worker(config)
+        print(json.dumps(out))
+    else:
+        main()
