@@ -329,13 +329,19 @@ def test_compare_runs_share_one_model():
 
 # --- model tiers (tiny real-architecture bundles from the fixtures) ----------------------------
 
-@pytest.mark.parametrize("fixture", MODEL_BUNDLES)
+# Dynamic int8 quantizes activations with one scale per batch tensor, so a text's int8 score
+# depends slightly on the other texts of its batch (measured up to 4.2e-3 on the tiny model).
+BATCH_TOLERANCE = {"tiny_roberta_bundle": 1e-2, "tiny_roberta_bundle_fp32": 1e-5,
+                   "tiny_constitutional_bundle": 1e-5}
+
+
+@pytest.mark.parametrize("fixture", list(BATCH_TOLERANCE))
 def test_model_bundle_dropin_and_scorer(request, fixture, tmp_path):
     bundle = bundle_or_skip(request, fixture)
     fn = load_safety_classifier(bundle)
     texts = assistant_texts()
     direct = fn.classifier.score_batch(texts)
-    assert [fn(t) for t in texts] == pytest.approx(direct, abs=1e-5)
+    assert [fn(t) for t in texts] == pytest.approx(direct, abs=BATCH_TOLERANCE[fixture])
     sessions = group_sessions(load_dataset(SESSIONS))
     scorer = EdgeSafetyScorer(bundle)
     result = scorer.score(sessions)
