@@ -14,7 +14,7 @@ enough for both, and nothing here downloads anything.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -156,7 +156,3 @@ def build_tiny_qwen3(root: str | Path, corpus: Iterable[str] = (), *, shape: Qwe
                 param.normal_(0.0, 0.05)
     peft_model.save_pretrained(adapter_dir)
     return base_dir, adapter_dir
-
-
-def shape_with_vocab(shape: Qwen3Shape, vocab_size: int) -> Qwen3Shape:
-    return replace(shape, vocab_size=vocab_size)

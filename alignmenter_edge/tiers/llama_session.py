@@ -103,6 +103,7 @@ class LlamaSession:
             cparams.n_ctx = n_ctx
             cparams.n_batch = cparams.n_ubatch = self.n_batch
             cparams.n_seq_max = 1
+            cparams.n_outputs_max = 1  # only the answer position's logits are ever read
             cparams.n_threads = cparams.n_threads_batch = threads
             cparams.type_k = cparams.type_v = KV_TYPES[kv_type]
             cparams.flash_attn_type = (llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn
@@ -119,6 +120,7 @@ class LlamaSession:
         except BaseException:
             self.close()
             raise
+        self._has_logits = False
         self.n_past = 0  # tokens currently in the KV cache (one sequence, positions 0..n_past-1)
 
     # -- evaluation ---------------------------------------------------------------------------
@@ -164,7 +166,7 @@ class LlamaSession:
 
     def logits_of_last(self, token_ids: Sequence[int]) -> list[float]:
         """The last evaluated position's logits for ``token_ids`` (exact float32 values)."""
-        if not getattr(self, "_has_logits", False):
+        if not self._has_logits:
             raise ModelOutputError("no logits: the last eval did not request them.")
         row = self._llama.llama_get_logits_ith(self._ctx, -1)
         if not row:
