@@ -250,7 +250,8 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(resolved.source, **load_kwargs)
         model = transformers.AutoModelForSequenceClassification.from_pretrained(
-            resolved.source, attn_implementation="eager", **load_kwargs).eval()
+            resolved.source, attn_implementation="eager", use_safetensors=True,  # never unpickle
+            **load_kwargs).eval()
     except (OSError, ValueError) as exc:
         hint = ("" if resolved.local or download else
                 " It is not in the local Hugging Face cache; pass --download to fetch it, or give "
