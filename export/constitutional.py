@@ -151,10 +151,11 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
 
         # 2. unmerged reference
         say(f"loading {base} + adapter {adapter} (float32, unmerged)")
-        model = transformers.AutoModelForCausalLM.from_pretrained(base, revision=base_revision,
-                                                                  dtype=torch.float32)
+        model = transformers.AutoModelForCausalLM.from_pretrained(
+            base, revision=base_revision, dtype=torch.float32, use_safetensors=True)
         base_commit = getattr(model.config, "_commit_hash", None)
-        model = peft.PeftModel.from_pretrained(model, adapter, revision=adapter_revision).eval()
+        adapter_dir = _safetensors_adapter(adapter, adapter_revision)
+        model = peft.PeftModel.from_pretrained(model, str(adapter_dir)).eval()
         reference, prefix_tokens = _reference_logits(torch, model, hf_tok, work / TOKENIZER_FILE,
                                                      template, constitution, label_ids, probes)
         say(f"reference: {len(probes)} probes, prefix {prefix_tokens} tokens")
@@ -236,6 +237,19 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+
+
+def _safetensors_adapter(adapter: str, revision: str | None) -> Path:
+    """A local adapter directory holding adapter_model.safetensors (never a pickled .bin)."""
+    local = Path(adapter).expanduser()
+    if not local.is_dir():
+        hub = require("huggingface_hub", "export", "fetching the adapter from the Hugging Face hub")
+        local = Path(hub.snapshot_download(adapter, revision=revision, allow_patterns=[
+            "adapter_config.json", "adapter_model.safetensors"]))
+    if not (local / "adapter_model.safetensors").is_file():
+        raise ExportError(f"{adapter}: no adapter_model.safetensors. Pickled adapter weights "
+                          "(adapter_model.bin) are not loaded; convert them to safetensors first.")
+    return local
 
 
 def _label_table(hf_tok: Any, words: dict[str, str]) -> dict[str, dict[str, Any]]:
