@@ -37,7 +37,7 @@ TIERS: dict[str, TierSpec] = {
     for spec in (
         TierSpec("constitutional-gguf", "alignmenter_edge.tiers.constitutional_gguf:ConstitutionalGGUFClassifier",
                  "Qwen3-1.7B + LoRA judged against a constitution, quantized GGUF via llama.cpp",
-                 needs_bundle=True, extra="gguf", modules=("llama_cpp", "tokenizers", "numpy"), strength=40),
+                 needs_bundle=True, extra="gguf", modules=("llama_cpp", "tokenizers"), strength=40),
         TierSpec("roberta-onnx", "alignmenter_edge.tiers.roberta_onnx:RobertaONNXClassifier",
                  "distilled safety RoBERTa, int8 ONNX via onnxruntime, batched",
                  needs_bundle=True, extra="onnx", modules=("onnxruntime", "tokenizers", "numpy"), strength=30),

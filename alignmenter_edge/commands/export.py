@@ -16,10 +16,4 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("export", help="export a model into a bundle (needs [export])")
     kinds = parser.add_subparsers(dest="kind", required=True, metavar="{roberta,constitutional}")
     for name in EXPORTERS:
-        try:
-            module = importlib.import_module(f"{__package__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.{name}":
-                raise
-            continue
-        module.add_parser(kinds)
+        importlib.import_module(f"{__package__}.{name}").add_parser(kinds)
