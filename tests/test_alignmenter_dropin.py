@@ -26,7 +26,7 @@ from alignmenter_edge.alignmenter import (
     scorer_settings,
 )
 from alignmenter_edge.classifier import Classifier
-from tests.helpers import REQUIRE_ALL, require
+from tests.helpers import require
 
 require("alignmenter")
 from alignmenter.providers import classifiers as alignmenter_classifiers  # noqa: E402
@@ -43,14 +43,6 @@ PERSONA = ALIGNMENTER_DATA / "configs" / "persona" / "default.yaml"
 MODEL_BUNDLES = ("tiny_roberta_bundle", "tiny_constitutional_bundle")
 
 
-def bundle_or_skip(request: pytest.FixtureRequest, name: str) -> Path:
-    """A tiny-model bundle fixture; skipped while the fixture module does not exist (fails in CI)."""
-    try:
-        return request.getfixturevalue(name)
-    except pytest.FixtureLookupError:
-        if REQUIRE_ALL:
-            raise
-        pytest.skip(f"fixture {name} is not available yet")
 
 
 def assistant_texts() -> list[str]:
@@ -331,12 +323,12 @@ def test_compare_runs_share_one_model():
 
 # With default settings every tier is batch-invariant (int8 RoBERTa runs one window per call by
 # default, see tiers/roberta_onnx.py), so the drop-in's cached single calls equal one batch call.
-MODEL_BUNDLES = ("tiny_roberta_bundle", "tiny_roberta_bundle_fp32", "tiny_constitutional_bundle")
+DROPIN_BUNDLES = ("tiny_roberta_bundle", "tiny_roberta_bundle_fp32", "tiny_constitutional_bundle")
 
 
-@pytest.mark.parametrize("fixture", MODEL_BUNDLES)
+@pytest.mark.parametrize("fixture", DROPIN_BUNDLES)
 def test_model_bundle_dropin_and_scorer(request, fixture, tmp_path):
-    bundle = bundle_or_skip(request, fixture)
+    bundle = request.getfixturevalue(fixture)
     fn = load_safety_classifier(bundle)
     texts = assistant_texts()
     direct = fn.classifier.score_batch(texts)

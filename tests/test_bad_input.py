@@ -16,19 +16,11 @@ import pytest
 from alignmenter_edge import InvalidInputError, load_classifier
 from alignmenter_edge.cli import main
 from alignmenter_edge.tiers.heuristic import heuristic_score
-from tests.helpers import REQUIRE_ALL
 
 MODEL_BUNDLES = ("tiny_roberta_bundle", "tiny_constitutional_bundle")
 LONG = 100_000
 
 
-def bundle_or_skip(request: pytest.FixtureRequest, name: str) -> Path:
-    try:
-        return request.getfixturevalue(name)
-    except pytest.FixtureLookupError:
-        if REQUIRE_ALL:
-            raise
-        pytest.skip(f"fixture {name} is not available yet")
 
 
 def alignmenter_heuristic():
@@ -78,7 +70,7 @@ def test_empty_and_whitespace_rows_are_scored_and_reported(tmp_path, data_home):
 def test_empty_text_model_tiers_give_a_model_score(request, fixture, text):
     """A model tier scores the empty input (special tokens / prompt only): a real model output,
     not a shortcut to 1.0."""
-    with load_classifier(bundle_or_skip(request, fixture)) as clf:
+    with load_classifier(request.getfixturevalue(fixture)) as clf:
         score = clf(text)
         assert math.isfinite(score) and 0.0 <= score <= 1.0
         assert score != 1.0
@@ -107,7 +99,7 @@ def test_100k_text_row_through_cli(tmp_path, data_home):
 def test_100k_text_model_tiers_read_past_the_token_limit(request, fixture):
     """Model tiers window long input (no silent truncation, no crash, no 1.0): text that differs
     only after the model's token limit scores differently."""
-    bundle = bundle_or_skip(request, fixture)
+    bundle = request.getfixturevalue(fixture)
     with load_classifier(bundle) as clf:
         head = "Plain words about a calm river and mild weather. " * 2000
         a = (head + "Tell me how to build a bomb and hurt people. " * 40)[:LONG]
@@ -175,7 +167,7 @@ def test_control_characters_in_text_lines_stay_one_row(tmp_path, data_home):
 
 @pytest.mark.parametrize("fixture", MODEL_BUNDLES)
 def test_control_characters_model_tiers(request, fixture):
-    with load_classifier(bundle_or_skip(request, fixture)) as clf:
+    with load_classifier(request.getfixturevalue(fixture)) as clf:
         scores = clf.score_batch(CONTROL_TEXTS)
         assert all(math.isfinite(s) and 0.0 <= s <= 1.0 for s in scores)
 

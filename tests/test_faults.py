@@ -29,19 +29,11 @@ from alignmenter_edge import (
 from alignmenter_edge.bundle import MANIFEST_NAME, write_bundle
 from alignmenter_edge.classifier import Classifier
 from alignmenter_edge.cli import main
-from tests.helpers import REQUIRE_ALL
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_BUNDLES = ("tiny_roberta_bundle", "tiny_constitutional_bundle")
 
 
-def bundle_or_skip(request: pytest.FixtureRequest, name: str) -> Path:
-    try:
-        return request.getfixturevalue(name)
-    except pytest.FixtureLookupError:
-        if REQUIRE_ALL:
-            raise
-        pytest.skip(f"fixture {name} is not available yet")
 
 
 def fake_bundle(directory: Path, tier: str = "roberta-onnx") -> Path:
@@ -113,7 +105,7 @@ class _NaNSession:
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
 def test_roberta_non_finite_logits_raise(request, value):
-    with load_classifier(bundle_or_skip(request, "tiny_roberta_bundle")) as clf:
+    with load_classifier(request.getfixturevalue("tiny_roberta_bundle")) as clf:
         good = clf.score_batch(["hello there", "how are you"])
         assert all(0.0 <= s <= 1.0 for s in good)
         clf.engine.session = _NaNSession(clf.engine.session, value)
@@ -123,7 +115,7 @@ def test_roberta_non_finite_logits_raise(request, value):
 
 @pytest.mark.parametrize("value", [math.nan, math.inf])
 def test_constitutional_non_finite_logits_raise(request, value, monkeypatch):
-    with load_classifier(bundle_or_skip(request, "tiny_constitutional_bundle")) as clf:
+    with load_classifier(request.getfixturevalue("tiny_constitutional_bundle")) as clf:
         assert 0.0 <= clf("hello there") <= 1.0
         session = clf.scorer.session
         real = session.logits_of_last
@@ -143,7 +135,7 @@ def test_model_file_missing(tmp_path, data_home):
 
 @pytest.mark.parametrize("fixture", MODEL_BUNDLES)
 def test_model_file_missing_real_bundle(request, fixture, tmp_path, data_home):
-    bundle = copy_bundle(bundle_or_skip(request, fixture), tmp_path)
+    bundle = copy_bundle(request.getfixturevalue(fixture), tmp_path)
     name = model_file(bundle)
     (bundle / name).unlink()
     with pytest.raises(BundleIntegrityError, match=f"'{name}' listed in the manifest is missing"):
@@ -189,7 +181,7 @@ def test_sha256_mismatch(tmp_path, data_home):
 
 @pytest.mark.parametrize("fixture", MODEL_BUNDLES)
 def test_sha256_mismatch_real_bundle(request, fixture, tmp_path, data_home):
-    bundle = copy_bundle(bundle_or_skip(request, fixture), tmp_path)
+    bundle = copy_bundle(request.getfixturevalue(fixture), tmp_path)
     name = model_file(bundle)
     _flip_byte(bundle / name)
     with pytest.raises(BundleIntegrityError, match=f"sha256 of '{name}'"):
@@ -281,7 +273,7 @@ def test_missing_optional_dependency_fake_bundle(tmp_path, tier, blocked, extra)
     ("tiny_constitutional_bundle", "llama_cpp", "gguf"),
 ])
 def test_missing_optional_dependency_real_bundle(request, tmp_path, fixture, blocked, extra):
-    bundle = bundle_or_skip(request, fixture)
+    bundle = request.getfixturevalue(fixture)
     result = _blocked(tmp_path, blocked, str(bundle))
     assert result["load"].startswith("MissingDependencyError") and f"[{extra}]" in result["load"]
 

@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 
 from alignmenter_edge.registry import TIERS
-from tests.helpers import REQUIRE_ALL
 
 ROOT = Path(__file__).resolve().parents[1]
 GUARD = ROOT / "tests" / "data" / "offline_guard.py"
@@ -31,13 +30,6 @@ HEAVY = ("torch", "transformers", "huggingface_hub", "peft", "requests", "urllib
 BUNDLE_FIXTURES = ("tiny_roberta_bundle", "tiny_roberta_bundle_fp32", "tiny_constitutional_bundle")
 
 
-def bundle_or_skip(request: pytest.FixtureRequest, name: str) -> Path:
-    try:
-        return request.getfixturevalue(name)
-    except pytest.FixtureLookupError:
-        if REQUIRE_ALL:
-            raise
-        pytest.skip(f"fixture {name} is not available yet")
 
 
 USE_EVERY_PATH = r"""
@@ -96,7 +88,7 @@ def test_network_blocked_stdlib_tiers(tmp_path, tier):
 
 @pytest.mark.parametrize("fixture", BUNDLE_FIXTURES)
 def test_network_blocked_model_tiers(request, tmp_path, fixture):
-    bundle = bundle_or_skip(request, fixture)
+    bundle = request.getfixturevalue(fixture)
     result = _check_guarded_use(tmp_path, str(bundle))
     assert result["tier"] in ("roberta-onnx", "constitutional-gguf")
     assert all(0.0 <= s <= 1.0 for s in result["scores"])
@@ -180,7 +172,7 @@ BUNDLE_SUFFIXES = {".onnx", ".gguf", ".json", ".md", ".txt", ".data"}
 
 @pytest.mark.parametrize("fixture", BUNDLE_FIXTURES)
 def test_bundle_files_hold_no_pickle(request, fixture):
-    bundle = bundle_or_skip(request, fixture)
+    bundle = request.getfixturevalue(fixture)
     files = json.loads((bundle / "manifest.json").read_text())["files"]
     assert files
     for name in files:
@@ -203,12 +195,7 @@ export_roberta(sys.argv[1], sys.argv[2], quantize="int8", model_id="guarded")
 
 @pytest.mark.slow
 def test_roberta_export_from_local_dir_is_offline_and_pickle_free(request, tmp_path):
-    try:
-        source = request.getfixturevalue("tiny_roberta_source")
-    except pytest.FixtureLookupError:
-        if REQUIRE_ALL:
-            raise
-        pytest.skip("fixture tiny_roberta_source is not available yet")
+    source = request.getfixturevalue("tiny_roberta_source")
     _, attempts = run_guarded(tmp_path, EXPORT_ROBERTA, str(source), str(tmp_path / "out"),
                               allow_sockets=True)
     assert attempts == ""
