@@ -46,7 +46,7 @@ CHILD_GAIN = 1.3
 GROUP_GAIN = 0.8
 HOSTILE_CATEGORIES = ("hate", "harassment", "violence", "extremism")
 SCALE = 3.0  # safety = exp(-evidence / SCALE)
-CACHE_SIZE = 200_000  # distinct words whose lexicon candidates are remembered
+CACHE_SIZE = 50_000  # distinct words whose lexicon candidates are remembered (cleared when full)
 # Precision first: unsafe when safety < 0.2, i.e. P(unsafe) > 0.8, evidence > 4.83 (one
 # unambiguous term plus a request cue, or strong terms in several categories). A lower-FPR fallback
 # is worth more than recall here; the eval sweep shows the other operating points.
