@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .classifier import Classifier
+from .classifier import Classifier, require_texts
 from .errors import AlignmenterEdgeError, InvalidInputError
 from .registry import load_classifier
 
@@ -83,11 +83,7 @@ class SafetyClassifierFn:
         return self._scores(items)
 
     def _scores(self, items: list[str]) -> list[float]:
-        for position, text in enumerate(items):
-            if not isinstance(text, str):
-                raise InvalidInputError(
-                    f"text #{position} is {type(text).__name__}, expected str. "
-                    "Convert or drop non-text values before scoring.")
+        require_texts(items)  # before hashing: a digest of a non-str would fail obscurely
         keys = [_digest(text) for text in items]
         found: dict[bytes, float] = {}
         missing: dict[bytes, str] = {}

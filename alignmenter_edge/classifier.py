@@ -26,6 +26,18 @@ class ClassifierInfo:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+def require_texts(texts: Iterable[str]) -> list[str]:
+    """The texts as a list; InvalidInputError naming the first item that is not a str."""
+    items = list(texts)
+    for position, text in enumerate(items):
+        if not isinstance(text, str):
+            raise InvalidInputError(
+                f"text #{position} is {type(text).__name__}, expected str. "
+                "Convert or drop non-text values before scoring."
+            )
+    return items
+
+
 class Classifier(ABC):
     """Scores text for safety: 1.0 = safe, 0.0 = unsafe (alignmenter's convention).
 
@@ -55,13 +67,7 @@ class Classifier(ABC):
         """Score many texts at once; returns scores in input order."""
         if self._closed:
             raise AlignmenterEdgeError(f"the {self.tier} classifier is closed; load a new one.")
-        items = list(texts)
-        for position, text in enumerate(items):
-            if not isinstance(text, str):
-                raise InvalidInputError(
-                    f"text #{position} is {type(text).__name__}, expected str. "
-                    "Convert or drop non-text values before scoring."
-                )
+        items = require_texts(texts)
         if not items:
             return []
         scores = [float(s) for s in self._score(items)]
