@@ -55,8 +55,12 @@ def text_stream(pool: list[str], count: int, batch: int, distinct: bool = True) 
 
 
 def measure(model: str, count: int, batch: int, samples: int, data: str, bundle: str | None,
-            distinct: bool = True) -> dict[str, Any]:
-    """One run, in this process: load, stream ``count`` texts, sample RSS."""
+            distinct: bool = True, progress: str | None = None) -> dict[str, Any]:
+    """One run, in this process: load, stream ``count`` texts, sample RSS.
+
+    With ``progress``, every sample is also appended to that JSONL file as it is taken, so a run
+    stopped early still leaves its trace (``--summarize-progress`` turns it into a result).
+    """
     pool, source = load_texts(data)
     start_rss = rss_mb()
     started = time.perf_counter()
@@ -74,6 +78,13 @@ def measure(model: str, count: int, batch: int, samples: int, data: str, bundle:
     every = max(batch, count // samples)
     trace: list[tuple[int, float, float]] = [(0, 0.0, round(rss_mb(), 2))]
     done, next_sample, checksum = 0, every, 0.0
+    log = open(progress, "a", encoding="utf-8") if progress else None
+    if log:
+        log.write(json.dumps({"model": model, "tier": info.tier, "model_id": info.model_id,
+                              "planned_texts": count, "batch": batch, "text_source": source,
+                              "load_s": round(load_s, 3), "rss_before_load_mb": round(start_rss, 2),
+                              "sample": trace[0]}) + "\n")
+        log.flush()
     run_start = time.perf_counter()
     for texts in text_stream(pool, count, batch, distinct):
         checksum += sum(score(texts))
@@ -81,6 +92,11 @@ def measure(model: str, count: int, batch: int, samples: int, data: str, bundle:
         if done >= next_sample or done == count:
             trace.append((done, round(time.perf_counter() - run_start, 3), round(rss_mb(), 2)))
             next_sample += every
+            if log:
+                log.write(json.dumps({"sample": trace[-1]}) + "\n")
+                log.flush()
+    if log:
+        log.close()
     elapsed = time.perf_counter() - run_start
     result = {"model": model, "tier": info.tier, "model_id": info.model_id, "texts": done,
               "batch": batch, "text_source": source, "distinct_texts": distinct, "load_s": round(load_s, 3),
@@ -112,10 +128,25 @@ def flatness(trace: list[tuple[int, float, float]], count: int) -> dict[str, Any
             "flat_within_5pct": worst <= TOLERANCE}
 
 
+def summarize_progress(path: str) -> dict[str, Any]:
+    """A result from a progress file, also of a run stopped before its planned count."""
+    lines = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line]
+    head, trace = lines[0], [tuple(line["sample"]) for line in lines]
+    done = trace[-1][0]
+    run = {key: head[key] for key in ("model", "tier", "model_id", "planned_texts", "batch",
+                                      "text_source", "load_s", "rss_before_load_mb")}
+    run.update({"texts": done, "completed": done >= head["planned_texts"], "seconds": trace[-1][1],
+                "texts_per_s": round(done / trace[-1][1]) if trace[-1][1] else None, "trace": trace,
+                **flatness(trace, done)})
+    return run
+
+
 def find_roberta_bundle(explicit: str | None, tiny_only: bool = False) -> tuple[str, str]:
     if explicit:
         return explicit, "given with --bundle"
-    for manifest in ([] if tiny_only else sorted(WORK.rglob("manifest.json"))):
+    # int8 first: it is what the tier ships by default.
+    manifests = [] if tiny_only else sorted(WORK.rglob("manifest.json"), key=lambda m: ("int8" not in str(m), str(m)))
+    for manifest in manifests:
         try:
             data = json.loads(manifest.read_text())
         except (OSError, ValueError):
@@ -146,12 +177,20 @@ def main() -> None:
     parser.add_argument("--name", default="memory_over_time", help="results/NAME.json")
     parser.add_argument("--no-distinct", action="store_true", help="cycle the pool texts as they "
                         "are (default: append ' #N' so every text, and one word of it, is new)")
+    parser.add_argument("--progress", help="append every RSS sample to this JSONL file as it is taken")
+    parser.add_argument("--summarize-progress", metavar="FILE", help="write the result of a (possibly "
+                        "stopped) run from its --progress file; warm-up is 20%% of the texts it reached")
     parser.add_argument("--child", nargs=3, metavar=("MODEL", "TEXTS", "BUNDLE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         model, count, bundle = args.child
         print(json.dumps(measure(model, int(count), args.batch, args.samples, args.data,
-                                 bundle if bundle != "-" else None, not args.no_distinct)))
+                                 bundle if bundle != "-" else None, not args.no_distinct, args.progress)))
+        return
+    if args.summarize_progress:
+        run = summarize_progress(args.summarize_progress)
+        print(write_result(args.name, {"goal": "RSS within ±5% of its post-warm-up median",
+                                       "warmup_fraction": WARMUP_FRACTION, "runs": [run]}))
         return
 
     from alignmenter_edge.registry import TIERS
@@ -169,7 +208,8 @@ def main() -> None:
         print(f"{model}: {count} texts ...", file=sys.stderr, flush=True)
         proc = subprocess.run([sys.executable, __file__, "--child", model, count, bundle,
                                "--batch", str(batch), "--samples", str(args.samples), "--data", args.data,
-                               *(["--no-distinct"] if args.no_distinct else [])],
+                               *(["--no-distinct"] if args.no_distinct else []),
+                               *(["--progress", args.progress] if args.progress else [])],
                               capture_output=True, text=True, check=True)
         run = json.loads(proc.stdout)
         if model == "roberta-onnx":
