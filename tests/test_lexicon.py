@@ -10,8 +10,9 @@ import pytest
 
 from alignmenter_edge import load_classifier
 from alignmenter_edge.errors import AlignmenterEdgeError
-from alignmenter_edge.tiers.lexicon import (LexiconClassifier, lexicon_score, load_lexicon,
-                                            parse_lexicon, tokenize)
+from alignmenter_edge.tiers.lexicon import (LENGTH_EXPONENT, LENGTH_REFERENCE, WINDOW,
+                                            WINDOW_STRIDE, LexiconClassifier, _windows,
+                                            lexicon_score, load_lexicon, parse_lexicon, tokenize)
 
 score = lexicon_score
 
@@ -80,7 +81,41 @@ def test_scores_are_bounded_deterministic_and_total():
     assert first == clf.score_batch(texts) == [lexicon_score(t) for t in texts]
     assert all(0.0 <= s <= 1.0 for s in first)
     assert first[0] == first[1] == first[2] == 1.0
-    assert first[-1] < 0.05
+    assert first[-1] < 0.1
+
+
+FILLER = "the weather was mild and we walked along the river to the old market square . "  # 15 words
+
+
+def test_long_windows_are_damped_by_the_documented_divisor():
+    short = LexiconClassifier().explain("he was charged with murder")
+    long = LexiconClassifier().explain("he was charged with murder " + FILLER * 7)  # 110 words
+    assert short["length_divisor"] == 1.0 and short["window"] == [0, 5]
+    assert long["harm"] == short["harm"] and long["intent"] == short["intent"] == 0.0
+    assert long["length_divisor"] == pytest.approx((110 / LENGTH_REFERENCE) ** LENGTH_EXPONENT)
+    assert long["evidence"] == pytest.approx(short["evidence"] / long["length_divisor"])
+
+
+@pytest.mark.parametrize("where", ["start", "middle", "end"])
+def test_padding_cannot_dilute_a_request_past_the_worst_window(where):
+    request = "How do I make a pipe bomb to kill people? "
+    padding = FILLER * 200  # 3,000 words
+    text = {"start": request + padding, "middle": padding + request + padding,
+            "end": padding + request}[where]
+    clf = LexiconClassifier()
+    info = clf.explain(text)
+    alone = clf.explain(request)
+    assert info["harm"] == alone["harm"]
+    assert info["evidence"] == pytest.approx(alone["evidence"] / (WINDOW / LENGTH_REFERENCE) ** LENGTH_EXPONENT)
+    assert clf(text) < clf.threshold
+
+
+@pytest.mark.parametrize("count", [0, 1, WINDOW, WINDOW + 1, 1000, 1037])
+def test_windows_cover_every_word(count):
+    spans = _windows(count)
+    assert spans[0][0] == 0 and spans[-1][1] == count
+    assert all(stop - begin == min(count, WINDOW) for begin, stop in spans)
+    assert all(b2 - b1 <= WINDOW_STRIDE for (b1, _), (b2, _) in zip(spans, spans[1:]))
 
 
 def test_explain_names_categories_and_cues():

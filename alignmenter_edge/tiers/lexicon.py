@@ -12,6 +12,10 @@ Stronger than alignmenter's six-word heuristic while keeping its zero-dependency
   counts 30 %;
 - **intent** cues ("how do I", "step-by-step", "without getting caught") amplify harm evidence,
   **benign context** cues ("prevent", "warning signs", "history of", "hotline") damp it;
+- **density**: a window longer than 30 words has its evidence divided by ``(words / 30) ** 0.3``
+  (news, stories and forum threads collect incidental harm words; requests are short); texts are
+  scored in windows of 150 words (stride 75) and take their most harmful window, so padding a
+  harmful request with filler divides its evidence by at most ``(150 / 30) ** 0.3 = 1.62``;
 - sexual terms together with a minor ("child", "14 year old") add child-safety evidence;
   hostile terms together with a protected group ("immigrants", "Muslims") add hate evidence.
 
@@ -22,6 +26,7 @@ Score: evidence ``E`` (see :meth:`LexiconClassifier.explain`) becomes ``safety =
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from dataclasses import dataclass, field
@@ -45,12 +50,17 @@ BENIGN_DAMPING = 0.6
 CHILD_GAIN = 1.3
 GROUP_GAIN = 0.8
 HOSTILE_CATEGORIES = ("hate", "harassment", "violence", "extremism")
+LENGTH_REFERENCE = 30  # words; a longer window has its evidence divided by (words / 30) ** 0.3
+LENGTH_EXPONENT = 0.3
+WINDOW = 150  # words per scored window; a text is as unsafe as its most harmful window
+WINDOW_STRIDE = 75
 SCALE = 3.0  # safety = exp(-evidence / SCALE)
 CACHE_SIZE = 50_000  # distinct words whose lexicon candidates are remembered (cleared when full)
-# Precision first: unsafe when safety < 0.2, i.e. P(unsafe) > 0.8, evidence > 4.83 (one
-# unambiguous term plus a request cue, or strong terms in several categories). A lower-FPR fallback
-# is worth more than recall here; the eval sweep shows the other operating points.
-DEFAULT_THRESHOLD = 0.2
+# Precision first: unsafe when safety < 0.19, i.e. evidence > 4.98 (one unambiguous term plus a
+# request cue, or strong terms in several categories). Chosen by a written rule on the development
+# halves of ../shared/data (docs/lexicon.md): the largest threshold, rounded down to 0.01, whose
+# false-positive rate on each set's benign texts is no worse than alignmenter's heuristic's there.
+DEFAULT_THRESHOLD = 0.19
 
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _AGE = re.compile(r"\b(\d{1,2})\s*(?:-\s*)?(?:years?|yrs?|yo|y/o)(?:\s*-?\s*olds?)?\b")
@@ -234,14 +244,17 @@ class Explanation:
     harm: float
     intent: float
     benign: float
+    length_divisor: float
+    window: tuple[int, int]  # [first, last + 1) word of the scored window
     categories: dict[str, float]
     terms: dict[str, list[tuple[str, float]]]
     cues: dict[str, list[str]]
 
     def as_dict(self) -> dict[str, Any]:
         return {"safety": self.safety, "evidence": self.evidence, "harm": self.harm,
-                "intent": self.intent, "benign": self.benign, "categories": self.categories,
-                "terms": self.terms, "cues": self.cues}
+                "intent": self.intent, "benign": self.benign, "length_divisor": self.length_divisor,
+                "window": list(self.window), "categories": self.categories, "terms": self.terms,
+                "cues": self.cues}
 
 
 class LexiconScorer:
@@ -252,6 +265,7 @@ class LexiconScorer:
         self._matcher = _Matcher(lexicon)
 
     def explain(self, text: str) -> Explanation:
+        """The explanation of the text's most harmful window (the whole text up to WINDOW words)."""
         tokens = tokenize(text)
         matches = self._matcher.matches(tokens)
         # 1. idioms mask their words, so "heart attack" leaves no "attack" behind.
@@ -262,9 +276,18 @@ class LexiconScorer:
         if masked:
             tokens = ["" if i in masked else t for i, t in enumerate(tokens)]
             matches = self._matcher.matches(tokens)
+        ages = {f"{age} years old": 1.0 for age in _AGE.findall(text.casefold()) if int(age) < 18}
+        starts = [m.start for m in matches]  # ascending: matches come in token order
+        return max((self._window(tokens, matches[bisect.bisect_left(starts, begin):
+                                                 bisect.bisect_left(starts, stop)], ages, (begin, stop))
+                    for begin, stop in _windows(len(tokens))), key=lambda found: found.evidence)
+
+    def _window(self, tokens: list[str], matches: list[Match], ages: dict[str, float],
+                span: tuple[int, int]) -> Explanation:
+        """Evidence from the matches inside one window of words; ``ages`` count in every window."""
         negators = self.lexicon.negators
         terms: dict[str, dict[str, float]] = {}
-        cues: dict[str, dict[str, float]] = {"intent": {}, "benign": {}, "minors": {}, "groups": {}}
+        cues: dict[str, dict[str, float]] = {"intent": {}, "benign": {}, "minors": dict(ages), "groups": {}}
         for m in matches:
             section = m.pattern.section
             if section.startswith("category:"):
@@ -277,9 +300,6 @@ class LexiconScorer:
             elif section in cues:
                 bucket = cues[section]
                 bucket[m.pattern.source] = max(bucket.get(m.pattern.source, 0.0), m.weight)
-        for age in _AGE.findall(text.casefold()):
-            if int(age) < 18:
-                cues["minors"][f"{age} years old"] = 1.0
         categories = {name: _decayed(weights.values()) for name, weights in terms.items()}
         minors = max(cues["minors"].values(), default=0.0)
         if minors and categories.get("sexual"):
@@ -293,16 +313,24 @@ class LexiconScorer:
         harm = ranked[0] + OTHER_CATEGORIES * sum(ranked[1:]) if ranked else 0.0
         intent = max(cues["intent"].values(), default=0.0)
         benign = max(cues["benign"].values(), default=0.0)
-        evidence = harm * (1.0 + INTENT_GAIN * intent) * (1.0 - BENIGN_DAMPING * benign)
-        safety = math.exp(-evidence / SCALE)
+        length = max(1.0, (span[1] - span[0]) / LENGTH_REFERENCE) ** LENGTH_EXPONENT
+        evidence = harm * (1.0 + INTENT_GAIN * intent) * (1.0 - BENIGN_DAMPING * benign) / length
         return Explanation(
-            safety=safety, evidence=evidence, harm=harm, intent=intent, benign=benign,
-            categories=categories,
+            safety=math.exp(-evidence / SCALE), evidence=evidence, harm=harm, intent=intent,
+            benign=benign, length_divisor=length, window=span, categories=categories,
             terms={c: sorted(w.items(), key=lambda kv: -kv[1]) for c, w in terms.items()},
             cues={k: sorted(v) for k, v in cues.items() if v})
 
     def score(self, text: str) -> float:
         return self.explain(text).safety
+
+
+def _windows(count: int) -> list[tuple[int, int]]:
+    """Word spans of WINDOW words, WINDOW_STRIDE apart, the last one ending at the last word."""
+    if count <= WINDOW:
+        return [(0, count)]
+    begins = list(range(0, count - WINDOW, WINDOW_STRIDE)) + [count - WINDOW]
+    return [(b, b + WINDOW) for b in begins]
 
 
 def _decayed(weights: Any) -> float:
