@@ -37,7 +37,7 @@ from typing import Any, Sequence
 from ..classifier import Classifier
 from ..errors import AlignmenterEdgeError
 
-LEXICON_VERSION = 1
+LEXICON_VERSION = 2  # bumped whenever entries or scoring change, so model ids tell scores apart
 DEFAULT_LEXICON = "lexicon.txt"
 GAP = "~"
 MAX_GAP = 3  # words a "~" may skip
