@@ -30,6 +30,20 @@ def _load(bundle: Path, **options):
     return load_classifier(str(bundle), threads=2, **options)
 
 
+def _copy(bundle: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    return copy
+
+
+def _rewrite_manifest(bundle: Path, edit) -> None:
+    """Apply ``edit`` to the bundle's manifest dict and write it back (hashes are not redone)."""
+    path = bundle / "manifest.json"
+    manifest = json.loads(path.read_text())
+    edit(manifest)
+    path.write_text(json.dumps(manifest))
+
+
 def test_token_ids_equal_reference_tokenization(tiny_qwen3_source, tiny_constitutional_bundle):
     from transformers import AutoTokenizer
 
@@ -140,8 +154,7 @@ def test_info_reports_runtime_settings(tiny_constitutional_bundle):
 def test_missing_gguf_is_a_clear_error(tiny_constitutional_bundle, tmp_path):
     from alignmenter_edge.errors import BundleIntegrityError
 
-    copy = tmp_path / "bundle"
-    shutil.copytree(tiny_constitutional_bundle, copy)
+    copy = _copy(tiny_constitutional_bundle, tmp_path)
     (copy / "model.gguf").unlink()
     with pytest.raises(BundleIntegrityError, match="model.gguf"):
         _load(copy)
@@ -152,20 +165,19 @@ def test_corrupt_gguf_is_a_clear_error(tiny_constitutional_bundle, tmp_path):
     from alignmenter_edge.bundle import sha256_file
     from alignmenter_edge.errors import BundleError
 
-    copy = tmp_path / "bundle"
-    shutil.copytree(tiny_constitutional_bundle, copy)
+    copy = _copy(tiny_constitutional_bundle, tmp_path)
     model = copy / "model.gguf"
+
+    def rehash(manifest: dict) -> None:
+        manifest["files"]["model.gguf"] = {"size": model.stat().st_size, "sha256": sha256_file(model)}
+
     data = model.read_bytes()
     model.write_bytes(data[: len(data) // 3])  # truncated mid-tensor
-    manifest_path = copy / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["files"]["model.gguf"] = {"size": model.stat().st_size, "sha256": sha256_file(model)}
-    manifest_path.write_text(json.dumps(manifest))
+    _rewrite_manifest(copy, rehash)
     with pytest.raises(BundleError, match="could not load"):
         _load(copy)
     model.write_bytes(b"not a gguf file at all" * 100)
-    manifest["files"]["model.gguf"] = {"size": model.stat().st_size, "sha256": sha256_file(model)}
-    manifest_path.write_text(json.dumps(manifest))
+    _rewrite_manifest(copy, rehash)
     with pytest.raises(BundleError, match="could not load"):
         _load(copy)
 
@@ -173,12 +185,12 @@ def test_corrupt_gguf_is_a_clear_error(tiny_constitutional_bundle, tmp_path):
 def test_inconsistent_label_ids_are_rejected(tiny_constitutional_bundle, tmp_path):
     from alignmenter_edge.errors import BundleError
 
-    copy = tmp_path / "bundle"
-    shutil.copytree(tiny_constitutional_bundle, copy)
-    manifest_path = copy / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["labels"]["unsafe"]["token_id"] = manifest["labels"]["unsafe"]["token_id"] + 1
-    manifest_path.write_text(json.dumps(manifest))
+    copy = _copy(tiny_constitutional_bundle, tmp_path)
+
+    def shift_unsafe_token(manifest: dict) -> None:
+        manifest["labels"]["unsafe"]["token_id"] += 1
+
+    _rewrite_manifest(copy, shift_unsafe_token)
     with pytest.raises(BundleError, match="label"):
         _load(copy)
 
