@@ -77,6 +77,19 @@ def summary(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
     return out
 
 
+def against_all_benign(sets: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, float]]:
+    """AUROC of each set's unsafe texts against every benign text of all sets pooled: defined for the
+    one-class sets too (their own AUROC is not)."""
+    benign = [r for rows in sets.values() for r in rows if not r["unsafe"]]
+    out = {}
+    for name, rows in sets.items():
+        unsafe = [r for r in rows if r["unsafe"]]
+        labels = [True] * len(unsafe) + [False] * len(benign)
+        out[name] = {tier: roc_auc(labels, [1 - r[tier] for r in unsafe + benign])
+                     for tier in ("heuristic", "lexicon")}
+    return out
+
+
 def table(report: dict[str, Any]) -> str:
     lines = [f"Threshold by the rule on the dev halves: **{report['rule_threshold']}** "
              f"(shipped default: {report['shipped_threshold']}).", "",
@@ -91,7 +104,11 @@ def table(report: dict[str, Any]) -> str:
             lines.append(f"| {name} | {half} | {s['n']} ({s['unsafe']}/{s['safe']}) | {auc} | {fp} | {tp} |")
     pooled = report["pooled_benign"]
     lines += ["", f"All benign texts pooled ({pooled['safe']}): heuristic flags "
-              f"{pooled['heuristic']['false_positives']}, lexicon {pooled['lexicon']['false_positives']}."]
+              f"{pooled['heuristic']['false_positives']}, lexicon {pooled['lexicon']['false_positives']}.",
+              "", f"AUROC of each set's unsafe texts against all {pooled['safe']} benign texts pooled "
+              "(full sets), heuristic / lexicon:", ""]
+    lines += [f"- {name}: {aucs['heuristic']:.3f} / {aucs['lexicon']:.3f}"
+              for name, aucs in report["auroc_vs_all_benign"].items()]
     return "\n".join(lines) + "\n"
 
 
@@ -112,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         report["sets"][name]["full"] = summary(rows, DEFAULT_THRESHOLD)
     report["pooled_benign"] = summary([r for rows in sets.values() for r in rows if not r["unsafe"]],
                                       DEFAULT_THRESHOLD)
+    report["auroc_vs_all_benign"] = against_all_benign(sets)
     write_result("lexicon_threshold", report)
     (RESULTS / "lexicon_threshold.md").write_text(table(report), encoding="utf-8")
     print(table(report))
