@@ -45,6 +45,19 @@ def rss_mb() -> float:
         return int(handle.read().split()[1]) * _PAGE / 2**20
 
 
+def interval_peak_mb() -> float | None:
+    """Peak RSS since the last call (VmHWM, then reset through /proc/self/clear_refs); None where
+    the kernel does not allow the reset."""
+    try:
+        with open("/proc/self/status") as handle:
+            peak = next(int(line.split()[1]) / 1024 for line in handle if line.startswith("VmHWM:"))
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except (OSError, StopIteration, ValueError):
+        return None
+    return peak
+
+
 def text_stream(pool: list[str], count: int, batch: int, distinct: bool = True) -> Iterator[list[str]]:
     for start in range(0, count, batch):
         stop = min(count, start + batch)
@@ -76,7 +89,8 @@ def measure(model: str, count: int, batch: int, samples: int, data: str, bundle:
         score, info = clf.score_batch, clf.info
     load_s = time.perf_counter() - started
     every = max(batch, count // samples)
-    trace: list[tuple[int, float, float]] = [(0, 0.0, round(rss_mb(), 2))]
+    interval_peak_mb()  # the first interval's peak starts here, after loading
+    trace: list[tuple[int, float, float, float | None]] = [(0, 0.0, round(rss_mb(), 2), None)]
     done, next_sample, checksum = 0, every, 0.0
     log = open(progress, "a", encoding="utf-8") if progress else None
     if log:
@@ -90,7 +104,9 @@ def measure(model: str, count: int, batch: int, samples: int, data: str, bundle:
         checksum += sum(score(texts))
         done += len(texts)
         if done >= next_sample or done == count:
-            trace.append((done, round(time.perf_counter() - run_start, 3), round(rss_mb(), 2)))
+            peak = interval_peak_mb()
+            trace.append((done, round(time.perf_counter() - run_start, 3), round(rss_mb(), 2),
+                          None if peak is None else round(peak, 2)))
             next_sample += every
             if log:
                 log.write(json.dumps({"sample": trace[-1]}) + "\n")
@@ -109,23 +125,31 @@ def measure(model: str, count: int, batch: int, samples: int, data: str, bundle:
     return result
 
 
-def flatness(trace: list[tuple[int, float, float]], count: int) -> dict[str, Any]:
-    """Spread of RSS after warm-up, relative to its median; slope by least squares."""
-    after = [(n, rss) for n, _, rss in trace if n >= WARMUP_FRACTION * count]
-    values = sorted(rss for _, rss in after)
+def flatness(trace: list[tuple], count: int) -> dict[str, Any]:
+    """Spread after warm-up, relative to the median, of RSS at each sample and (where the kernel
+    allows resetting VmHWM) of the peak RSS within each interval between samples."""
+    after = [sample for sample in trace if sample[0] >= WARMUP_FRACTION * count]
+    result = {"warmup_texts": int(WARMUP_FRACTION * count),
+              "rss_peak_mb": max(sample[2] for sample in trace),
+              **spread([(sample[0], sample[2]) for sample in after], "rss")}
+    peaks = [(sample[0], sample[3]) for sample in after if len(sample) > 3 and sample[3] is not None]
+    if peaks:
+        result["interval_peak"] = spread(peaks, "interval_peak")
+    return result
+
+
+def spread(points: list[tuple[int, float]], name: str) -> dict[str, Any]:
+    """Median, range, largest relative deviation from the median and least-squares slope."""
+    values = sorted(value for _, value in points)
     median = values[len(values) // 2]
-    worst = max(abs(rss - median) / median for _, rss in after)
-    xs = [n for n, _ in after]
-    ys = [rss for _, rss in after]
+    worst = max(abs(value - median) / median for value in values)
+    xs, ys = [n for n, _ in points], [value for _, value in points]
     mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
     var = sum((x - mean_x) ** 2 for x in xs) or 1.0
     slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / var
-    return {"warmup_texts": int(WARMUP_FRACTION * count), "rss_median_after_warmup_mb": median,
-            "rss_min_after_warmup_mb": values[0], "rss_max_after_warmup_mb": values[-1],
-            "rss_peak_mb": max(rss for _, _, rss in trace),
-            "max_deviation_after_warmup": round(worst, 4),
-            "slope_mb_per_100k_texts": round(slope * 100_000, 3),
-            "flat_within_5pct": worst <= TOLERANCE}
+    return {f"{name}_median_after_warmup_mb": median, f"{name}_min_after_warmup_mb": values[0],
+            f"{name}_max_after_warmup_mb": values[-1], "max_deviation_after_warmup": round(worst, 4),
+            "slope_mb_per_100k_texts": round(slope * 100_000, 3), "flat_within_5pct": worst <= TOLERANCE}
 
 
 def summarize_progress(path: str) -> dict[str, Any]:
@@ -219,6 +243,11 @@ def main() -> None:
               f"after warm-up, max deviation {100 * run['max_deviation_after_warmup']:.2f}% "
               f"({'flat' if run['flat_within_5pct'] else 'NOT flat'}), peak {run['rss_peak_mb']} MB",
               file=sys.stderr, flush=True)
+        if "interval_peak" in run:
+            peaks = run["interval_peak"]
+            print(f"  peak RSS per interval: median {peaks['interval_peak_median_after_warmup_mb']} MB, max "
+                  f"deviation {100 * peaks['max_deviation_after_warmup']:.2f}% "
+                  f"({'flat' if peaks['flat_within_5pct'] else 'NOT flat'})", file=sys.stderr, flush=True)
     path = write_result(args.name, {"goal": "RSS within ±5% of its post-warm-up median",
                                     "warmup_fraction": WARMUP_FRACTION, "notes": notes, "runs": runs})
     print(path)
