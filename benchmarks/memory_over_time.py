@@ -68,7 +68,7 @@ def text_stream(pool: list[str], count: int, batch: int, distinct: bool = True) 
 
 
 def measure(model: str, count: int, batch: int, samples: int, data: str, bundle: str | None,
-            distinct: bool = True, progress: str | None = None) -> dict[str, Any]:
+            distinct: bool = True, progress: str | None = None, arena: str | None = None) -> dict[str, Any]:
     """One run, in this process: load, stream ``count`` texts, sample RSS.
 
     With ``progress``, every sample is also appended to that JSONL file as it is taken, so a run
@@ -85,7 +85,9 @@ def measure(model: str, count: int, batch: int, samples: int, data: str, bundle:
     else:
         from alignmenter_edge import load_classifier
 
-        clf = load_classifier(bundle or model, batch_size=batch if model != "roberta-onnx" else None)
+        options = {"arena": arena} if arena and model == "roberta-onnx" else {}
+        clf = load_classifier(bundle or model, batch_size=batch if model != "roberta-onnx" else None,
+                              **options)
         score, info = clf.score_batch, clf.info
     load_s = time.perf_counter() - started
     every = max(batch, count // samples)
@@ -119,6 +121,8 @@ def measure(model: str, count: int, batch: int, samples: int, data: str, bundle:
               "seconds": round(elapsed, 2), "texts_per_s": round(done / elapsed),
               "rss_before_load_mb": round(start_rss, 2), "mean_score": checksum / done,
               "trace": trace, **flatness(trace, count)}
+    if model == "roberta-onnx":
+        result["arena"] = clf.info.details.get("arena")
     if model == "dropin-heuristic":
         result["dropin_cache_entries"] = fn.cached
         result["dropin_cache_size"] = fn.cache_size
@@ -201,6 +205,8 @@ def main() -> None:
     parser.add_argument("--name", default="memory_over_time", help="results/NAME.json")
     parser.add_argument("--no-distinct", action="store_true", help="cycle the pool texts as they "
                         "are (default: append ' #N' so every text, and one word of it, is new)")
+    parser.add_argument("--arena", choices=("off", "on", "shrink"), help="roberta-onnx memory arena "
+                        "(default: the tier's default, off)")
     parser.add_argument("--progress", help="append every RSS sample to this JSONL file as it is taken")
     parser.add_argument("--summarize-progress", metavar="FILE", help="write the result of a (possibly "
                         "stopped) run from its --progress file; warm-up is 20%% of the texts it reached")
@@ -209,7 +215,8 @@ def main() -> None:
     if args.child:
         model, count, bundle = args.child
         print(json.dumps(measure(model, int(count), args.batch, args.samples, args.data,
-                                 bundle if bundle != "-" else None, not args.no_distinct, args.progress)))
+                                 bundle if bundle != "-" else None, not args.no_distinct, args.progress,
+                                 args.arena)))
         return
     if args.summarize_progress:
         run = summarize_progress(args.summarize_progress)
@@ -233,6 +240,7 @@ def main() -> None:
         proc = subprocess.run([sys.executable, __file__, "--child", model, count, bundle,
                                "--batch", str(batch), "--samples", str(args.samples), "--data", args.data,
                                *(["--no-distinct"] if args.no_distinct else []),
+                               *(["--arena", args.arena] if args.arena else []),
                                *(["--progress", args.progress] if args.progress else [])],
                               capture_output=True, text=True, check=True)
         run = json.loads(proc.stdout)
