@@ -225,7 +225,10 @@ def test_threads_and_info(tiny_roberta_bundle):
     with load_classifier(tiny_roberta_bundle) as clf:
         assert clf.info.threads == default_threads()
         assert clf.info.details["unsafe_index"] == 1
-        assert clf.info.details["arena"] == "off"
+        assert clf.info.details["arena"] == "on"
+        assert clf.engine.session.get_session_options().enable_cpu_mem_arena
+    with load_classifier(tiny_roberta_bundle, arena="off") as clf:
+        assert not clf.engine.session.get_session_options().enable_cpu_mem_arena
     with load_classifier(tiny_roberta_bundle, threads=1, batch_size=3) as clf:
         assert clf.info.threads == 1 and clf.info.batch_size == 3
         assert clf.engine.session.get_session_options().intra_op_num_threads == 1

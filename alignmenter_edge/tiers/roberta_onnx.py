@@ -13,10 +13,11 @@ imports torch or transformers. What it does per call:
    P(unsafe) = softmax(logits)[unsafe_index] from the manifest, and give each text the **most
    unsafe** of its windows; safety score = 1 - P(unsafe), in input order.
 
-Memory arena (``arena=``): ``"off"`` (default) lets ORT allocate per run from the system
-allocator, so RSS falls back after a long input instead of keeping the high-water mark for the
-life of a server; ``"on"`` is ORT's default growing arena (fastest, never shrinks); ``"shrink"``
-keeps the arena but releases unused chunks after each run. Measurements: docs/roberta.md.
+Memory arena (``arena=``): ``"on"`` (default) is ORT's growing arena: it grows to what the largest
+run needs (bounded by ``max_batch_tokens``) and keeps it, so RSS stays flat over a long stream and
+its peak was no higher than without it; ``"off"`` allocates per run from the system allocator
+(lower RSS between runs, peaks a little higher, RSS swings with input length); ``"shrink"`` keeps
+the arena but releases unused chunks after each run. Measurements: docs/roberta.md.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class RobertaEngine:
 
     def __init__(self, model_path: str | Path, tokenizer_path: str | Path, *, unsafe_index: int,
                  max_input_tokens: int, prefix_ids: Sequence[int], suffix_ids: Sequence[int],
-                 pad_id: int, threads: int | None = None, arena: str = "off",
+                 pad_id: int, threads: int | None = None, arena: str = "on",
                  spinning: bool = False, window_stride: int | None = None,
                  max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS) -> None:
         ort = require("onnxruntime", "onnx", "the roberta-onnx tier")
@@ -174,7 +175,7 @@ class RobertaONNXClassifier(BundleClassifier):
     int8_default_batch_size = 1
 
     def __init__(self, bundle: Bundle, *, batch_size: int | None = None, threads: int | None = None,
-                 arena: str = "off", spinning: bool = False, unsafe_index: int | None = None,
+                 arena: str = "on", spinning: bool = False, unsafe_index: int | None = None,
                  window_stride: int | None = None,
                  max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS) -> None:
         if batch_size is None and bundle.manifest.quantization != "fp32":
