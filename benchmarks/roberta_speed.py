@@ -8,7 +8,7 @@ Each configuration runs in its own fresh process (cold start and peak RSS are pe
 4. ``ort-int8``         this tier on the int8 bundle (length-sorted batches of 8) - the product
 
 plus profiling rows for the int8 tier (batch sizes, unsorted batches, one text per call,
-spinning, tokenization share) and an arena study (RSS of a long-running scorer).
+spinning, tokenization share). The memory-arena study is benchmarks/roberta_arena.py.
 
     flock /tmp/alignmenter-bench.lock python benchmarks/roberta_speed.py [--data DIR] [--threads 2]
 
@@ -91,7 +91,6 @@ def worker(cfg: dict) -> dict:
         clf(texts[0])
         result["cold_start_s"] = time.perf_counter() - T_START
         if cfg.get("unsorted"):
-            engine = clf.engine
             import alignmenter_edge.tiers.roberta_onnx as tier
 
             tier.length_sorted_batches = lambda lengths, size: [
@@ -127,7 +126,7 @@ def _profile(clf, texts: list[str]) -> dict:
     lengths = [len(s) for s in sequences]
     from alignmenter_edge.windows import length_sorted_batches
 
-    batches, t_pad, t_run, padded = [], 0.0, 0.0, 0
+    t_pad, t_run, padded = 0.0, 0.0, 0
     for batch in length_sorted_batches(lengths, clf.batch_size):
         t0 = time.perf_counter()
         width = max(lengths[i] for i in batch)
@@ -149,36 +148,16 @@ def _profile(clf, texts: list[str]) -> dict:
             "padding_overhead": padded / sum(lengths) - 1}
 
 
-def arena_worker(cfg: dict) -> dict:
-    """A long-running scorer: short texts, a burst of 512-token windows, short texts again."""
-    from alignmenter_edge.registry import load_classifier
-
-    clf = load_classifier(cfg["bundle"], threads=cfg["threads"], batch_size=8,
-                          arena=cfg["arena"])
-    short, long_text = cfg["texts"][:64], " ".join(cfg["texts"])[:12000]  # ~6 full windows
-    phases = {}
-    start = time.perf_counter()
-    for rnd in range(3):
-        clf.score_batch(short)
-        phases[f"short_{rnd}_mb"] = _rss_mb()
-        clf.score_batch([long_text] * 2)  # a burst of full 512-token windows
-        phases[f"long_{rnd}_mb"] = _rss_mb()
-    clf.score_batch(short)
-    phases["short_after_mb"] = _rss_mb()
-    return {"arena": cfg["arena"], **phases, "peak_rss_mb": _peak_rss_mb(),
-            "seconds": time.perf_counter() - start}
-
-
 # ------------------------------------------------------------------------------------------
 # orchestration
 # ------------------------------------------------------------------------------------------
-def run_child(cfg: dict, entry: str = "worker") -> dict:
+def run_child(cfg: dict) -> dict:
     cfg_path = RESULTS.parent / "work" / "roberta" / "child.json"
     cfg_path.write_text(json.dumps(cfg))
-    proc = subprocess.run([sys.executable, __file__, f"--{entry}", str(cfg_path)],
+    proc = subprocess.run([sys.executable, __file__, "--worker", str(cfg_path)],
                           capture_output=True, text=True, env={**os.environ, "TOKENIZERS_PARALLELISM": "true"})
     if proc.returncode != 0:
-        raise RuntimeError(f"{cfg.get('mode', cfg.get('arena'))} failed:\n{proc.stderr[-3000:]}")
+        raise RuntimeError(f"{cfg.get('mode')} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -238,12 +217,6 @@ def main() -> None:
     base = rows["pipeline-single"]["texts_per_s"]
     for row in rows.values():
         row["speedup_vs_baseline"] = row["texts_per_s"] / base
-    arena = []
-    if not args.quick:
-        for mode in ("off", "on", "shrink"):
-            print(f"arena study: {mode} ...", file=sys.stderr, flush=True)
-            arena.append(run_child({"bundle": str(paths["int8"]), "threads": args.threads,
-                                    "texts": texts, "arena": mode}, entry="arena"))
 
     import onnxruntime
     import tokenizers
@@ -275,7 +248,7 @@ def main() -> None:
         "threads": args.threads, "passes": args.passes,
         "bundle_mb": {"int8": dir_mb(paths["int8"]), "fp32": dir_mb(paths["fp32"]),
                       "hf_source": dir_mb(paths["hf"])},
-        "rows": rows, "arena_study": arena,
+        "rows": rows,
         "goals": {
             "int8_speedup_ge_7x": {"value": int8["speedup_vs_baseline"], "met": int8["speedup_vs_baseline"] >= 7},
             "int8_ms_per_text_le_10": {"value": int8["ms_per_text"], "met": int8["ms_per_text"] <= 10},
@@ -314,21 +287,15 @@ def markdown(report: dict) -> str:
                       f"{100 * prof['session_share']:.1f} %, batch assembly {1000 * prof['assemble_s']:.1f} ms; "
                       f"{prof['windows']} windows, padding overhead {100 * prof['padding_overhead']:.1f} % "
                       f"of {prof['real_tokens']} real tokens."]
-    if report["arena_study"]:
-        lines += ["", "| arena | RSS after short (MB) | after 512-token burst (MB) | after short again (MB) | peak (MB) | s |",
-                  "|---|---:|---:|---:|---:|---:|"]
-        for a in report["arena_study"]:
-            lines.append(f"| {a['arena']} | {a['short_0_mb']:.0f} | {a['long_2_mb']:.0f} | "
-                         f"{a['short_after_mb']:.0f} | {a['peak_rss_mb']:.0f} | {a['seconds']:.1f} |")
     lines += ["", "Goals: " + "; ".join(f"{k} {'met' if v['met'] else 'MISSED'} ({v['value']:.3g})"
                                        for k, v in report["goals"].items())]
     return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] in ("--worker", "--arena"):
+    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
         config = json.loads(Path(sys.argv[2]).read_text())
-        out = worker(config) if sys.argv[1] == "--worker" else arena_worker(config)
+        out = worker(config)
         print(json.dumps(out))
     else:
         main()
