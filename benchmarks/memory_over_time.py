@@ -8,7 +8,8 @@ after warm-up).
 Every run happens in a fresh subprocess (so one tier's allocations do not hide another's). Texts
 are the ../shared/data texts cycled with a running number appended, so every text is distinct and
 lengths stay mixed (``--no-distinct``: the pool cycled as is); they are generated batch by batch, so the benchmark holds no large list. RSS is
-read from /proc/self/statm every ``--samples``-th of the run. ``dropin-heuristic`` is the
+read from /proc/self/statm every ``--samples``-th of the run, together with the peak RSS since the
+previous sample (VmHWM, reset through /proc/self/clear_refs where the kernel allows it). ``dropin-heuristic`` is the
 alignmenter drop-in (``load_safety_classifier``) with its bounded score cache, fed only distinct
 texts: its cache fills during warm-up and must then stay at its bound.
 
@@ -90,6 +91,7 @@ def measure(model: str, count: int, batch: int, samples: int, data: str, bundle:
                               **options)
         score, info = clf.score_batch, clf.info
     load_s = time.perf_counter() - started
+    arena_used = info.details.get("arena")  # roberta-onnx only
     every = max(batch, count // samples)
     interval_peak_mb()  # the first interval's peak starts here, after loading
     trace: list[tuple[int, float, float, float | None]] = [(0, 0.0, round(rss_mb(), 2), None)]
@@ -97,6 +99,7 @@ def measure(model: str, count: int, batch: int, samples: int, data: str, bundle:
     log = open(progress, "a", encoding="utf-8") if progress else None
     if log:
         log.write(json.dumps({"model": model, "tier": info.tier, "model_id": info.model_id,
+                              "arena": arena_used,
                               "planned_texts": count, "batch": batch, "text_source": source,
                               "load_s": round(load_s, 3), "rss_before_load_mb": round(start_rss, 2),
                               "sample": trace[0]}) + "\n")
@@ -121,8 +124,8 @@ def measure(model: str, count: int, batch: int, samples: int, data: str, bundle:
               "seconds": round(elapsed, 2), "texts_per_s": round(done / elapsed),
               "rss_before_load_mb": round(start_rss, 2), "mean_score": checksum / done,
               "trace": trace, **flatness(trace, count)}
-    if model == "roberta-onnx":
-        result["arena"] = clf.info.details.get("arena")
+    if arena_used:
+        result["arena"] = arena_used
     if model == "dropin-heuristic":
         result["dropin_cache_entries"] = fn.cached
         result["dropin_cache_size"] = fn.cache_size
@@ -161,8 +164,8 @@ def summarize_progress(path: str) -> dict[str, Any]:
     lines = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line]
     head, trace = lines[0], [tuple(line["sample"]) for line in lines]
     done = trace[-1][0]
-    run = {key: head[key] for key in ("model", "tier", "model_id", "planned_texts", "batch",
-                                      "text_source", "load_s", "rss_before_load_mb")}
+    run = {key: head.get(key) for key in ("model", "tier", "model_id", "arena", "planned_texts", "batch",
+                                          "text_source", "load_s", "rss_before_load_mb")}
     run.update({"texts": done, "completed": done >= head["planned_texts"], "seconds": trace[-1][1],
                 "texts_per_s": round(done / trace[-1][1]) if trace[-1][1] else None, "trace": trace,
                 **flatness(trace, done)})
@@ -206,7 +209,7 @@ def main() -> None:
     parser.add_argument("--no-distinct", action="store_true", help="cycle the pool texts as they "
                         "are (default: append ' #N' so every text, and one word of it, is new)")
     parser.add_argument("--arena", choices=("off", "on", "shrink"), help="roberta-onnx memory arena "
-                        "(default: the tier's default, off)")
+                        "(default: the tier's own)")
     parser.add_argument("--progress", help="append every RSS sample to this JSONL file as it is taken")
     parser.add_argument("--summarize-progress", metavar="FILE", help="write the result of a (possibly "
                         "stopped) run from its --progress file; warm-up is 20%% of the texts it reached")
