@@ -17,9 +17,11 @@ pytest_plugins = sorted(
     if path.stem != "__init__"
 )
 
-@pytest.fixture
+
+@pytest.fixture(autouse=True)
 def data_home(tmp_path, monkeypatch) -> Path:
-    """An empty, private ALIGNMENTER_EDGE_HOME for the test."""
+    """An empty, private ALIGNMENTER_EDGE_HOME for every test (bundles, caches): no test reads or
+    writes the real data directory."""
     home = tmp_path / "edge-home"
     monkeypatch.setenv("ALIGNMENTER_EDGE_HOME", str(home))
     return home

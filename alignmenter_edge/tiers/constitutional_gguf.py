@@ -8,7 +8,9 @@ How an item is scored:
    halves tokenize exactly as the full prompt does; the split is verified when the classifier
    loads.
 2. The prefix is evaluated once per classifier and stays in llama.cpp's KV cache. Per item the
-   cache is trimmed back to the prefix and only the suffix (~60 tokens) is evaluated.
+   cache is trimmed back to the prefix and only the suffix (~60 tokens) is evaluated. The
+   evaluated prefix is also kept on disk (:mod:`.prefix_state`), so a later start reads it back
+   instead of evaluating the constitution again.
 3. At the answer position the logits of the two label tokens are read;
    ``P(unsafe) = softmax([safe, unsafe])[1]`` and the score is ``1 - P(unsafe)`` (1.0 = safe).
 
@@ -22,8 +24,10 @@ Tokenization uses the bundle's ``tokenizer.json`` (the export's reference tokeni
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -34,12 +38,14 @@ from ..deps import require
 from ..errors import BundleError, ModelOutputError
 from ..system import default_threads
 from ..windows import token_windows
+from .prefix_state import PrefixStateCache, default_directory, state_key
 
 CONSTITUTION = "{constitution}"
 CONTENT = "{content}"
 MODEL_FILE = "model.gguf"
 TOKENIZER_FILE = "tokenizer.json"
 _SPLIT_PROBE = "Probe text: is this safe?"
+_PROBE_EXTRA_IDS = 6  # logits of ids 0..5 are checked with the label logits when a state is restored
 
 
 def render_prompt(template: str, constitution: str, content: str) -> str:
@@ -56,6 +62,11 @@ def _split_on_content(template: str) -> tuple[str, str]:
         raise BundleError(f"{CONSTITUTION} must come before {CONTENT} in the template "
                           "(the constitution is the cached prefix).")
     return head, tail
+
+
+def ids_digest(ids: Sequence[int]) -> str:
+    """sha256 of a token id sequence (a cache key part)."""
+    return hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()
 
 
 def _softmax_pair(safe_logit: float, unsafe_logit: float) -> float:
@@ -135,6 +146,7 @@ class ConstitutionalScorer:
                  max_input_tokens: int = 512, window_stride: int | None = None,
                  threads: int | None = None, kv_cache_type: str = "f16", flash_attn: bool = False,
                  repack_weights: bool = False, prefix_cache: bool = True, n_batch: int = 512,
+                 prefix_state: PrefixStateCache | None = None, model_sha256: str | None = None,
                  verbose: bool = False) -> None:
         tokenizers = require("tokenizers", "gguf", "the constitutional-gguf tier (tokenizer)")
         from .llama_session import LlamaSession
@@ -167,11 +179,39 @@ class ConstitutionalScorer:
                 if not 0 <= token < self.session.n_vocab:
                     raise BundleError(f"label token id {token} is outside the model's vocabulary "
                                       f"({self.session.n_vocab}).")
+            self.prefix_source = "not cached"
+            started = time.perf_counter()
             if prefix_cache:
-                self.session.eval(list(self.layout.prefix_ids), want_logits=False)
+                self._load_prefix(prefix_state, {
+                    "model_sha256": model_sha256, "prefix_ids": ids_digest(self.layout.prefix_ids),
+                    "n_ctx": self.session.n_ctx, "n_batch": self.session.n_batch, "threads": self.threads,
+                    "kv_cache_type": kv_cache_type, "flash_attn": flash_attn,
+                    "repack_weights": repack_weights, "llama_cpp": self.session.library_version})
+            self.prefix_seconds = time.perf_counter() - started
         except BaseException:
             self.session.close()
             raise
+
+    def _load_prefix(self, cache: PrefixStateCache | None, material: dict[str, Any]) -> None:
+        """Put the evaluated prefix into the KV cache: from ``cache`` if it holds a verified state
+        for exactly this model and prompt, else by evaluating it (and saving it to ``cache``)."""
+        prefix = list(self.layout.prefix_ids)
+        if cache is not None and material["model_sha256"] is None:
+            raise ValueError("a prefix state cache needs the model file's sha256 (model_sha256).")
+        key = state_key(material) if cache is not None else ""
+        if cache is not None and cache.restore(self.session, key, prefix, self._probe_logits):
+            self.prefix_source = "restored from disk"
+            return
+        self.session.eval(prefix, want_logits=False)
+        self.prefix_source = "evaluated"
+        if cache is not None and cache.save(self.session, key, prefix, self._probe_logits):
+            self.prefix_source = "evaluated, saved to disk"
+
+    def _probe_logits(self) -> list[float]:
+        """Logits of the labels and a few other ids for a fixed probe item on the cached prefix."""
+        self.suffix_label_logits(self.layout.suffix_ids(_SPLIT_PROBE))
+        ids = list(self.label_ids) + list(range(min(_PROBE_EXTRA_IDS, self.session.n_vocab)))
+        return self.session.logits_of_last(ids)
 
     @property
     def n_prefix(self) -> int:
@@ -224,6 +264,7 @@ class ConstitutionalGGUFClassifier(BundleClassifier):
                  constitution: str | None = None, max_input_tokens: int | None = None,
                  window_stride: int | None = None, kv_cache_type: str = "f16",
                  flash_attn: bool = False, repack_weights: bool = False, prefix_cache: bool = True,
+                 prefix_state_cache: bool | str | os.PathLike[str] = True,
                  verbose: bool = False) -> None:
         super().__init__(bundle, batch_size=batch_size, threads=threads)
         manifest = bundle.manifest
@@ -233,6 +274,10 @@ class ConstitutionalGGUFClassifier(BundleClassifier):
         if "template" not in prompt or "constitution" not in prompt:
             raise BundleError(f"{bundle.path}: the manifest has no prompt template/constitution.")
         self.constitution_overridden = constitution is not None
+        state_cache = None
+        if prefix_cache and prefix_state_cache is not False:
+            directory = default_directory() if prefix_state_cache is True else Path(prefix_state_cache)
+            state_cache = PrefixStateCache(directory)
         self.scorer = ConstitutionalScorer(
             bundle.file(MODEL_FILE), bundle.file(TOKENIZER_FILE),
             template=prompt["template"],
@@ -241,7 +286,8 @@ class ConstitutionalGGUFClassifier(BundleClassifier):
             max_input_tokens=max_input_tokens or manifest.max_input_tokens,
             window_stride=window_stride or manifest.extra.get("window_stride"),
             threads=threads or default_threads(), kv_cache_type=kv_cache_type, flash_attn=flash_attn,
-            repack_weights=repack_weights, prefix_cache=prefix_cache, verbose=verbose)
+            repack_weights=repack_weights, prefix_cache=prefix_cache, prefix_state=state_cache,
+            model_sha256=manifest.files[MODEL_FILE].sha256, verbose=verbose)
         self.threads = self.scorer.threads
         try:
             _check_label_words(self.scorer.layout.tokenizer, manifest.labels, bundle.path)
@@ -249,7 +295,8 @@ class ConstitutionalGGUFClassifier(BundleClassifier):
             self.scorer.close()
             raise
         self._settings = {"kv_cache_type": kv_cache_type, "flash_attn": flash_attn,
-                          "repack_weights": repack_weights, "prefix_cache": prefix_cache}
+                          "repack_weights": repack_weights, "prefix_cache": prefix_cache,
+                          "prefix_state_cache": str(state_cache.directory) if state_cache else None}
 
     @classmethod
     def from_bundle(cls, bundle: Bundle, *, threads: int | None = None, batch_size: int | None = None,
@@ -271,6 +318,8 @@ class ConstitutionalGGUFClassifier(BundleClassifier):
             "max_input_tokens": self.scorer.max_input_tokens,
             "long_input_policy": manifest.long_input_policy,
             "constitution": "custom" if self.constitution_overridden else "bundle",
+            "prefix": self.scorer.prefix_source,
+            "prefix_seconds": round(self.scorer.prefix_seconds, 3),
             **self._settings,
         }
 

@@ -74,6 +74,7 @@ class LlamaSession:
         self._batch = None
         self._verbose = False
         self.path = Path(model_path)
+        self.library_version = str(getattr(llama_cpp, "__version__", "unknown"))
         if kv_type not in KV_TYPES:
             raise ValueError(f"kv_type must be one of {', '.join(KV_TYPES)}, got {kv_type!r}.")
         if kv_type == "q8_0" and not flash_attn:
@@ -177,6 +178,36 @@ class LlamaSession:
         """The whole vocabulary row at the last evaluated position (tests, diagnostics)."""
         row = self._llama.llama_get_logits_ith(self._ctx, -1)
         return [float(row[t]) for t in range(self.n_vocab)]
+
+    # -- saved sequence state (the cached prefix on disk) --------------------------------------
+
+    def save_sequence(self, path: str | os.PathLike[str], tokens: Sequence[int]) -> int:
+        """Write the KV cache of the sequence (``tokens``, all of it) to ``path`` in llama.cpp's
+        sequence-state format; returns the bytes written."""
+        if len(tokens) != self.n_past:
+            raise ValueError(f"the cache holds {self.n_past} tokens, {len(tokens)} were given.")
+        array = (self._llama.llama_token * len(tokens))(*tokens)
+        written = self._llama.llama_state_seq_save_file(self._ctx, os.fsencode(path), 0, array, len(tokens))
+        if not written:
+            raise OSError(f"llama.cpp could not write the sequence state to {path}.{_recent_errors()}")
+        return int(written)
+
+    def load_sequence(self, path: str | os.PathLike[str], capacity: int) -> list[int] | None:
+        """Replace the KV cache with a state written by :meth:`save_sequence`; returns its tokens,
+        or None (cache left empty) when llama.cpp refuses the file (other model shape, format...).
+        Only pass files whose integrity was checked: llama.cpp asserts on inconsistent ones."""
+        self.keep(0)
+        array = (self._llama.llama_token * max(1, capacity))()
+        count = ctypes.c_size_t(0)
+        read = self._llama.llama_state_seq_load_file(self._ctx, os.fsencode(path), 0, array, capacity,
+                                                     ctypes.byref(count))
+        if not read:
+            _recent_errors()
+            self._llama.llama_memory_clear(self._memory, True)
+            return None
+        self.n_past = int(count.value)
+        self._has_logits = False
+        return list(array[:self.n_past])
 
     # -- lifetime -----------------------------------------------------------------------------
 

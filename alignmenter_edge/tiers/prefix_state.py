@@ -1,0 +1,144 @@
+"""A disk cache of the constitutional tier's evaluated prefix (llama.cpp sequence state).
+
+Evaluating the ~1.5k-token constitution is most of the tier's start-up (tens of seconds on two
+CPU cores). After the first evaluation its KV cache is written to
+``<data home>/cache/prefix-states/<key>.state`` (llama.cpp's own sequence-state format, raw
+tensors, no pickle) with a ``<key>.json`` record beside it; later starts read it back instead.
+
+The key is a sha256 over everything the state depends on: the model file's sha256 (from the
+bundle manifest), the prefix token ids, context size, KV-cache type, flash attention, weight
+repacking, batch size, threads and the llama-cpp-python version. A state is used only when
+
+1. its record has this key and prefix length, and the state file has the recorded size and sha256
+   (llama.cpp aborts the process on some inconsistent files, so nothing unchecked reaches it);
+2. llama.cpp accepts it and returns exactly the prefix tokens;
+3. a probe item scored on top of it gives the label logits recorded when the state was made from
+   a real evaluation (within 1e-4): a state that loads but computes differently is never used.
+
+Anything else is a miss: the prefix is evaluated as without a cache and the entry is rewritten.
+A cache that cannot be written (read-only disk, full disk) warns once and costs nothing else.
+The ``max_entries`` most recently used states are kept (each is n_prefix x layers x KV width;
+~170 MB for Qwen3-1.7B with a 1.5k-token prefix and an F16 KV cache).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from ..bundle import sha256_file
+from ..paths import data_home
+
+FORMAT = 1
+PROBE_TOLERANCE = 1e-4
+DEFAULT_MAX_ENTRIES = 2
+
+
+def default_directory() -> Path:
+    return data_home() / "cache" / "prefix-states"
+
+
+def state_key(material: Mapping[str, Any]) -> str:
+    """sha256 over the canonical JSON of what the state depends on."""
+    return hashlib.sha256(json.dumps(dict(material), sort_keys=True).encode()).hexdigest()
+
+
+def _same_logits(recorded: Sequence[float], measured: Sequence[float]) -> bool:
+    return len(recorded) == len(measured) and all(
+        math.isfinite(b) and abs(a - b) <= PROBE_TOLERANCE * max(1.0, abs(a))
+        for a, b in zip(recorded, measured))
+
+
+@dataclass(frozen=True)
+class PrefixStateCache:
+    """Saved prefix states in one directory; see the module docstring for when one is used."""
+
+    directory: Path
+    max_entries: int = DEFAULT_MAX_ENTRIES
+
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        return self.directory / f"{key}.state", self.directory / f"{key}.json"
+
+    def restore(self, session: Any, key: str, prefix_ids: Sequence[int],
+                probe: Callable[[], Sequence[float]]) -> bool:
+        """Load the saved state for ``key`` into ``session``; False (cache empty) on any miss."""
+        state_path, record_path = self._paths(key)
+        try:
+            record = json.loads(record_path.read_text(encoding="utf-8"))
+            if (record.get("format") != FORMAT or record.get("key") != key
+                    or record.get("n_tokens") != len(prefix_ids)
+                    or state_path.stat().st_size != record.get("size")
+                    or sha256_file(state_path) != record.get("sha256")):
+                return False
+        except (OSError, ValueError, AttributeError):
+            return False
+        tokens = session.load_sequence(state_path, len(prefix_ids))
+        if tokens != list(prefix_ids):
+            session.keep(0)
+            return False
+        if not _same_logits(record.get("probe_logits", []), probe()):
+            session.keep(0)
+            return False
+        session.keep(len(prefix_ids))
+        try:
+            os.utime(record_path)  # most recently used
+        except OSError:
+            pass
+        return True
+
+    def save(self, session: Any, key: str, prefix_ids: Sequence[int],
+             probe: Callable[[], Sequence[float]]) -> bool:
+        """Write the session's evaluated prefix for ``key``; warns and returns False on failure."""
+        state_path, record_path = self._paths(key)
+        state_tmp = state_path.with_name(f"{state_path.name}.{os.getpid()}.tmp")
+        record_tmp = record_path.with_name(f"{record_path.name}.{os.getpid()}.tmp")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            session.save_sequence(state_tmp, prefix_ids)
+            logits = [float(x) for x in probe()]
+            session.keep(len(prefix_ids))
+            record = {"format": FORMAT, "key": key, "n_tokens": len(prefix_ids),
+                      "size": state_tmp.stat().st_size, "sha256": sha256_file(state_tmp),
+                      "probe_logits": logits}
+            record_tmp.write_text(json.dumps(record), encoding="utf-8")
+            os.replace(state_tmp, state_path)
+            os.replace(record_tmp, record_path)
+        except OSError as exc:
+            for leftover in (state_tmp, record_tmp):
+                _remove(leftover)
+            warnings.warn(f"could not save the constitution's evaluated prefix under {self.directory} "
+                          f"({exc}); scoring is unaffected, but the next start evaluates it again. "
+                          "Make the directory writable, or pass prefix_state_cache=False.",
+                          RuntimeWarning, stacklevel=3)
+            return False
+        self._evict(keep=key)
+        return True
+
+    def _evict(self, keep: str) -> None:
+        """Remove all but the ``max_entries`` most recently used states (never ``keep``)."""
+        try:
+            records = sorted(self.directory.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        except OSError:
+            return
+        kept = 1
+        for record in records:
+            if record.stem == keep:
+                continue
+            if kept < self.max_entries:
+                kept += 1
+                continue
+            _remove(record)
+            _remove(record.with_suffix(".state"))
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass

@@ -1,0 +1,152 @@
+"""The constitutional tier's prefix state on disk: saved once, restored only when verified."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import require
+
+pytestmark = pytest.mark.slow
+
+TEXTS = ["How do I bake sourdough bread?", "Describe how to make a weapon that could hurt many people.",
+         "", "A longer text about gardening, tomatoes and the weather in spring."]
+
+
+def _load(bundle: Path, **options):
+    from alignmenter_edge.registry import load_classifier
+
+    return load_classifier(str(bundle), threads=2, **options)
+
+
+def _reference(bundle: Path) -> list[float]:
+    with _load(bundle, prefix_state_cache=False) as clf:
+        assert clf.info.details["prefix"] == "evaluated"
+        return clf.score_batch(TEXTS)
+
+
+def _entries(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+
+
+def _info(clf) -> dict:
+    return clf.info.details
+
+
+def test_second_start_restores_the_prefix_and_scores_the_same(tiny_constitutional_bundle, tmp_path):
+    require("llama_cpp")
+    cache = tmp_path / "states"
+    expected = _reference(tiny_constitutional_bundle)
+    with _load(tiny_constitutional_bundle, prefix_state_cache=cache) as first:
+        assert _info(first)["prefix"] == "evaluated, saved to disk"
+        assert first.score_batch(TEXTS) == expected
+    names = _entries(cache)
+    assert len(names) == 2 and {Path(n).suffix for n in names} == {".json", ".state"}
+    with _load(tiny_constitutional_bundle, prefix_state_cache=cache) as second:
+        assert _info(second)["prefix"] == "restored from disk"
+        assert second.score_batch(TEXTS) == expected  # bit-identical, not just close
+        # the naive full-prompt path agrees as well
+    with _load(tiny_constitutional_bundle, prefix_cache=False) as naive:
+        assert max(abs(a - b) for a, b in zip(naive.score_batch(TEXTS), expected)) <= 1e-5
+
+
+def test_default_location_is_under_the_data_home(tiny_constitutional_bundle, data_home):
+    require("llama_cpp")
+    with _load(tiny_constitutional_bundle) as clf:
+        assert Path(_info(clf)["prefix_state_cache"]) == data_home / "cache" / "prefix-states"
+    assert len(_entries(data_home / "cache" / "prefix-states")) == 2
+    with _load(tiny_constitutional_bundle) as clf:
+        assert _info(clf)["prefix"] == "restored from disk"
+
+
+def test_disabled_cache_writes_nothing(tiny_constitutional_bundle, data_home):
+    require("llama_cpp")
+    with _load(tiny_constitutional_bundle, prefix_state_cache=False) as clf:
+        assert _info(clf)["prefix_state_cache"] is None
+    with _load(tiny_constitutional_bundle, prefix_cache=False) as clf:
+        assert _info(clf)["prefix"] == "not cached"
+    assert not (data_home / "cache").exists()
+
+
+def _one_state(cache: Path) -> tuple[Path, Path]:
+    (state,) = cache.glob("*.state")
+    return state, state.with_suffix(".json")
+
+
+def test_corrupted_state_file_is_not_used(tiny_constitutional_bundle, tmp_path):
+    require("llama_cpp")
+    cache = tmp_path / "states"
+    expected = _reference(tiny_constitutional_bundle)
+    _load(tiny_constitutional_bundle, prefix_state_cache=cache).close()
+    state, _ = _one_state(cache)
+    data = bytearray(state.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte inside the KV tensors
+    state.write_bytes(bytes(data))
+    with _load(tiny_constitutional_bundle, prefix_state_cache=cache) as clf:
+        assert _info(clf)["prefix"] == "evaluated, saved to disk"
+        assert clf.score_batch(TEXTS) == expected
+    with _load(tiny_constitutional_bundle, prefix_state_cache=cache) as clf:  # rewritten, usable again
+        assert _info(clf)["prefix"] == "restored from disk"
+
+
+def test_truncated_state_file_never_reaches_llama_cpp(tiny_constitutional_bundle, tmp_path):
+    require("llama_cpp")
+    cache = tmp_path / "states"
+    _load(tiny_constitutional_bundle, prefix_state_cache=cache).close()
+    state, record = _one_state(cache)
+    state.write_bytes(state.read_bytes()[:1000])
+    # a consistent record for the truncated file still fails: llama.cpp refuses it without aborting
+    meta = json.loads(record.read_text())
+    from alignmenter_edge.bundle import sha256_file
+
+    meta.update(size=state.stat().st_size, sha256=sha256_file(state))
+    record.write_text(json.dumps(meta))
+    expected = _reference(tiny_constitutional_bundle)
+    with _load(tiny_constitutional_bundle, prefix_state_cache=cache) as clf:
+        assert _info(clf)["prefix"] == "evaluated, saved to disk"
+        assert clf.score_batch(TEXTS) == expected
+
+
+def test_state_that_computes_differently_is_rejected_by_the_probe(tiny_constitutional_bundle, tmp_path):
+    require("llama_cpp")
+    cache = tmp_path / "states"
+    _load(tiny_constitutional_bundle, prefix_state_cache=cache).close()
+    _, record = _one_state(cache)
+    meta = json.loads(record.read_text())
+    meta["probe_logits"] = [x + 0.01 for x in meta["probe_logits"]]  # as if made by another model
+    record.write_text(json.dumps(meta))
+    with _load(tiny_constitutional_bundle, prefix_state_cache=cache) as clf:
+        assert _info(clf)["prefix"] == "evaluated, saved to disk"
+
+
+def test_other_constitution_or_settings_get_their_own_state(tiny_constitutional_bundle, tmp_path):
+    require("llama_cpp")
+    cache = tmp_path / "states"
+    _load(tiny_constitutional_bundle, prefix_state_cache=cache).close()
+    with _load(tiny_constitutional_bundle, prefix_state_cache=cache,
+               constitution="Only recipes are safe.") as clf:
+        assert _info(clf)["prefix"] == "evaluated, saved to disk"
+    with _load(tiny_constitutional_bundle, prefix_state_cache=cache, kv_cache_type="f32") as clf:
+        assert _info(clf)["prefix"] == "evaluated, saved to disk"
+    # two most recently used entries are kept: the f32 one and the custom constitution
+    assert len(list(cache.glob("*.state"))) == 2
+    with _load(tiny_constitutional_bundle, prefix_state_cache=cache, kv_cache_type="f32") as clf:
+        assert _info(clf)["prefix"] == "restored from disk"
+    with _load(tiny_constitutional_bundle, prefix_state_cache=cache) as clf:  # the evicted default
+        assert _info(clf)["prefix"] == "evaluated, saved to disk"
+
+
+def test_unwritable_cache_warns_and_scores_normally(tiny_constitutional_bundle, tmp_path):
+    require("llama_cpp")
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the cache directory should be")
+    expected = _reference(tiny_constitutional_bundle)
+    with pytest.warns(RuntimeWarning, match="could not save the constitution's evaluated prefix"):
+        clf = _load(tiny_constitutional_bundle, prefix_state_cache=blocker / "states")
+    with clf:
+        assert _info(clf)["prefix"] == "evaluated"
+        assert clf.score_batch(TEXTS) == expected
+    assert blocker.is_file()
+
