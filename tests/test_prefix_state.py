@@ -150,3 +150,17 @@ def test_unwritable_cache_warns_and_scores_normally(tiny_constitutional_bundle, 
         assert clf.score_batch(TEXTS) == expected
     assert blocker.is_file()
 
+
+
+def test_info_reports_saved_prefixes(tiny_constitutional_bundle, data_home, capsys):
+    require("llama_cpp")
+    from alignmenter_edge.cli import main
+    from alignmenter_edge.commands.info import collect
+
+    assert collect()["prefix_states"]["entries"] == 0
+    _load(tiny_constitutional_bundle).close()
+    states = collect()["prefix_states"]
+    state_files = list((data_home / "cache" / "prefix-states").glob("*.state"))
+    assert states["entries"] == 1 and states["bytes"] == state_files[0].stat().st_size > 0
+    assert main(["info"]) == 0
+    assert f"saved constitution prefixes in {data_home / 'cache' / 'prefix-states'}: 1 (" in capsys.readouterr().out

@@ -12,6 +12,7 @@ from .._version import __version__
 from ..paths import HOME_ENV, bundles_dir
 from ..registry import TIERS, available_tiers, installed_bundles
 from ..system import cpu_features, default_threads, usable_cpus
+from ..tiers.prefix_state import disk_usage
 
 RUNTIME_PACKAGES = ("onnxruntime", "tokenizers", "numpy", "llama-cpp-python", "pyyaml")
 
@@ -32,6 +33,7 @@ def collect() -> dict[str, Any]:
                   for name, status in available_tiers().items()},
         "bundles_dir": str(bundles_dir()),
         "bundles": installed_bundles(),
+        "prefix_states": disk_usage(),
         "packages": {name: _version(name) for name in RUNTIME_PACKAGES},
         "cpus": usable_cpus(),
         "default_threads": default_threads(),
@@ -51,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"bundles in {report['bundles_dir']} (override with ${HOME_ENV}):")
     for name, tier in report["bundles"].items() or [("(none)", "")]:
         print(f"  {name:<20} {tier}")
+    states = report["prefix_states"]
+    print(f"saved constitution prefixes in {states['dir']}: {states['entries']} "
+          f"({states['bytes'] / 1e6:.0f} MB; deleting them only slows the next start)")
     print("packages: " + ", ".join(f"{k} {v or '-'}" for k, v in report["packages"].items()))
     print(f"threads: {report['default_threads']} by default ({report['cpus']} usable CPUs); "
           f"CPU features: {' '.join(report['cpu_features']) or 'unknown'}")

@@ -44,6 +44,16 @@ def default_directory() -> Path:
     return data_home() / "cache" / "prefix-states"
 
 
+def disk_usage(directory: Path | None = None) -> dict[str, Any]:
+    """How many saved states ``directory`` (default: the data home's) holds, and their size."""
+    directory = directory or default_directory()
+    try:
+        sizes = [p.stat().st_size for p in directory.glob("*.state")] if directory.is_dir() else []
+    except OSError:
+        sizes = []
+    return {"dir": str(directory), "entries": len(sizes), "bytes": sum(sizes)}
+
+
 def state_key(material: Mapping[str, Any]) -> str:
     """sha256 over the canonical JSON of what the state depends on."""
     return hashlib.sha256(json.dumps(dict(material), sort_keys=True).encode()).hexdigest()
