@@ -68,3 +68,11 @@ def write_result(name: str, result: dict[str, Any]) -> Path:
                "machine": machine(), **result}
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def write_report(name: str, report: dict[str, Any], markdown: str) -> None:
+    """Write ``results/NAME.json`` (the report as given) and ``results/NAME.md``, print the latter."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / f"{name}.md").write_text(markdown)
+    print(markdown)

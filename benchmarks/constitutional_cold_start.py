@@ -33,7 +33,8 @@ START = time.perf_counter()
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.constitutional_speed import RESULTS, WORK, _cpu_name, _version  # noqa: E402
+from benchmarks.common import write_report  # noqa: E402
+from benchmarks.constitutional_speed import WORK, _cpu_name, _version  # noqa: E402
 
 ITEM = "Could you explain how the water cycle works and why it matters for farming?"
 
@@ -117,10 +118,7 @@ def main() -> None:
         "command": "flock /tmp/alignmenter-bench.lock python benchmarks/constitutional_cold_start.py "
                    + " ".join(sys.argv[1:]),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "constitutional_cold_start.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS / "constitutional_cold_start.md").write_text(markdown(report))
-    print(markdown(report))
+    write_report("constitutional_cold_start", report, markdown(report))
 
 
 def markdown(report: dict) -> str:

@@ -34,7 +34,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 WORK = ROOT / "work" / "constitutional"
-RESULTS = ROOT / "results"
+sys.path.insert(0, str(ROOT.parent))
+
+from benchmarks.common import write_report  # noqa: E402
+
 PREFIX_TARGET = 1500  # constitution prefix tokens
 ITEM_RANGE = (45, 80)  # item suffix tokens (content + chat framing), ~60 on average
 GOALS = {"q4_s_per_item": 0.8, "speedup": 20.0, "peak_rss_gb": 1.5, "overhead": 0.10}
@@ -222,7 +225,7 @@ def run(args: argparse.Namespace) -> None:
         print("running", " ".join(cmd[2:]), file=sys.stderr)
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         results[f"{mode}-{quant}"] = json.loads(out.strip().splitlines()[-1])
-    q4, q8, naive = results["cached-Q4_K_M"], results["cached-Q8_0"], results["naive-Q4_K_M"]
+    q4, naive = results["cached-Q4_K_M"], results["naive-Q4_K_M"]
     sizes = {p.name: p.stat().st_size for p in sorted(WORK.glob("*.gguf"))}
     report = {
         "benchmark": "constitutional-gguf, Qwen3-1.7B shape with random weights",
@@ -247,10 +250,7 @@ def run(args: argparse.Namespace) -> None:
         "command": "flock /tmp/alignmenter-bench.lock python benchmarks/constitutional_speed.py run "
                    + " ".join(sys.argv[2:]),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "constitutional.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS / "constitutional.md").write_text(markdown(report))
-    print(markdown(report))
+    write_report("constitutional", report, markdown(report))
 
 
 def markdown(report: dict) -> str:
