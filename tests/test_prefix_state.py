@@ -75,8 +75,10 @@ def _one_state(cache: Path) -> tuple[Path, Path]:
     return state, state.with_suffix(".json")
 
 
-def test_corrupted_state_file_is_not_used(tiny_constitutional_bundle, tmp_path):
+def test_corrupted_state_file_is_not_used(tiny_constitutional_bundle, tmp_path, monkeypatch):
     require("llama_cpp")
+    from alignmenter_edge.tiers.llama_session import LlamaSession
+
     cache = tmp_path / "states"
     expected = _reference(tiny_constitutional_bundle)
     _load(tiny_constitutional_bundle, prefix_state_cache=cache).close()
@@ -84,9 +86,14 @@ def test_corrupted_state_file_is_not_used(tiny_constitutional_bundle, tmp_path):
     data = bytearray(state.read_bytes())
     data[len(data) // 2] ^= 0xFF  # one flipped byte inside the KV tensors
     state.write_bytes(bytes(data))
+    loads = []
+    original = LlamaSession.load_sequence
+    monkeypatch.setattr(LlamaSession, "load_sequence",
+                        lambda self, *a: loads.append(a) or original(self, *a))
     with _load(tiny_constitutional_bundle, prefix_state_cache=cache) as clf:
         assert _info(clf)["prefix"] == "evaluated, saved to disk"
         assert clf.score_batch(TEXTS) == expected
+    assert loads == []  # the sha256 mismatch stopped it before llama.cpp read the file
     with _load(tiny_constitutional_bundle, prefix_state_cache=cache) as clf:  # rewritten, usable again
         assert _info(clf)["prefix"] == "restored from disk"
 
