@@ -1,6 +1,6 @@
-"""Evaluate every tier that runs on a bare checkout (heuristic, lexicon) on every shared data set.
+"""Evaluate every tier that runs on a bare checkout (heuristic, lexicon, none) on every shared data set.
 
-Usage:  python benchmarks/eval_tiers.py [--data DIR] [--tiers heuristic,lexicon] [--out DIR]
+Usage:  python benchmarks/eval_tiers.py [--data DIR] [--tiers heuristic,lexicon,none] [--out DIR]
 
 DIR defaults to ../shared/data next to the repository (the data files are never committed).
 Writes benchmarks/results/eval_tiers.json (full reports) and eval_tiers.md (the README table).
@@ -28,7 +28,7 @@ REPEATS = 5  # throughput: best of REPEATS scoring passes over each set
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
-    parser.add_argument("--tiers", default="heuristic,lexicon")
+    parser.add_argument("--tiers", default="heuristic,lexicon,none")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args(argv)
     files = sorted(args.data.glob("*.jsonl"))
