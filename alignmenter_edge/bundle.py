@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 
 from ._version import __version__
 from .errors import BundleError, BundleIntegrityError
+from .verified import VerifiedFiles
 
 FORMAT_NAME = "alignmenter-edge-bundle"
 FORMAT_VERSION = 1
@@ -134,12 +135,17 @@ def is_bundle_dir(path: str | os.PathLike[str]) -> bool:
     return (Path(path) / MANIFEST_NAME).is_file()
 
 
-def read_bundle(path: str | os.PathLike[str], *, verify: bool = True) -> Bundle:
+def read_bundle(path: str | os.PathLike[str], *, verify: bool | str = True) -> Bundle:
     """Read ``path/manifest.json`` and check every listed file.
 
-    Sizes are always checked; with ``verify`` (the default) sha256 too. A missing, truncated or
-    altered file raises :class:`BundleIntegrityError` naming it.
+    Sizes are always checked. ``verify=True`` (the default) checks sha256 too, skipping the hashing
+    of a file whose size, times, inode and device are unchanged since it was last hashed in full
+    on this machine (:mod:`alignmenter_edge.verified`); ``"full"`` hashes every file; ``False``
+    checks sizes only. A missing, truncated or altered file raises :class:`BundleIntegrityError`
+    naming it.
     """
+    if verify not in (True, False, "full"):
+        raise ValueError(f"verify must be True, False or 'full', got {verify!r}.")
     root = Path(path).expanduser().resolve()
     manifest_path = root / MANIFEST_NAME
     if not manifest_path.is_file():
@@ -154,12 +160,18 @@ def read_bundle(path: str | os.PathLike[str], *, verify: bool = True) -> Bundle:
     if not isinstance(data, dict):
         raise BundleError(f"{manifest_path}: expected a JSON object.")
     manifest = Manifest.from_json(data, manifest_path)
-    for name, record in manifest.files.items():
-        _check_file(root, name, record, verify)
+    stamps = VerifiedFiles() if verify is True else None
+    try:
+        for name, record in manifest.files.items():
+            _check_file(root, name, record, verify, stamps)
+    finally:
+        if stamps is not None:
+            stamps.save()
     return Bundle(root, manifest)
 
 
-def _check_file(root: Path, name: str, record: FileRecord, verify: bool) -> None:
+def _check_file(root: Path, name: str, record: FileRecord, verify: bool | str,
+                stamps: VerifiedFiles | None) -> None:
     target = (root / name).resolve()
     if root not in target.parents:
         raise BundleError(f"{root}: manifest file name {name!r} points outside the bundle.")
@@ -174,8 +186,10 @@ def _check_file(root: Path, name: str, record: FileRecord, verify: bool) -> None
             "The bundle is incomplete or corrupt; re-copy or re-export it."
         )
     if verify:
-        actual = sha256_file(target)
+        actual = stamps.sha256(target, sha256_file) if stamps is not None else sha256_file(target)
         if actual != record.sha256:
+            if stamps is not None:
+                stamps.forget(target)
             raise BundleIntegrityError(
                 f"{root}: sha256 of {name!r} is {actual}, the manifest records {record.sha256}. "
                 "The file was altered or corrupted; re-copy or re-export the bundle."

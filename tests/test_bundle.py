@@ -138,3 +138,70 @@ def test_writer_refuses_missing_artifact(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="does not exist"):
         write_bundle(tmp_path, ["model.onnx"], **FIELDS)
     assert not (tmp_path / MANIFEST_NAME).exists()
+
+
+@pytest.fixture
+def hash_calls(monkeypatch) -> list[str]:
+    """Names of the files read_bundle hashes (sha256_file wrapped)."""
+    import alignmenter_edge.bundle as bundle_module
+
+    calls: list[str] = []
+    original = bundle_module.sha256_file
+    monkeypatch.setattr(bundle_module, "sha256_file", lambda path: calls.append(Path(path).name) or original(path))
+    return calls
+
+
+@pytest.fixture
+def no_racy_window(monkeypatch) -> None:
+    """Files made by the test are seconds old; let their stamps count at once."""
+    import alignmenter_edge.verified as verified
+
+    monkeypatch.setattr(verified, "RACY_SECONDS", 0.0)
+
+
+def test_unchanged_files_are_hashed_once(bundle_dir: Path, hash_calls, no_racy_window, data_home) -> None:
+    read_bundle(bundle_dir)
+    assert sorted(hash_calls) == ["model.onnx", "tokenizer.json"]
+    assert (data_home / "cache" / "verified.json").is_file()
+    hash_calls.clear()
+    read_bundle(bundle_dir)
+    assert hash_calls == []
+    read_bundle(bundle_dir, verify="full")
+    assert sorted(hash_calls) == ["model.onnx", "tokenizer.json"]
+
+
+def test_file_altered_behind_a_restored_mtime_is_still_caught(bundle_dir: Path, no_racy_window) -> None:
+    import os
+
+    read_bundle(bundle_dir)  # stamps recorded
+    model = bundle_dir / "model.onnx"
+    before = model.stat()
+    data = bytearray(model.read_bytes())
+    data[10] ^= 0xFF  # same size, other content
+    model.write_bytes(bytes(data))
+    os.utime(model, ns=(before.st_atime_ns, before.st_mtime_ns))  # mtime put back; ctime cannot be
+    assert model.stat().st_mtime_ns == before.st_mtime_ns
+    with pytest.raises(BundleIntegrityError, match="sha256 of 'model.onnx'"):
+        read_bundle(bundle_dir)
+
+
+def test_files_changed_in_the_last_seconds_are_not_stamped(bundle_dir: Path, hash_calls) -> None:
+    read_bundle(bundle_dir)
+    read_bundle(bundle_dir)
+    assert len(hash_calls) == 4  # racily new: hashed both times
+
+
+def test_unreadable_stamps_mean_hashing(bundle_dir: Path, hash_calls, no_racy_window, data_home) -> None:
+    (data_home / "cache").mkdir(parents=True)
+    (data_home / "cache" / "verified.json").write_text("{not json", encoding="utf-8")
+    read_bundle(bundle_dir)
+    assert len(hash_calls) == 2
+    hash_calls.clear()
+    read_bundle(bundle_dir)  # the broken file was replaced by a good one
+    assert hash_calls == []
+
+
+def test_verify_takes_true_false_or_full(bundle_dir: Path) -> None:
+    with pytest.raises(ValueError, match="verify must be True, False or 'full'"):
+        read_bundle(bundle_dir, verify="yes")
+    read_bundle(bundle_dir, verify=False)

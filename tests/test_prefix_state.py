@@ -67,7 +67,7 @@ def test_disabled_cache_writes_nothing(tiny_constitutional_bundle, data_home):
         assert _info(clf)["prefix_state_cache"] is None
     with _load(tiny_constitutional_bundle, prefix_cache=False) as clf:
         assert _info(clf)["prefix"] == "not cached"
-    assert not (data_home / "cache").exists()
+    assert not (data_home / "cache" / "prefix-states").exists()
 
 
 def _one_state(cache: Path) -> tuple[Path, Path]:
