@@ -1,13 +1,18 @@
-"""Cold start of the constitutional-gguf tier: time to the first score, with and without the
-constitution's evaluated prefix saved on disk (alignmenter_edge/tiers/prefix_state.py).
+"""Cold start of the constitutional-gguf tier: time to the first score through
+``load_classifier`` on a bundle, with and without what a first start leaves in the data home: the
+constitution's evaluated prefix (alignmenter_edge/tiers/prefix_state.py) and the stamps of files
+already hashed in full (alignmenter_edge/verified.py).
 
 Uses the random full-size Qwen3-1.7B GGUFs and the ~1.5k-token constitution that
-``benchmarks/constitutional_speed.py prepare`` writes under benchmarks/work/constitutional/.
-Every start is a fresh process (Python start-up included in the wall time):
+``benchmarks/constitutional_speed.py prepare`` writes under benchmarks/work/constitutional/, made
+into a bundle there (the GGUF hard-linked). Every start is a fresh process with its own empty
+ALIGNMENTER_EDGE_HOME unless it is a restart (Python start-up included in the wall time):
 
-1. no state cache  - the prefix is evaluated, nothing is written (``prefix_state_cache=False``);
-2. first start     - empty cache: evaluated, then saved;
-3. restart (x3)    - the saved state is verified (sha256, probe item) and restored.
+1. no data home use - ``prefix_state_cache=False, verify="full"``: hash, evaluate, score;
+2. first start      - empty data home: hash (stamps recorded), evaluate (state saved), score;
+3. restart (x3)     - same data home: file stamps unchanged (no hashing), saved state verified
+                      (sha256, probe item) and restored;
+4. restart, ``verify="full"`` - as 3, but every bundle file hashed again (what the stamps save).
 
     flock /tmp/alignmenter-bench.lock python benchmarks/constitutional_speed.py prepare
     flock /tmp/alignmenter-bench.lock python benchmarks/constitutional_cold_start.py [--quant Q4_K_M]
@@ -33,47 +38,76 @@ START = time.perf_counter()
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from alignmenter_edge.verified import RACY_SECONDS  # noqa: E402
 from benchmarks.common import write_report  # noqa: E402
 from benchmarks.constitutional_speed import WORK, _cpu_name, _version  # noqa: E402
 
 ITEM = "Could you explain how the water cycle works and why it matters for farming?"
 
 
-def worker(args: argparse.Namespace) -> None:
+def make_bundle(quant: str) -> Path:
+    """A constitutional-gguf bundle of the prepared random model (hard-linked, not copied)."""
     from tokenizers import Tokenizer
 
+    from alignmenter_edge.bundle import is_bundle_dir, write_bundle
     from alignmenter_edge.models import load_spec
-    from alignmenter_edge.tiers.constitutional_gguf import ConstitutionalScorer
-    from alignmenter_edge.tiers.prefix_state import PrefixStateCache
+
+    bundle = WORK / f"bundle-{quant.lower()}"
+    if is_bundle_dir(bundle):
+        return bundle
+    model = WORK / f"qwen3-1.7b-random-{quant.lower()}.gguf"
+    if not model.exists():
+        raise SystemExit(f"{model} is missing: run benchmarks/constitutional_speed.py prepare first.")
+    bundle.mkdir(parents=True, exist_ok=True)
+    for source, name in ((model, "model.gguf"), (WORK / "tokenizer" / "tokenizer.json", "tokenizer.json")):
+        if not (bundle / name).exists():
+            os.link(source, bundle / name)
+    tokenizer = Tokenizer.from_file(str(bundle / "tokenizer.json"))
+    spec = load_spec("constitutional-safety-classifier")
+    write_bundle(
+        bundle, ["model.gguf", "tokenizer.json"], tier="constitutional-gguf",
+        model_id=f"random-real-shape-qwen3-1.7b-{quant.lower()}",
+        sources=[{"role": "base", "id": "random weights, Qwen3-1.7B shape "
+                  "(benchmarks/constitutional_speed.py prepare)", "revision": None}],
+        labels={word: {"word": word, "token_id": tokenizer.token_to_id(word)} for word in ("safe", "unsafe")},
+        max_input_tokens=512, long_input_policy="window-min", quantization=quant, tokenizer="tokenizer.json",
+        prompt={"template": spec["prompt"]["template"],
+                "constitution": (WORK / "constitution.md").read_text(encoding="utf-8")},
+        parity={"note": "random weights: speed only, no parity measured"}, extra={"window_stride": 384})
+    time.sleep(RACY_SECONDS)  # the new links changed the files' ctime: let it age past the racy window
+    return bundle
+
+
+def worker(args: argparse.Namespace) -> None:
+    from alignmenter_edge.registry import load_classifier
 
     imported = time.perf_counter()
-    spec = load_spec("constitutional-safety-classifier")
-    tokenizer_path = WORK / "tokenizer" / "tokenizer.json"
-    tokenizer = Tokenizer.from_file(str(tokenizer_path))
-    cache = PrefixStateCache(Path(args.cache)) if args.cache else None
-    scorer = ConstitutionalScorer(
-        WORK / f"qwen3-1.7b-random-{args.quant.lower()}.gguf", tokenizer_path,
-        template=spec["prompt"]["template"],
-        constitution=(WORK / "constitution.md").read_text(encoding="utf-8"),
-        label_ids=[tokenizer.token_to_id("safe"), tokenizer.token_to_id("unsafe")],
-        max_input_tokens=512, threads=args.threads, prefix_state=cache, model_sha256=args.model_sha256)
-    ready = time.perf_counter()
-    score = scorer.score(ITEM)
-    done = time.perf_counter()
+    options = {} if args.use_home else {"prefix_state_cache": False, "verify": "full"}
+    if args.full_verify:
+        options["verify"] = "full"
+    with load_classifier(args.bundle, threads=args.threads, **options) as clf:
+        ready = time.perf_counter()
+        score = clf(ITEM)
+        done = time.perf_counter()
+        details = clf.info.details
     print(json.dumps({
-        "prefix": scorer.prefix_source, "prefix_tokens": scorer.n_prefix, "score": score,
-        "import_s": imported - START, "prefix_s": scorer.prefix_seconds, "ready_s": ready - START,
+        "prefix": details["prefix"], "prefix_tokens": details["prefix_tokens"], "score": score,
+        "import_s": imported - START, "prefix_s": details["prefix_seconds"], "ready_s": ready - START,
         "first_score_s": done - START,
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2,
     }))
-    scorer.close()
 
 
-def _start(args: argparse.Namespace, cache: Path | None, sha: str) -> dict:
-    cmd = [sys.executable, __file__, "--worker", "--quant", args.quant, "--threads", str(args.threads),
-           "--model-sha256", sha] + (["--cache", str(cache)] if cache else [])
+def _start(args: argparse.Namespace, bundle: Path, home: Path | None, full_verify: bool = False) -> dict:
+    cmd = [sys.executable, __file__, "--worker", "--bundle", str(bundle), "--threads", str(args.threads)]
+    if full_verify:
+        cmd.append("--full-verify")
+    env = dict(os.environ)
+    if home is not None:
+        cmd.append("--use-home")
+        env["ALIGNMENTER_EDGE_HOME"] = str(home)
     t = time.perf_counter()
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     result = json.loads(out.strip().splitlines()[-1])
     result["process_wall_s"] = time.perf_counter() - t
     return result
@@ -85,30 +119,30 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--restarts", type=int, default=3)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--cache", help=argparse.SUPPRESS)
-    parser.add_argument("--model-sha256", help=argparse.SUPPRESS)
+    parser.add_argument("--bundle", help=argparse.SUPPRESS)
+    parser.add_argument("--use-home", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--full-verify", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args)
         return
-    from alignmenter_edge.bundle import sha256_file
-
-    model = WORK / f"qwen3-1.7b-random-{args.quant.lower()}.gguf"
-    if not model.exists():
-        raise SystemExit(f"{model} is missing: run benchmarks/constitutional_speed.py prepare first.")
-    sha = sha256_file(model)
-    cache = Path(tempfile.mkdtemp(prefix="prefix-states-", dir=WORK))
+    bundle = make_bundle(args.quant)
+    model = bundle / "model.gguf"
+    home = Path(tempfile.mkdtemp(prefix="edge-home-", dir=WORK))
     load_before = os.getloadavg()
     try:
-        runs = {"no state cache": _start(args, None, sha), "first start (evaluate, save)": _start(args, cache, sha)}
-        state_bytes = sum(p.stat().st_size for p in cache.glob("*.state"))
-        restarts = [_start(args, cache, sha) for _ in range(args.restarts)]
+        runs = {"no data home use (hash, evaluate)": _start(args, bundle, None),
+                "first start (hash, evaluate, save)": _start(args, bundle, home)}
+        state_bytes = sum(p.stat().st_size for p in home.glob("cache/prefix-states/*.state"))
+        restarts = [_start(args, bundle, home) for _ in range(args.restarts)]
+        full = _start(args, bundle, home, full_verify=True)
     finally:
-        shutil.rmtree(cache, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
     assert all(r["prefix"] == "restored from disk" for r in restarts), [r["prefix"] for r in restarts]
-    scores = {r["score"] for r in [runs["first start (evaluate, save)"], *restarts]}
+    scores = {r["score"] for r in [*runs.values(), *restarts, full]}
     runs["restart (restore), median"] = min(restarts, key=lambda r: abs(
         r["first_score_s"] - statistics.median(x["first_score_s"] for x in restarts)))
+    runs['restart, verify="full" (bundle hashed again)'] = full
     report = {
         "benchmark": "constitutional-gguf cold start, Qwen3-1.7B shape with random weights",
         "machine": {"cpu": _cpu_name(), "threads": args.threads, "loadavg_before": load_before,
@@ -122,7 +156,7 @@ def main() -> None:
 
 
 def markdown(report: dict) -> str:
-    first = report["runs"]["first start (evaluate, save)"]
+    first = report["runs"]["first start (hash, evaluate, save)"]
     lines = [f"{report['quant']} ({report['model_bytes'] / 1e9:.2f} GB), {first['prefix_tokens']}-token "
              f"constitution prefix, {report['machine']['threads']} threads on {report['machine']['cpu']}; "
              f"saved state {report['state_bytes'] / 1e6:.0f} MB; same score on every start: "
