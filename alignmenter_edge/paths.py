@@ -22,3 +22,8 @@ def data_home() -> Path:
 def bundles_dir() -> Path:
     """Directory holding installed bundles, one sub-directory per bundle name."""
     return data_home() / "bundles"
+
+
+def cache_dir() -> Path:
+    """What makes later starts fast (saved prefixes, verified-file stamps); safe to delete."""
+    return data_home() / "cache"

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from .paths import data_home
+from .paths import cache_dir
 
 MAX_STAMPS = 256
 RACY_SECONDS = 2.0
@@ -35,7 +35,7 @@ class VerifiedFiles:
     """A small persistent map: absolute path → (stat stamp, sha256 found by hashing)."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or data_home() / "cache" / "verified.json"
+        self.path = path or cache_dir() / "verified.json"
         self._stamps: dict[str, dict] = {}
         self._dirty = False
         try:

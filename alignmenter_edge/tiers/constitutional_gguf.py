@@ -24,7 +24,6 @@ Tokenization uses the bundle's ``tokenizer.json`` (the export's reference tokeni
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import time
@@ -62,11 +61,6 @@ def _split_on_content(template: str) -> tuple[str, str]:
         raise BundleError(f"{CONSTITUTION} must come before {CONTENT} in the template "
                           "(the constitution is the cached prefix).")
     return head, tail
-
-
-def ids_digest(ids: Sequence[int]) -> str:
-    """sha256 of a token id sequence (a cache key part)."""
-    return hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()
 
 
 def _softmax_pair(safe_logit: float, unsafe_logit: float) -> float:
@@ -183,7 +177,7 @@ class ConstitutionalScorer:
             started = time.perf_counter()
             if prefix_cache:
                 self._load_prefix(prefix_state, {
-                    "model_sha256": model_sha256, "prefix_ids": ids_digest(self.layout.prefix_ids),
+                    "model_sha256": model_sha256, "prefix_ids": list(self.layout.prefix_ids),
                     "n_ctx": self.session.n_ctx, "n_batch": self.session.n_batch, "threads": self.threads,
                     "kv_cache_type": kv_cache_type, "flash_attn": flash_attn,
                     "repack_weights": repack_weights, "llama_cpp": self.session.library_version})
@@ -196,15 +190,19 @@ class ConstitutionalScorer:
         """Put the evaluated prefix into the KV cache: from ``cache`` if it holds a verified state
         for exactly this model and prompt, else by evaluating it (and saving it to ``cache``)."""
         prefix = list(self.layout.prefix_ids)
-        if cache is not None and material["model_sha256"] is None:
+        if cache is None:
+            self.session.eval(prefix, want_logits=False)
+            self.prefix_source = "evaluated"
+            return
+        if material["model_sha256"] is None:
             raise ValueError("a prefix state cache needs the model file's sha256 (model_sha256).")
-        key = state_key(material) if cache is not None else ""
-        if cache is not None and cache.restore(self.session, key, prefix, self._probe_logits):
+        key = state_key(material)
+        if cache.restore(self.session, key, prefix, self._probe_logits):
             self.prefix_source = "restored from disk"
             return
         self.session.eval(prefix, want_logits=False)
         self.prefix_source = "evaluated"
-        if cache is not None and cache.save(self.session, key, prefix, self._probe_logits):
+        if cache.save(self.session, key, prefix, self._probe_logits):
             self.prefix_source = "evaluated, saved to disk"
 
     def _probe_logits(self) -> list[float]:

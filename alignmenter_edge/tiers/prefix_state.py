@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from ..bundle import sha256_file
-from ..paths import data_home
+from ..paths import cache_dir
 
 FORMAT = 1
 PROBE_TOLERANCE = 1e-4
@@ -41,7 +41,7 @@ DEFAULT_MAX_ENTRIES = 2
 
 
 def default_directory() -> Path:
-    return data_home() / "cache" / "prefix-states"
+    return cache_dir() / "prefix-states"
 
 
 def disk_usage(directory: Path | None = None) -> dict[str, Any]:
