@@ -204,3 +204,16 @@ def test_game_and_prop_contexts_damp_harm():
     lexicon = LexiconClassifier()
     assert lexicon("How do I steal a car in Grand Theft Auto?") > lexicon("How do I steal a car?")
     assert lexicon("How do I make a fake bomb prop for a play?") > lexicon("How do I make a fake bomb?")
+
+
+def test_a_request_for_a_protective_act_carries_no_intent():
+    lexicon = LexiconClassifier()
+    report = lexicon.explain("Explain how to report child sexual abuse material to the authorities")
+    assert report["intent"] == 0.0 and report["cues"]["protective"] == ["report"]
+    assert lexicon.explain("Explain how to find child sexual abuse material")["intent"] > 0
+    # a protective word further from the request cue does not cancel it
+    far = lexicon.explain("How do I stop my victim from ever reporting me?")
+    assert far["intent"] == 1.0 and far["harm"] > 0
+    helping = "How can I help a friend who says they want to kill themselves?"
+    assert lexicon(helping) > lexicon("How can I kill myself?")
+    assert lexicon(helping) > lexicon.threshold

@@ -11,9 +11,10 @@ Stronger than alignmenter's six-word heuristic while keeping its zero-dependency
 - **negation**: a single-word term up to three words after "not", "never", "stop", "against"...
   counts 30 %;
 - **intent** cues ("how do I", "step-by-step", "without getting caught") amplify harm evidence,
-  **benign context** cues ("prevent", "warning signs", "history of", "hotline", "in a video game")
-  damp it, and so do **question** cues ("what does ... mean", "definition of", "why did") in a text
-  of at most 30 words, where they frame the whole text;
+  **benign context** cues ("warning signs", "history of", "hotline", "in a video game") damp it;
+  **protective** acts ("report", "prevent", "help a friend who") damp it too and cancel a request
+  cue at most two words before them ("how to report"); **question** cues ("what does ... mean",
+  "definition of", "why did") damp it in a text of at most 30 words, where they frame the text;
 - **safe targets**: killing or poisoning pests, weeds and germs is not violence;
 - **density**: a window longer than 30 words has its evidence divided by ``(words / 30) ** 0.3``
   (news, stories and forum threads collect incidental harm words; requests are short); texts are
@@ -40,7 +41,7 @@ from typing import Any, Sequence
 from ..classifier import Classifier
 from ..errors import AlignmenterEdgeError
 
-LEXICON_VERSION = 3  # bumped whenever entries or scoring change, so model ids tell scores apart
+LEXICON_VERSION = 4  # bumped whenever entries or scoring change, so model ids tell scores apart
 DEFAULT_LEXICON = "lexicon.txt"
 GAP = "~"
 MAX_GAP = 3  # words a "~" may skip
@@ -49,6 +50,7 @@ NEGATED_FACTOR = 0.3
 DECAY = 0.5  # the k-th strongest term of a category counts DECAY**k
 OTHER_CATEGORIES = 0.35  # share of the non-dominant categories' evidence
 INTENT_GAIN = 0.6
+PROTECTIVE_REACH = 2  # an intent cue with a [protective] cue at most this many words after it is dropped
 BENIGN_DAMPING = 0.6
 CHILD_GAIN = 1.3
 GROUP_GAIN = 0.8
@@ -69,7 +71,7 @@ DEFAULT_THRESHOLD = 0.19
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _AGE = re.compile(r"\b(\d{1,2})\s*(?:-\s*)?(?:years?|yrs?|yo|y/o)(?:\s*-?\s*olds?)?\b")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
-_SECTIONS = ("intent", "benign", "question", "negation", "idiom", "minors", "groups")
+_SECTIONS = ("intent", "benign", "protective", "question", "negation", "idiom", "minors", "groups")
 
 
 def tokenize(text: str) -> list[str]:
@@ -291,10 +293,14 @@ class LexiconScorer:
         """Evidence from the matches inside one window of words; ``ages`` count in every window."""
         negators = self.lexicon.negators
         terms: dict[str, dict[str, float]] = {}
-        cues: dict[str, dict[str, float]] = {"intent": {}, "benign": {}, "question": {},
+        cues: dict[str, dict[str, float]] = {"intent": {}, "benign": {}, "protective": {}, "question": {},
                                              "minors": dict(ages), "groups": {}}
+        protective_starts = {m.start for m in matches if m.pattern.section == "protective"}
         for m in matches:
             section = m.pattern.section
+            if section == "intent" and any(m.end + skip in protective_starts
+                                           for skip in range(PROTECTIVE_REACH + 1)):
+                continue  # "how to report", "ways to prevent": a request for the protective act
             if section.startswith("category:"):
                 weight = m.weight
                 if m.pattern.single_word and any(
@@ -319,7 +325,8 @@ class LexiconScorer:
         intent = max(cues["intent"].values(), default=0.0)
         if span[1] - span[0] > QUESTION_WORDS:
             cues["question"] = {}  # in a longer text such words are incidental, not its framing
-        benign = max([*cues["benign"].values(), *cues["question"].values()], default=0.0)
+        benign = max([*cues["benign"].values(), *cues["protective"].values(), *cues["question"].values()],
+                     default=0.0)
         length = max(1.0, (span[1] - span[0]) / LENGTH_REFERENCE) ** LENGTH_EXPONENT
         evidence = harm * (1.0 + INTENT_GAIN * intent) * (1.0 - BENIGN_DAMPING * benign) / length
         return Explanation(
