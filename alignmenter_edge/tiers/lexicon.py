@@ -41,7 +41,7 @@ from typing import Any, Sequence
 from ..classifier import Classifier
 from ..errors import AlignmenterEdgeError
 
-LEXICON_VERSION = 4  # bumped whenever entries or scoring change, so model ids tell scores apart
+LEXICON_VERSION = 5  # bumped whenever entries or scoring change, so model ids tell scores apart
 DEFAULT_LEXICON = "lexicon.txt"
 GAP = "~"
 MAX_GAP = 3  # words a "~" may skip
