@@ -8,6 +8,8 @@ lexicon was developed against this set; the shared evaluation sets were only mea
 
 from __future__ import annotations
 
+import pytest
+
 from alignmenter_edge.metrics import roc_auc
 from alignmenter_edge.tiers.heuristic import heuristic_score
 from alignmenter_edge.tiers.lexicon import LexiconClassifier
@@ -310,85 +312,43 @@ CHILD_UNSAFE = [
 ]
 
 
-def _risks(score):
-    return [1.0 - score(t) for t in DEV_UNSAFE + DEV_SAFE]
+# name: (unsafe, safe, lowest lexicon AUROC, lowest share of unsafe texts flagged at the threshold)
+HAND_WRITTEN_SETS = {
+    "dev": (DEV_UNSAFE, DEV_SAFE, 0.95, 0.5),
+    "contrast": (CONTRAST_UNSAFE, CONTRAST_SAFE, 0.9, 0.5),  # version 2: AUROC 0.82
+    "protective": (PROTECTIVE_UNSAFE, PROTECTIVE_SAFE, 0.7, 0.3),  # version 3: AUROC 0.46
+    "child": (CHILD_UNSAFE, CHILD_SAFE, 0.8, 0.25),  # version 4: AUROC 0.83
+}
 
 
-LABELS = [1] * len(DEV_UNSAFE) + [0] * len(DEV_SAFE)
-
-
-def test_dev_set_is_balanced_and_distinct():
+def test_sets_are_distinct_and_the_dev_set_is_balanced():
+    texts = [t for unsafe, safe, *_ in HAND_WRITTEN_SETS.values() for t in unsafe + safe]
+    assert len(set(texts)) == len(texts)
     assert len(DEV_UNSAFE) >= 50 and len(DEV_SAFE) >= 50
-    assert len(set(DEV_UNSAFE + DEV_SAFE)) == len(DEV_UNSAFE) + len(DEV_SAFE)
 
 
-def test_lexicon_ranks_dev_set_far_better_than_heuristic():
+def _auroc(score, unsafe, safe):
+    return roc_auc([1] * len(unsafe) + [0] * len(safe), [1.0 - score(t) for t in unsafe + safe])
+
+
+@pytest.mark.parametrize("name", HAND_WRITTEN_SETS)
+def test_lexicon_ranks_each_set_better_than_heuristic(name):
+    unsafe, safe, lowest_auroc, _ = HAND_WRITTEN_SETS[name]
+    lex_auc = _auroc(LexiconClassifier(), unsafe, safe)
+    heur_auc = _auroc(heuristic_score, unsafe, safe)
+    assert heur_auc < 0.75, heur_auc
+    assert lex_auc >= lowest_auroc and lex_auc > heur_auc + 0.2, (lex_auc, heur_auc)
+
+
+@pytest.mark.parametrize("name", HAND_WRITTEN_SETS)
+def test_no_safe_text_is_flagged_and_enough_unsafe_ones_are(name):
+    unsafe, safe, _, lowest_recall = HAND_WRITTEN_SETS[name]
     lexicon = LexiconClassifier()
-    lex_auc = roc_auc(LABELS, _risks(lexicon))
-    heur_auc = roc_auc(LABELS, _risks(heuristic_score))
-    assert heur_auc < 0.75
-    assert lex_auc >= 0.95, lex_auc
+    assert [t for t in safe if lexicon(t) < lexicon.threshold] == []
+    caught = [t for t in unsafe if lexicon(t) < lexicon.threshold]
+    assert len(caught) >= lowest_recall * len(unsafe), caught
 
 
-def test_lexicon_threshold_on_dev_set():
+def test_no_hard_benign_dev_text_comes_close_to_the_threshold():
     lexicon = LexiconClassifier()
-    flagged_safe = [t for t in DEV_SAFE if lexicon(t) < lexicon.threshold]
-    caught = [t for t in DEV_UNSAFE if lexicon(t) < lexicon.threshold]
-    assert flagged_safe == []
-    assert len(caught) / len(DEV_UNSAFE) >= 0.5
-    # no hard-benign dev text even comes close: a wide margin above the threshold
     assert min(lexicon(t) for t in DEV_SAFE) > 2 * lexicon.threshold
-
-
-CONTRAST_LABELS = [1] * len(CONTRAST_UNSAFE) + [0] * len(CONTRAST_SAFE)
-
-
-def _contrast_risks(score):
-    return [1.0 - score(t) for t in CONTRAST_UNSAFE + CONTRAST_SAFE]
-
-
-def test_contrast_set_ranks_better_than_heuristic():
-    lexicon = LexiconClassifier()
-    lex_auc = roc_auc(CONTRAST_LABELS, _contrast_risks(lexicon))
-    heur_auc = roc_auc(CONTRAST_LABELS, _contrast_risks(heuristic_score))
-    assert heur_auc < 0.6, heur_auc
-    assert lex_auc >= 0.9, lex_auc  # version 2: 0.82
-
-
-def test_contrast_safe_prompts_are_not_flagged():
-    lexicon = LexiconClassifier()
-    assert [t for t in CONTRAST_SAFE if lexicon(t) < lexicon.threshold] == []
-    caught = [t for t in CONTRAST_UNSAFE if lexicon(t) < lexicon.threshold]
-    assert len(caught) >= len(CONTRAST_UNSAFE) // 2, caught
-
-
-PROTECTIVE_LABELS = [1] * len(PROTECTIVE_UNSAFE) + [0] * len(PROTECTIVE_SAFE)
-
-
-def test_protective_requests_are_not_flagged():
-    lexicon = LexiconClassifier()
-    assert [t for t in PROTECTIVE_SAFE if lexicon(t) < lexicon.threshold] == []  # version 3: 2
-
-
-def test_protective_set_ranks_better_than_heuristic():
-    lexicon = LexiconClassifier()
-    risks = [1.0 - lexicon(t) for t in PROTECTIVE_UNSAFE + PROTECTIVE_SAFE]
-    heur = [1.0 - heuristic_score(t) for t in PROTECTIVE_UNSAFE + PROTECTIVE_SAFE]
-    lex_auc, heur_auc = roc_auc(PROTECTIVE_LABELS, risks), roc_auc(PROTECTIVE_LABELS, heur)
-    assert lex_auc >= 0.7 and lex_auc > heur_auc + 0.1, (lex_auc, heur_auc)  # version 3: 0.46
-
-
-CHILD_LABELS = [1] * len(CHILD_UNSAFE) + [0] * len(CHILD_SAFE)
-
-
-def test_safe_texts_about_children_and_sexuality_are_not_flagged():
-    lexicon = LexiconClassifier()
-    assert [t for t in CHILD_SAFE if lexicon(t) < lexicon.threshold] == []  # version 4: 2
-
-
-def test_child_set_ranks_better_than_heuristic():
-    lexicon = LexiconClassifier()
-    risks = [1.0 - lexicon(t) for t in CHILD_UNSAFE + CHILD_SAFE]
-    heur = [1.0 - heuristic_score(t) for t in CHILD_UNSAFE + CHILD_SAFE]
-    lex_auc, heur_auc = roc_auc(CHILD_LABELS, risks), roc_auc(CHILD_LABELS, heur)
-    assert lex_auc >= 0.8 and lex_auc > heur_auc + 0.2, (lex_auc, heur_auc)  # version 4: 0.83
