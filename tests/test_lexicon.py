@@ -188,6 +188,18 @@ def test_pests_weeds_and_germs_are_safe_targets():
     assert lexicon.explain("What poison works on my neighbour?")["harm"] >= 2.0
 
 
+def test_safe_target_sections_expand_to_every_verb_target_idiom(tmp_path):
+    text = ("[category violence]\nkill 2\npoison* 2\n"
+            "[safe target verbs]\nkill*\nget rid of\n[safe targets]\nants\nbed bugs\n")
+    idioms = {p.source for p in parse_lexicon(text).patterns if p.section == "idiom"}
+    assert idioms == {"kill* ~ ants", "kill* ~ bed bugs", "get rid of ~ ants", "get rid of ~ bed bugs"}
+    path = tmp_path / "targets.txt"
+    path.write_text(text, encoding="utf-8")
+    clf = LexiconClassifier(lexicon_path=path)
+    assert clf("kill all the ants") == 1.0 and clf("kill the bed bugs") == 1.0
+    assert clf("kill the neighbours") < 1.0 and clf("poison the ants") < 1.0
+
+
 def test_question_cues_frame_only_short_texts():
     lexicon = LexiconClassifier()
     question = "What does the word genocide mean?"

@@ -71,7 +71,9 @@ DEFAULT_THRESHOLD = 0.19
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _AGE = re.compile(r"\b(\d{1,2})\s*(?:-\s*)?(?:years?|yrs?|yo|y/o)(?:\s*-?\s*olds?)?\b")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
-_SECTIONS = ("intent", "benign", "protective", "question", "negation", "idiom", "minors", "groups")
+_SECTIONS = ("intent", "benign", "protective", "question", "negation", "idiom", "minors", "groups",
+             "safe target verbs", "safe targets")
+_UNWEIGHTED = ("idiom", "safe target verbs", "safe targets")
 
 
 def tokenize(text: str) -> list[str]:
@@ -120,6 +122,8 @@ def parse_lexicon(text: str, name: str = "<lexicon>") -> Lexicon:
     """Parse the lexicon text format (see the header of data/lexicon.txt)."""
     lexicon = Lexicon()
     negators: set[str] = set()
+    safe_targets: dict[str, list[tuple[str, tuple[tuple[str, bool], ...]]]] = {
+        "safe target verbs": [], "safe targets": []}
     section: str | None = None
     for line_no, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].strip()
@@ -129,8 +133,8 @@ def parse_lexicon(text: str, name: str = "<lexicon>") -> Lexicon:
             head = line[1:-1].split()
             if len(head) == 2 and head[0] == "category":
                 section = f"category:{head[1]}"
-            elif len(head) == 1 and head[0] in _SECTIONS:
-                section = head[0]
+            elif " ".join(head) in _SECTIONS:
+                section = " ".join(head)
             else:
                 raise AlignmenterEdgeError(f"{name}:{line_no}: unknown section {line!r}.")
             continue
@@ -141,19 +145,26 @@ def parse_lexicon(text: str, name: str = "<lexicon>") -> Lexicon:
             continue
         fields = line.split()
         weight = 1.0
-        if section != "idiom":
+        if section not in _UNWEIGHTED:
             try:
                 weight = float(fields[-1])
             except ValueError:
                 raise AlignmenterEdgeError(
                     f"{name}:{line_no}: entry {line!r} needs a weight as its last field.") from None
             fields = fields[:-1]
-            if not math.isfinite(weight) or weight < 0 or (section != "idiom" and not section.startswith("category:") and weight > 1):
+            if not math.isfinite(weight) or weight < 0 or (not section.startswith("category:") and weight > 1):
                 raise AlignmenterEdgeError(f"{name}:{line_no}: weight {weight} out of range.")
         parts = _parse_parts(fields)
         if not parts or parts[0][0] == GAP or parts[-1][0] == GAP:
             raise AlignmenterEdgeError(f"{name}:{line_no}: empty pattern or gap at an end: {line!r}.")
+        if section in ("safe target verbs", "safe targets"):
+            safe_targets[section].append((" ".join(fields), parts))
+            continue
         lexicon.add(Pattern(" ".join(fields), parts, weight, section))
+    for verb, verb_parts in safe_targets["safe target verbs"]:  # "kill* ~ ants" ... as idioms
+        for target, target_parts in safe_targets["safe targets"]:
+            lexicon.add(Pattern(f"{verb} {GAP} {target}", (*verb_parts, (GAP, False), *target_parts),
+                                1.0, "idiom"))
     lexicon.negators = frozenset(negators)
     return lexicon.finish()
 
