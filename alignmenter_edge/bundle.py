@@ -103,10 +103,15 @@ class Manifest:
 
 @dataclass(frozen=True)
 class Bundle:
-    """A bundle directory whose manifest has been read (and, by default, verified)."""
+    """A bundle directory whose manifest has been read (and, by default, verified).
+
+    ``verify`` is the mode it was read with (see :func:`read_bundle`); a tier that keeps files of
+    its own for this bundle (the constitutional tier's saved prefix) checks them the same way.
+    """
 
     path: Path
     manifest: Manifest
+    verify: bool | str = True
 
     def file(self, name: str) -> Path:
         """Absolute path of an artifact listed in the manifest."""
@@ -167,7 +172,7 @@ def read_bundle(path: str | os.PathLike[str], *, verify: bool | str = True) -> B
     finally:
         if stamps is not None:
             stamps.save()
-    return Bundle(root, manifest)
+    return Bundle(root, manifest, verify)
 
 
 def _check_file(root: Path, name: str, record: FileRecord, verify: bool | str,

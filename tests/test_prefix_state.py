@@ -98,6 +98,102 @@ def test_corrupted_state_file_is_not_used(tiny_constitutional_bundle, tmp_path, 
         assert _info(clf)["prefix"] == "restored from disk"
 
 
+@pytest.fixture
+def state_hashes(monkeypatch) -> list[str]:
+    """Names of saved state files hashed by a restore (the save's hash of its temp file is not counted)."""
+    import alignmenter_edge.tiers.prefix_state as prefix_state
+
+    calls: list[str] = []
+    original = prefix_state.sha256_file
+
+    def counting(path):
+        if Path(path).suffix == ".state":
+            calls.append(Path(path).name)
+        return original(path)
+
+    monkeypatch.setattr(prefix_state, "sha256_file", counting)
+    return calls
+
+
+@pytest.fixture
+def no_racy_window(monkeypatch) -> None:
+    """A state written by the test is milliseconds old; let its stamp count at once."""
+    import alignmenter_edge.verified as verified
+
+    monkeypatch.setattr(verified, "RACY_SECONDS", 0.0)
+
+
+def test_unchanged_state_file_is_hashed_once_with_stamps_and_always_with_full_verify(
+        tiny_constitutional_bundle, tmp_path, data_home, state_hashes, no_racy_window):
+    require("llama_cpp")
+    cache = tmp_path / "states"
+    _load(tiny_constitutional_bundle, prefix_state_cache=cache).close()
+    state, _ = _one_state(cache)
+    assert state_hashes == []  # the save hashed its temp file, before the state had its name
+    for expected_hashes in (1, 1, 1):  # hashed and stamped once, then the stamp stands for it
+        with _load(tiny_constitutional_bundle, prefix_state_cache=cache) as clf:
+            assert _info(clf)["prefix"] == "restored from disk"
+        assert state_hashes == [state.name] * expected_hashes
+    stamps = json.loads((data_home / "cache" / "verified.json").read_text())["files"]
+    assert str(state.absolute()) in stamps
+    for expected_hashes in (2, 3):
+        with _load(tiny_constitutional_bundle, prefix_state_cache=cache, verify="full") as clf:
+            assert _info(clf)["prefix"] == "restored from disk"
+        assert len(state_hashes) == expected_hashes
+
+
+def test_state_file_rewritten_after_stamping_is_hashed_again_and_rejected(
+        tiny_constitutional_bundle, tmp_path, state_hashes, no_racy_window, monkeypatch):
+    import os
+
+    require("llama_cpp")
+    from alignmenter_edge.tiers.llama_session import LlamaSession
+
+    cache = tmp_path / "states"
+    expected = _reference(tiny_constitutional_bundle)
+    _load(tiny_constitutional_bundle, prefix_state_cache=cache).close()
+    _load(tiny_constitutional_bundle, prefix_state_cache=cache).close()  # hashed, stamped
+    state, _ = _one_state(cache)
+    before = state.stat()
+    data = bytearray(state.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, other content
+    state.write_bytes(bytes(data))
+    os.utime(state, ns=(before.st_atime_ns, before.st_mtime_ns))  # mtime put back; ctime cannot be
+    assert state.stat().st_mtime_ns == before.st_mtime_ns
+    state_hashes.clear()
+    loads = []
+    original = LlamaSession.load_sequence
+    monkeypatch.setattr(LlamaSession, "load_sequence",
+                        lambda self, *a: loads.append(a) or original(self, *a))
+    with _load(tiny_constitutional_bundle, prefix_state_cache=cache) as clf:
+        assert _info(clf)["prefix"] == "evaluated, saved to disk"
+        assert clf.score_batch(TEXTS) == expected
+    assert state_hashes == [state.name] and loads == []  # hashed again, rejected before llama.cpp
+
+
+def test_verify_false_skips_the_hash_but_not_the_probe(tiny_constitutional_bundle, tmp_path, state_hashes):
+    require("llama_cpp")
+    cache = tmp_path / "states"
+    _load(tiny_constitutional_bundle, prefix_state_cache=cache).close()
+    with _load(tiny_constitutional_bundle, prefix_state_cache=cache, verify=False) as clf:
+        assert _info(clf)["prefix"] == "restored from disk"
+    assert state_hashes == []
+    _, record = _one_state(cache)
+    meta = json.loads(record.read_text())
+    meta["probe_logits"] = [x + 0.01 for x in meta["probe_logits"]]
+    record.write_text(json.dumps(meta))
+    with _load(tiny_constitutional_bundle, prefix_state_cache=cache, verify=False) as clf:
+        assert _info(clf)["prefix"] == "evaluated, saved to disk"
+    assert state_hashes == []
+
+
+def test_cache_verify_takes_true_false_or_full(tmp_path):
+    from alignmenter_edge.tiers.prefix_state import PrefixStateCache
+
+    with pytest.raises(ValueError, match="verify must be True, False or 'full'"):
+        PrefixStateCache(tmp_path, verify="yes")
+
+
 def test_truncated_state_file_never_reaches_llama_cpp(tiny_constitutional_bundle, tmp_path):
     require("llama_cpp")
     cache = tmp_path / "states"

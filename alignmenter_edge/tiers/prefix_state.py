@@ -10,10 +10,28 @@ bundle manifest), the prefix token ids, context size, KV-cache type, flash atten
 repacking, batch size, threads and the llama-cpp-python version. A state is used only when
 
 1. its record has this key and prefix length, and the state file has the recorded size and sha256
-   (llama.cpp aborts the process on some inconsistent files, so nothing unchecked reaches it);
+   (llama.cpp aborts the process on some inconsistent files, so by default nothing unchecked
+   reaches it; how the sha256 is checked follows ``verify``, below);
 2. llama.cpp accepts it and returns exactly the prefix tokens;
 3. a probe item scored on top of it gives the label logits recorded when the state was made from
    a real evaluation (within 1e-4): a state that loads but computes differently is never used.
+
+The sha256 in 1. follows the ``verify`` mode the bundle was read with (``load_classifier(...,
+verify=...)``), as the bundle's own files do (:func:`alignmenter_edge.bundle.read_bundle`):
+
+* ``True`` (default): through the verified-file stamps (:mod:`alignmenter_edge.verified`, the
+  same ``<data home>/cache/verified.json`` as the bundle files), so a restart does not hash the
+  ~170 MB file again while its size, mtime, ctime, inode and device are those it had when it was
+  last hashed in full on this machine. A state just written is "racily new" and not stamped: the
+  next start hashes it once and stamps it. Rewriting or replacing the file changes its ctime, so
+  it is hashed again and a wrong digest rejects it (and drops the stamp). Not caught without
+  hashing, as for the bundle files: corruption that changes no metadata (bit rot).
+* ``"full"``: hashed on every restore, stamps neither read nor written.
+* ``False``: not hashed, as ``verify=False`` hashes no bundle file either (sizes only); the
+  caller has already accepted that the unhashed model file reaches llama.cpp, and the same holds
+  for the state. Size, key, prefix length, the tokens read back and the probe logits (2., 3.) are
+  still checked, so a state that computes differently is still never used; what is given up is
+  the guarantee that a same-size altered file never reaches llama.cpp.
 
 Anything else is a miss: the prefix is evaluated as without a cache and the entry is rewritten.
 A cache that cannot be written (read-only disk, full disk) warns once and costs nothing else.
@@ -34,6 +52,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ..bundle import sha256_file
 from ..paths import cache_dir
+from ..verified import VerifiedFiles
 
 FORMAT = 1
 PROBE_TOLERANCE = 1e-4
@@ -71,6 +90,11 @@ class PrefixStateCache:
 
     directory: Path
     max_entries: int = DEFAULT_MAX_ENTRIES
+    verify: bool | str = True  # how the state file's sha256 is checked: True (stamps), "full", False
+
+    def __post_init__(self) -> None:
+        if self.verify not in (True, False, "full"):
+            raise ValueError(f"verify must be True, False or 'full', got {self.verify!r}.")
 
     def _paths(self, key: str) -> tuple[Path, Path]:
         return self.directory / f"{key}.state", self.directory / f"{key}.json"
@@ -84,7 +108,7 @@ class PrefixStateCache:
             if (record.get("format") != FORMAT or record.get("key") != key
                     or record.get("n_tokens") != len(prefix_ids)
                     or state_path.stat().st_size != record.get("size")
-                    or sha256_file(state_path) != record.get("sha256")):
+                    or not self._digest_matches(state_path, record.get("sha256"))):
                 return False
         except (OSError, ValueError, AttributeError):
             return False
@@ -101,6 +125,22 @@ class PrefixStateCache:
         except OSError:
             pass
         return True
+
+    def _digest_matches(self, state_path: Path, recorded: Any) -> bool:
+        """The state file's sha256 equals ``recorded`` (per ``verify``; see the module docstring)."""
+        if self.verify is False:
+            return True
+        if self.verify == "full":
+            return sha256_file(state_path) == recorded
+        stamps = VerifiedFiles()
+        target = state_path.absolute()
+        try:
+            if stamps.sha256(target, sha256_file) == recorded:
+                return True
+            stamps.forget(target)
+            return False
+        finally:
+            stamps.save()
 
     def save(self, session: Any, key: str, prefix_ids: Sequence[int],
              probe: Callable[[], Sequence[float]]) -> bool:
