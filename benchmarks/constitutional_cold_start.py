@@ -10,9 +10,11 @@ ALIGNMENTER_EDGE_HOME unless it is a restart (Python start-up included in the wa
 
 1. no data home use - ``prefix_state_cache=False, verify="full"``: hash, evaluate, score;
 2. first start      - empty data home: hash (stamps recorded), evaluate (state saved), score;
-3. restart (x3)     - same data home: file stamps unchanged (no hashing), saved state verified
-                      (sha256, probe item) and restored;
-4. restart, ``verify="full"`` - as 3, but every bundle file hashed again (what the stamps save).
+3. restart (x3)     - same data home: bundle files and saved state checked by their stamps
+                      (the state is hashed once, by the first restart: the first start wrote it
+                      and it had no stamp yet), probe item, restored;
+4. restart, ``verify="full"`` - as 3, but every bundle file and the saved state hashed again
+                      (what the stamps save).
 
     flock /tmp/alignmenter-bench.lock python benchmarks/constitutional_speed.py prepare
     flock /tmp/alignmenter-bench.lock python benchmarks/constitutional_cold_start.py [--quant Q4_K_M]
