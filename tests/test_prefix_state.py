@@ -75,21 +75,32 @@ def _one_state(cache: Path) -> tuple[Path, Path]:
     return state, state.with_suffix(".json")
 
 
+def _flip_middle_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _spy_on_state_loads(monkeypatch) -> list:
+    """Records every state file handed to llama.cpp."""
+    from alignmenter_edge.tiers.llama_session import LlamaSession
+
+    loads: list = []
+    original = LlamaSession.load_sequence
+    monkeypatch.setattr(LlamaSession, "load_sequence",
+                        lambda self, *a: loads.append(a) or original(self, *a))
+    return loads
+
+
 def test_corrupted_state_file_is_not_used(tiny_constitutional_bundle, tmp_path, monkeypatch):
     require("llama_cpp")
-    from alignmenter_edge.tiers.llama_session import LlamaSession
 
     cache = tmp_path / "states"
     expected = _reference(tiny_constitutional_bundle)
     _load(tiny_constitutional_bundle, prefix_state_cache=cache).close()
     state, _ = _one_state(cache)
-    data = bytearray(state.read_bytes())
-    data[len(data) // 2] ^= 0xFF  # one flipped byte inside the KV tensors
-    state.write_bytes(bytes(data))
-    loads = []
-    original = LlamaSession.load_sequence
-    monkeypatch.setattr(LlamaSession, "load_sequence",
-                        lambda self, *a: loads.append(a) or original(self, *a))
+    _flip_middle_byte(state)  # inside the KV tensors
+    loads = _spy_on_state_loads(monkeypatch)
     with _load(tiny_constitutional_bundle, prefix_state_cache=cache) as clf:
         assert _info(clf)["prefix"] == "evaluated, saved to disk"
         assert clf.score_batch(TEXTS) == expected
@@ -147,7 +158,6 @@ def test_state_file_rewritten_after_stamping_is_hashed_again_and_rejected(
     import os
 
     require("llama_cpp")
-    from alignmenter_edge.tiers.llama_session import LlamaSession
 
     cache = tmp_path / "states"
     expected = _reference(tiny_constitutional_bundle)
@@ -155,16 +165,11 @@ def test_state_file_rewritten_after_stamping_is_hashed_again_and_rejected(
     _load(tiny_constitutional_bundle, prefix_state_cache=cache).close()  # hashed, stamped
     state, _ = _one_state(cache)
     before = state.stat()
-    data = bytearray(state.read_bytes())
-    data[len(data) // 2] ^= 0xFF  # same size, other content
-    state.write_bytes(bytes(data))
+    _flip_middle_byte(state)  # same size, other content
     os.utime(state, ns=(before.st_atime_ns, before.st_mtime_ns))  # mtime put back; ctime cannot be
     assert state.stat().st_mtime_ns == before.st_mtime_ns
     state_hashes.clear()
-    loads = []
-    original = LlamaSession.load_sequence
-    monkeypatch.setattr(LlamaSession, "load_sequence",
-                        lambda self, *a: loads.append(a) or original(self, *a))
+    loads = _spy_on_state_loads(monkeypatch)
     with _load(tiny_constitutional_bundle, prefix_state_cache=cache) as clf:
         assert _info(clf)["prefix"] == "evaluated, saved to disk"
         assert clf.score_batch(TEXTS) == expected
