@@ -12,7 +12,7 @@ Stronger than alignmenter's six-word heuristic while keeping its zero-dependency
   counts 30 %;
 - **intent** cues ("how do I", "step-by-step", "without getting caught") amplify harm evidence,
   **benign context** cues ("warning signs", "history of", "hotline", "in a video game") damp it;
-  **protective** acts ("report", "recognise", "help a friend who") damp it too and cancel a request
+  **protective** acts ("report", "recognise", "spot the signs") damp it too and cancel a request
   cue at most two words before them ("how to report"); **question** cues ("what does ... mean",
   "definition of", "why did") damp it in a text of at most 30 words, where they frame the text;
 - **safe targets**: killing or poisoning pests, weeds and germs is not violence;
@@ -41,7 +41,7 @@ from typing import Any, Sequence
 from ..classifier import Classifier
 from ..errors import AlignmenterEdgeError
 
-LEXICON_VERSION = 6  # bumped whenever entries or scoring change, so model ids tell scores apart
+LEXICON_VERSION = 7  # bumped whenever entries or scoring change, so model ids tell scores apart
 DEFAULT_LEXICON = "lexicon.txt"
 GAP = "~"
 MAX_GAP = 3  # words a "~" may skip
