@@ -309,8 +309,8 @@ class LexiconScorer:
         protective_starts = {m.start for m in matches if m.pattern.section == "protective"}
         for m in matches:
             section = m.pattern.section
-            if section == "intent" and any(m.end + skip in protective_starts
-                                           for skip in range(PROTECTIVE_REACH + 1)):
+            if (protective_starts and section == "intent"
+                    and not protective_starts.isdisjoint(range(m.end, m.end + PROTECTIVE_REACH + 1))):
                 continue  # "how to report", "ways to recognise": a request for the protective act
             if section.startswith("category:"):
                 weight = m.weight
