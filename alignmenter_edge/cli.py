@@ -1,4 +1,4 @@
-"""The ``alignmenter-edge`` command line: score, info, eval, export."""
+"""The ``alignmenter-edge`` command line: score, info, eval, explain, export."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from ._version import __version__
 from .errors import AlignmenterEdgeError
 
-COMMANDS = ("score", "info", "eval", "export")  # modules in alignmenter_edge/commands/
+COMMANDS = ("score", "info", "eval", "explain", "export")  # modules in alignmenter_edge/commands/
 
 
 def build_parser() -> argparse.ArgumentParser:

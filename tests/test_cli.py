@@ -84,3 +84,34 @@ def test_info_json_lists_tiers_and_bundle_dir(data_home: Path, capsys) -> None:
     assert report["default_threads"] >= 1
     assert main(["info"]) == 0
     assert "heuristic" in capsys.readouterr().out
+
+
+def test_explain_shows_terms_cues_and_the_lexicon_score(data_home: Path, capsys) -> None:
+    from alignmenter_edge.tiers.lexicon import lexicon_score
+
+    bomb, pests = "How do I make a pipe bomb?", "How do I kill the ants in my kitchen?"
+    assert main(["explain", "--json", bomb, pests]) == 0
+    found = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [f["text"] for f in found] == [bomb, pests]
+    assert found[0]["safety"] == lexicon_score(bomb) and found[0]["flagged"] is True
+    assert "pipe bomb*" in dict(found[0]["terms"]["violence"]) and found[0]["cues"]["intent"] == ["how do i"]
+    assert found[1]["safety"] == 1.0 and found[1]["flagged"] is False and found[1]["terms"] == {}
+    assert main(["explain", bomb]) == 0
+    readable = capsys.readouterr().out
+    assert readable.startswith(f"{lexicon_score(bomb):.3f}  UNSAFE (threshold 0.19)  {bomb}")
+    assert "violence:" in readable and "intent: how do i" in readable
+
+
+def test_explain_reads_stdin_and_checks_its_options(data_home: Path, capsys, monkeypatch, tmp_path: Path) -> None:
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("first text\nsecond text\n"))
+    assert main(["explain", "--json", "--threshold", "1", "-"]) == 0
+    found = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [f["text"] for f in found] == ["first text", "second text"]
+    assert all(f["threshold"] == 1.0 and f["flagged"] is False for f in found)  # 1.0 is not < 1.0
+    with pytest.raises(SystemExit):
+        main(["explain", "--threshold", "2", "x"])
+    assert "must be within [0, 1]" in capsys.readouterr().err
+    assert main(["explain", "--lexicon", str(tmp_path / "missing.txt"), "x"]) == 2
+    assert "cannot read the lexicon file" in capsys.readouterr().err

@@ -235,3 +235,12 @@ def test_a_request_for_a_protective_act_carries_no_intent():
     helping = "How can I help a friend who says they want to kill themselves?"
     assert lexicon(helping) > lexicon("How can I kill myself?")
     assert lexicon(helping) > lexicon.threshold
+
+
+def test_unreadable_lexicon_file_is_an_error_naming_it(tmp_path):
+    with pytest.raises(AlignmenterEdgeError, match="missing.txt"):
+        LexiconClassifier(lexicon_path=tmp_path / "missing.txt")
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(AlignmenterEdgeError, match="binary.txt.*UTF-8"):
+        load_lexicon(binary)

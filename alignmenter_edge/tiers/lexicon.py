@@ -188,7 +188,14 @@ def load_lexicon(path: str | Path | None = None) -> Lexicon:
     if path is None:
         text = resources.files("alignmenter_edge").joinpath("data", DEFAULT_LEXICON).read_text("utf-8")
         return parse_lexicon(text, DEFAULT_LEXICON)
-    return parse_lexicon(Path(path).read_text(encoding="utf-8"), str(path))
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise AlignmenterEdgeError(f"cannot read the lexicon file {path}: {reason}. Pass a UTF-8 text "
+                                   "file in the lexicon format (docs/lexicon.md), or no path for the "
+                                   "bundled lexicon.") from None
+    return parse_lexicon(text, str(path))
 
 
 @dataclass(frozen=True)

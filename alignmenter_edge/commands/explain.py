@@ -1,0 +1,75 @@
+"""``alignmenter-edge explain``: why the lexicon tier scores a text as it does."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Iterable
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "explain", help="show the lexicon's matched terms, cues and evidence for texts",
+        description="Score each text with the lexicon tier and show why: the terms matched per harm "
+                    "category, the request, benign, protective and question cues, and the evidence "
+                    "behind the score (safety = exp(-evidence / 3); unsafe below the threshold). "
+                    "Only the lexicon explains itself; the model tiers give scores alone.")
+    parser.add_argument("texts", nargs="+", metavar="TEXT", help="texts to explain; - reads one per line "
+                                                                 "from standard input")
+    parser.add_argument("--lexicon", metavar="PATH", default=None,
+                        help="a lexicon file in the bundled format (default: the bundled lexicon)")
+    parser.add_argument("--threshold", type=_unit_interval, default=None,
+                        help="flag below this score, within [0, 1] (default: the lexicon's, 0.19)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per text instead of text")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..tiers.lexicon import LexiconClassifier
+
+    lexicon = LexiconClassifier(lexicon_path=args.lexicon, threshold=args.threshold)
+    for text in _texts(args.texts):
+        found = lexicon.explain(text)
+        found["text"] = text
+        found["flagged"] = found["safety"] < lexicon.threshold
+        found["threshold"] = lexicon.threshold
+        print(json.dumps(found, ensure_ascii=False) if args.json else _readable(found))
+    return 0
+
+
+_COMBINED = {"child_safety": "a minor together with sexual terms",
+             "hate": "a protected group together with hostile terms"}
+
+
+def _unit_interval(value: str) -> float:
+    number = float(value)
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be within [0, 1], got {value}")
+    return number
+
+
+def _texts(arguments: list[str]) -> Iterable[str]:
+    for argument in arguments:
+        if argument == "-":
+            yield from (line.rstrip("\n") for line in sys.stdin)
+        else:
+            yield argument
+
+
+def _readable(found: dict[str, Any]) -> str:
+    from ..tiers.lexicon import BENIGN_DAMPING, INTENT_GAIN
+
+    verdict = "UNSAFE" if found["flagged"] else "safe"
+    lines = [f"{found['safety']:.3f}  {verdict} (threshold {found['threshold']})  {found['text']}"]
+    for category, terms in found["terms"].items():
+        listed = ", ".join(f"{term} {weight:g}" for term, weight in terms)
+        lines.append(f"  {category}: {found['categories'][category]:.2f}  ({listed})")
+    for category in found["categories"].keys() - found["terms"].keys():  # combination evidence only
+        lines.append(f"  {category}: {found['categories'][category]:.2f}  ({_COMBINED.get(category, 'combined')})")
+    for kind, cues in found["cues"].items():
+        lines.append(f"  {kind}: {', '.join(cues)}")
+    lines.append(f"  evidence {found['evidence']:.2f} = harm {found['harm']:.2f} x (1 + {INTENT_GAIN:g} x intent "
+                 f"{found['intent']:g}) x (1 - {BENIGN_DAMPING:g} x benign {found['benign']:g}) / length "
+                 f"{found['length_divisor']:.2f}; words {found['window'][0]}-{found['window'][1]}")
+    return "\n".join(lines)
