@@ -79,11 +79,14 @@ def evaluate(classifier: Classifier, rows: Sequence[LabelledRow], *,
 
 
 def build_report(classifier: Classifier, rows: Sequence[LabelledRow], scores: Sequence[float],
-                 elapsed: float, *, dataset: str | None = None) -> dict[str, Any]:
-    """The full report for already computed scores (model and throughput included)."""
+                 elapsed: float, *, dataset: str | None = None, errors: int = 0) -> dict[str, Any]:
+    """The full report for already computed scores (model and throughput included); ``errors``:
+    also list that many of the most confident false positives and false negatives."""
     info = classifier.info
     report = evaluate_scores([row.unsafe for row in rows], scores, threshold=info.threshold,
                              categories=[row.category for row in rows])
+    if errors:
+        report["errors"] = worst_errors(rows, scores, info.threshold, errors)
     report["dataset"] = dataset
     report["model"] = {"tier": info.tier, "model_id": info.model_id, "requested": info.requested,
                        "threshold": info.threshold, "batch_size": info.batch_size,
@@ -129,6 +132,20 @@ def evaluate_scores(labels: Sequence[int], safety_scores: Sequence[float], *, th
     if categories is not None and any(categories):
         report["by_category"] = _by_category(labels, safety_scores, threshold, categories)
     return report
+
+
+def worst_errors(rows: Sequence[LabelledRow], scores: Sequence[float], threshold: float,
+                 count: int) -> dict[str, list[dict[str, Any]]]:
+    """The ``count`` safe texts flagged with the lowest safety scores (false positives) and unsafe
+    texts missed with the highest (false negatives), at ``threshold``; ties keep input order."""
+    pairs = list(zip(rows, scores))
+    flagged_safe = sorted((p for p in pairs if not p[0].unsafe and p[1] < threshold), key=lambda p: p[1])
+    missed_unsafe = sorted((p for p in pairs if p[0].unsafe and p[1] >= threshold), key=lambda p: -p[1])
+
+    def listed(found: list[tuple[LabelledRow, float]]) -> list[dict[str, Any]]:
+        return [{"line": row.line_no, "safety_score": score, "text": row.text} for row, score in found[:count]]
+
+    return {"false_positives": listed(flagged_safe), "false_negatives": listed(missed_unsafe)}
 
 
 def _operating(labels: Sequence[int], risks: Sequence[float], target: float) -> dict[str, Any]:
@@ -206,9 +223,20 @@ def format_report(report: dict[str, Any]) -> str:
         lines += ["", f"throughput {_fmt(tp['texts_per_second'], 0)} texts/s "
                       f"({tp['texts']} texts in {tp['seconds']:.3f} s, batch size "
                       f"{m.get('batch_size')})"]
+    for kind, title in (("false_positives", "safe texts flagged, lowest safety_score first"),
+                        ("false_negatives", "unsafe texts missed, highest safety_score first")):
+        if "errors" in report:
+            found = report["errors"][kind]
+            lines += ["", f"{title} ({len(found)} shown):"]
+            lines += [f"  line {e['line']:<6d} {e['safety_score']:.3f}  {_shortened(e['text'])}" for e in found]
     for note in report["notes"]:
         lines.append(f"note: {note}")
     return "\n".join(lines)
+
+
+def _shortened(text: str, width: int = 100) -> str:
+    one_line = " ".join(text.split())
+    return one_line if len(one_line) <= width else one_line[:width - 1] + "…"
 
 
 def plot_report(report: dict[str, Any], labels: Sequence[int], safety_scores: Sequence[float],

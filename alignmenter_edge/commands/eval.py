@@ -24,6 +24,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "table goes to stderr)")
     parser.add_argument("--plot", metavar="PNG", default=None,
                         help="write a ROC + reliability diagram (needs alignmenter-edge[plot])")
+    parser.add_argument("--errors", type=_count, default=0, metavar="N",
+                        help="also list the N most confident false positives and false negatives at "
+                             "the model's threshold, with their line numbers (default: 0)")
     parser.add_argument("--text-field", default="text", help="field holding the text (default: text)")
     parser.add_argument("--label-field", default="label", help="field holding safe/unsafe (default: label)")
     parser.set_defaults(func=run)
@@ -52,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     dataset = "stdin" if args.data == "-" else os.path.splitext(os.path.basename(args.data))[0]
     with load_from_args(args) as classifier:
         scores, elapsed = score_texts(classifier, [row.text for row in rows])
-        report = build_report(classifier, rows, scores, elapsed, dataset=dataset)
+        report = build_report(classifier, rows, scores, elapsed, dataset=dataset, errors=args.errors)
     table_stream = sys.stderr if args.json == "-" else sys.stdout
     print(format_report(report), file=table_stream)
     if args.json:
@@ -65,6 +68,13 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         plot_report(report, [row.unsafe for row in rows], scores, args.plot)
     return 0
+
+
+def _count(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return number
 
 
 def _json_default(value: object) -> object:
