@@ -11,8 +11,15 @@ import pytest
 REQUIRE_ALL = os.environ.get("ALIGNMENTER_EDGE_REQUIRE_ALL") == "1"
 
 
-def require(module: str) -> ModuleType:
-    """pytest.importorskip, except under ALIGNMENTER_EDGE_REQUIRE_ALL=1 (CI) a missing module fails."""
-    if REQUIRE_ALL:
-        return importlib.import_module(module)
-    return pytest.importorskip(module)
+def require(module: str, minversion: str | None = None) -> ModuleType:
+    """pytest.importorskip, except under ALIGNMENTER_EDGE_REQUIRE_ALL=1 (CI) a missing (or too old)
+    module fails."""
+    if not REQUIRE_ALL:
+        return pytest.importorskip(module, minversion=minversion)
+    found = importlib.import_module(module)
+    if minversion is not None:
+        from packaging.version import Version
+
+        version = getattr(found, "__version__", "0")
+        assert Version(version) >= Version(minversion), f"{module} {version} < {minversion} required"
+    return found

@@ -29,11 +29,11 @@ from alignmenter_edge import (
 from alignmenter_edge.bundle import MANIFEST_NAME, write_bundle
 from alignmenter_edge.classifier import Classifier
 from alignmenter_edge.cli import main
+from alignmenter_edge.registry import TIERS
+from tests.helpers import require
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_BUNDLES = ("tiny_roberta_bundle", "tiny_constitutional_bundle")
-
-
 
 
 def fake_bundle(directory: Path, tier: str = "roberta-onnx") -> Path:
@@ -259,6 +259,8 @@ def _blocked(tmp_path: Path, modules: str, target: str) -> dict:
     ("constitutional-gguf", "llama_cpp", "gguf"),
 ])
 def test_missing_optional_dependency_fake_bundle(tmp_path, tier, blocked, extra):
+    for module in TIERS[tier].modules:  # all installed, then exactly one blocked
+        require(module)
     bundle = fake_bundle(tmp_path / "b", tier=tier)
     result = _blocked(tmp_path, blocked, str(bundle))
     assert result["load"].startswith("MissingDependencyError")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from alignmenter_edge.registry import TIERS
+from tests.helpers import require
 
 REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "transformers", "optimum", "peft", "accelerate")
@@ -20,6 +21,7 @@ HEAVY = ("torch", "transformers", "optimum", "peft", "accelerate")
 @pytest.fixture(scope="module")
 def bare_venv(tmp_path_factory) -> Path:
     """A fresh venv with only `pip install --no-deps .` (no PyYAML, numpy, onnxruntime...)."""
+    require("setuptools", minversion="70.1")  # builds the wheel offline ([test] extra)
     root = tmp_path_factory.mktemp("bare")
     source = root / "src"
     shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
