@@ -7,7 +7,8 @@ bundle that benchmarks/constitutional_cold_start.py makes under benchmarks/work/
 which evaluates the constitution and saves its state; after the racy window one restore hashes
 and stamps the state file. Then ``PrefixStateCache.restore`` runs ``--rounds`` times per mode,
 the modes alternating on the same llama.cpp session: ``True`` (sha256 from the verified-file
-stamps), ``"full"`` (hashed every time) and ``False`` (not hashed). Each restore reads the state
+stamps), ``"full"`` (hashed every time) and ``False`` (the stamps too, like ``True``: this
+cache is checked even when the bundle's files are not). Each restore reads the state
 back and scores the probe item; the hashes of the state file are counted. sha256_file of the
 state alone is timed too. End-to-end restarts: benchmarks/constitutional_cold_start.py and
 benchmarks/bundle_cold_start.py. Writes benchmarks/results/prefix_state_restore.json.

@@ -176,20 +176,24 @@ def test_state_file_rewritten_after_stamping_is_hashed_again_and_rejected(
     assert state_hashes == [state.name] and loads == []  # hashed again, rejected before llama.cpp
 
 
-def test_verify_false_skips_the_hash_but_not_the_probe(tiny_constitutional_bundle, tmp_path, state_hashes):
+def test_verify_false_still_checks_the_saved_state(tiny_constitutional_bundle, tmp_path, state_hashes,
+                                                  no_racy_window, monkeypatch):
+    """verify=False trusts the bundle's files, not this cache: a corrupt state would make llama.cpp
+    abort at every start, so it is checked (through its stamp) even then."""
     require("llama_cpp")
     cache = tmp_path / "states"
+    expected = _reference(tiny_constitutional_bundle)
     _load(tiny_constitutional_bundle, prefix_state_cache=cache).close()
     with _load(tiny_constitutional_bundle, prefix_state_cache=cache, verify=False) as clf:
         assert _info(clf)["prefix"] == "restored from disk"
-    assert state_hashes == []
-    _, record = _one_state(cache)
-    meta = json.loads(record.read_text())
-    meta["probe_logits"] = [x + 0.01 for x in meta["probe_logits"]]
-    record.write_text(json.dumps(meta))
+    state, _ = _one_state(cache)
+    _flip_middle_byte(state)  # same size, other content
+    state_hashes.clear()
+    loads = _spy_on_state_loads(monkeypatch)
     with _load(tiny_constitutional_bundle, prefix_state_cache=cache, verify=False) as clf:
         assert _info(clf)["prefix"] == "evaluated, saved to disk"
-    assert state_hashes == []
+        assert clf.score_batch(TEXTS) == expected
+    assert state_hashes == [state.name] and loads == []  # hashed, rejected before llama.cpp
 
 
 def test_cache_verify_takes_true_false_or_full(tmp_path):

@@ -16,22 +16,20 @@ repacking, batch size, threads and the llama-cpp-python version. A state is used
 3. a probe item scored on top of it gives the label logits recorded when the state was made from
    a real evaluation (within 1e-4): a state that loads but computes differently is never used.
 
-The sha256 in 1. follows the ``verify`` mode the bundle was read with (``load_classifier(...,
-verify=...)``), as the bundle's own files do (:func:`alignmenter_edge.bundle.read_bundle`):
+The sha256 in 1. is checked by the ``verify`` mode the bundle was read with (``load_classifier(...,
+verify=...)``):
 
-* ``True`` (default): through the verified-file stamps (:mod:`alignmenter_edge.verified`, the
-  same ``<data home>/cache/verified.json`` as the bundle files), so a restart does not hash the
+* ``True`` (default) and ``False``: through the verified-file stamps (:mod:`alignmenter_edge.verified`,
+  the same ``<data home>/cache/verified.json`` as the bundle files), so a restart does not hash the
   ~170 MB file again while its size, mtime, ctime, inode and device are those it had when it was
   last hashed in full on this machine. A state just written is "racily new" and not stamped: the
   next start hashes it once and stamps it. Rewriting or replacing the file changes its ctime, so
   it is hashed again and a wrong digest rejects it (and drops the stamp). Not caught without
   hashing, as for the bundle files: corruption that changes no metadata (bit rot).
+  ``verify=False`` skips hashing the *bundle's* files, which the caller vouches for; this cache is
+  the library's own, and llama.cpp can abort the process on an inconsistent state, which would
+  then happen at every start, so it is checked even then (stamps make that cost nothing).
 * ``"full"``: hashed on every restore, stamps neither read nor written.
-* ``False``: not hashed, as ``verify=False`` hashes no bundle file either (sizes only); the
-  caller has already accepted that the unhashed model file reaches llama.cpp, and the same holds
-  for the state. Size, key, prefix length, the tokens read back and the probe logits (2., 3.) are
-  still checked, so a state that computes differently is still never used; what is given up is
-  the guarantee that a same-size altered file never reaches llama.cpp.
 
 Anything else is a miss: the prefix is evaluated as without a cache and the entry is rewritten.
 A cache that cannot be written (read-only disk, full disk) warns once and costs nothing else.
@@ -90,7 +88,7 @@ class PrefixStateCache:
 
     directory: Path
     max_entries: int = DEFAULT_MAX_ENTRIES
-    verify: bool | str = True  # how the state file's sha256 is checked: True (stamps), "full", False
+    verify: bool | str = True  # how the state file's sha256 is checked: "full" hashes, else stamps
 
     def __post_init__(self) -> None:
         if self.verify not in (True, False, "full"):
@@ -128,8 +126,6 @@ class PrefixStateCache:
 
     def _digest_matches(self, state_path: Path, recorded: Any) -> bool:
         """The state file's sha256 equals ``recorded`` (per ``verify``; see the module docstring)."""
-        if self.verify is False:
-            return True
         if self.verify == "full":
             return sha256_file(state_path) == recorded
         stamps = VerifiedFiles()
