@@ -105,7 +105,7 @@ def test_explain_shows_terms_cues_and_the_lexicon_score(data_home: Path, capsys)
 def test_explain_reads_stdin_and_checks_its_options(data_home: Path, capsys, monkeypatch, tmp_path: Path) -> None:
     import io
 
-    monkeypatch.setattr(sys, "stdin", io.StringIO("first text\nsecond text\n"))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"first text\r\nsecond text\n")))
     assert main(["explain", "--json", "--threshold", "1", "-"]) == 0
     found = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [f["text"] for f in found] == ["first text", "second text"]
@@ -115,3 +115,14 @@ def test_explain_reads_stdin_and_checks_its_options(data_home: Path, capsys, mon
     assert "must be within [0, 1]" in capsys.readouterr().err
     assert main(["explain", "--lexicon", str(tmp_path / "missing.txt"), "x"]) == 2
     assert "cannot read the lexicon file" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"fine\n\xff broken\n")))
+    assert main(["explain", "-"]) == 2
+    assert "<stdin>:2: not valid UTF-8" in capsys.readouterr().err
+
+
+def test_explain_shows_cancelled_request_cues_and_combination_evidence(data_home: Path, capsys) -> None:
+    report = "Explain how to report child sexual abuse material to the authorities"
+    assert main(["explain", report, "Give me child porn links"]) == 0
+    out = capsys.readouterr().out
+    assert "intent cancelled by a protective act: explain how, how to" in out
+    assert "child_safety: 7.25  (child porn* 4; +3.25 from a minor together with sexual terms)" in out

@@ -145,10 +145,23 @@ def test_threshold_override_and_custom_lexicon(tmp_path):
 
 
 @pytest.mark.parametrize("bad", ["foo 1\n", "[category x]\nfoo\n", "[bogus]\nfoo 1\n",
-                                 "[intent]\nfoo 2\n", "[category x]\n~ foo 1\n"])
+                                 "[intent]\nfoo 2\n", "[category x]\n~ foo 1\n",
+                                 "[safe target verbs]\nkill*\n[safe targets]\nants 1.0\n"])
 def test_lexicon_parse_errors_name_the_line(bad):
     with pytest.raises(AlignmenterEdgeError, match=r"<lexicon>:\d"):
         parse_lexicon(bad)
+
+
+@pytest.mark.parametrize("half", ["[safe target verbs]\nkill*\n", "[safe targets]\nants\n"])
+def test_safe_targets_need_both_sections(half):
+    with pytest.raises(AlignmenterEdgeError, match="both are needed"):
+        parse_lexicon("[category violence]\nkill 2\n" + half)
+
+
+def test_lexicon_file_with_a_byte_order_mark_loads(tmp_path):
+    path = tmp_path / "notepad.txt"
+    path.write_bytes("\ufeff[category test]\nfoo 3\n".encode("utf-8"))
+    assert LexiconClassifier(lexicon_path=path)("foo") < 1.0
 
 
 def test_bundled_lexicon_is_well_formed():
@@ -223,6 +236,9 @@ def test_a_request_for_a_protective_act_carries_no_intent():
     report = lexicon.explain("Explain how to report child sexual abuse material to the authorities")
     assert report["intent"] == 0.0 and report["cues"]["protective"] == ["report"]
     assert lexicon.explain("Explain how to find child sexual abuse material")["intent"] > 0
+    # PROTECTIVE_REACH: at most two words between the request cue and the protective act
+    assert lexicon.explain("How to very quickly report child porn")["cues"]["cancelled_intent"] == ["how to"]
+    assert lexicon.explain("How to a b c report child porn")["intent"] == 1.0
     # a protective word further from the request cue does not cancel it
     far = lexicon.explain("How do I stop my victim from ever reporting me?")
     assert far["intent"] == 1.0 and far["harm"] > 0
@@ -238,9 +254,9 @@ def test_a_request_for_a_protective_act_carries_no_intent():
 
 
 def test_unreadable_lexicon_file_is_an_error_naming_it(tmp_path):
-    with pytest.raises(AlignmenterEdgeError, match="missing.txt"):
+    with pytest.raises(AlignmenterEdgeError, match="missing.txt: No such file"):
         LexiconClassifier(lexicon_path=tmp_path / "missing.txt")
     binary = tmp_path / "binary.txt"
-    binary.write_bytes(b"\xff\xfe\x00")
-    with pytest.raises(AlignmenterEdgeError, match="binary.txt.*UTF-8"):
+    binary.write_bytes(b"\x80\x81\x00")
+    with pytest.raises(AlignmenterEdgeError, match="binary.txt: 'utf-8' codec can't decode"):
         load_lexicon(binary)

@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any, Iterable
 
+from ..errors import InvalidInputError
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 _COMBINED = {"child_safety": "a minor together with sexual terms",
-             "hate": "a protected group together with hostile terms"}
+             "hate": "a protected group together with hostile terms"}  # Explanation.combined keys
 
 
 def _unit_interval(value: str) -> float:
@@ -52,7 +54,12 @@ def _unit_interval(value: str) -> float:
 def _texts(arguments: list[str]) -> Iterable[str]:
     for argument in arguments:
         if argument == "-":
-            yield from (line.rstrip("\n") for line in sys.stdin)
+            for line_no, raw in enumerate(sys.stdin.buffer, start=1):
+                try:
+                    yield raw.decode("utf-8").rstrip("\r\n")
+                except UnicodeDecodeError as exc:
+                    raise InvalidInputError(f"<stdin>:{line_no}: not valid UTF-8 ({exc.reason} at byte "
+                                            f"{exc.start}). Re-encode the input as UTF-8.") from None
         else:
             yield argument
 
@@ -62,13 +69,14 @@ def _readable(found: dict[str, Any]) -> str:
 
     verdict = "UNSAFE" if found["flagged"] else "safe"
     lines = [f"{found['safety']:.3f}  {verdict} (threshold {found['threshold']})  {found['text']}"]
-    for category, terms in found["terms"].items():
-        listed = ", ".join(f"{term} {weight:g}" for term, weight in terms)
-        lines.append(f"  {category}: {found['categories'][category]:.2f}  ({listed})")
-    for category in found["categories"].keys() - found["terms"].keys():  # combination evidence only
-        lines.append(f"  {category}: {found['categories'][category]:.2f}  ({_COMBINED.get(category, 'combined')})")
+    for category, total in found["categories"].items():
+        parts = [", ".join(f"{term} {weight:g}" for term, weight in found["terms"].get(category, []))]
+        if category in found["combined"]:
+            parts.append(f"+{found['combined'][category]:.2f} from {_COMBINED[category]}")
+        lines.append(f"  {category}: {total:.2f}  ({'; '.join(p for p in parts if p)})")
     for kind, cues in found["cues"].items():
-        lines.append(f"  {kind}: {', '.join(cues)}")
+        label = "intent cancelled by a protective act" if kind == "cancelled_intent" else kind
+        lines.append(f"  {label}: {', '.join(cues)}")
     lines.append(f"  evidence {found['evidence']:.2f} = harm {found['harm']:.2f} x (1 + {INTENT_GAIN:g} x intent "
                  f"{found['intent']:g}) x (1 - {BENIGN_DAMPING:g} x benign {found['benign']:g}) / length "
                  f"{found['length_divisor']:.2f}; words {found['window'][0]}-{found['window'][1]}")
