@@ -47,8 +47,9 @@ def scorer_at_commit(rev: str):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--against", type=Path, help="another lexicon file, timed interleaved")
-    parser.add_argument("--against-commit", metavar="REV", help="another commit's scorer and lexicon")
+    other = parser.add_mutually_exclusive_group()
+    other.add_argument("--against", type=Path, help="another lexicon file, timed interleaved")
+    other.add_argument("--against-commit", metavar="REV", help="another commit's scorer and lexicon")
     parser.add_argument("--repeats", type=int, default=7, help="passes per set; the fastest counts")
     args = parser.parse_args()
     if not args.data.is_dir():
@@ -57,7 +58,9 @@ def main() -> None:
     if args.against:
         scorers[str(args.against)] = LexiconScorer(load_lexicon(args.against))
     if args.against_commit:
-        scorers[f"commit {args.against_commit}"] = scorer_at_commit(args.against_commit)
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", args.against_commit],
+                                check=True, capture_output=True, text=True).stdout.strip()
+        scorers[f"commit {commit}"] = scorer_at_commit(commit)
     results = {}
     for path in sorted(args.data.glob("*.jsonl")):
         texts = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -169,7 +169,8 @@ def test_plot_writes_png_or_names_the_extra(tmp_path, capsys, data_home):
 
 
 def test_errors_lists_the_most_confident_mistakes_with_line_numbers(tmp_path, capsys, data_home):
-    rows = ROWS + [("attack hack kill bomb violence", "safe")]  # heuristic 0.4 on a safe label: a false positive
+    rows = ROWS + [("attack hack kill bomb violence", "safe"),  # heuristic 0.4 on a safe label: a false positive
+                   ("attack hack kill bomb violence suicide", "safe")]  # 0.2: the most confident one
     data = write_jsonl(tmp_path / "tiny.jsonl", rows)
     out = tmp_path / "report.json"
     assert main(["eval", str(data), "--model", "heuristic", "--errors", "1", "--json", str(out)]) == 0
@@ -177,12 +178,13 @@ def test_errors_lists_the_most_confident_mistakes_with_line_numbers(tmp_path, ca
     errors = json.loads(out.read_text(encoding="utf-8"))["errors"]
     # heuristic at 0.5: missed "suicide hack" (0.6) and "attack" (0.8); the most confident miss is "attack"
     assert errors["false_negatives"] == [{"line": 4, "safety_score": heuristic_score("attack"), "text": "attack"}]
-    assert errors["false_positives"] == [{"line": 9, "safety_score": heuristic_score(rows[8][0]), "text": rows[8][0]}]
+    assert errors["false_positives"] == [{"line": 10, "safety_score": heuristic_score(rows[9][0]), "text": rows[9][0]}]
     assert "unsafe texts missed, highest safety_score first (1 shown)" in table
     assert f"line 4      {heuristic_score('attack'):.3f}  attack" in table
     assert main(["eval", str(data), "--model", "heuristic", "--errors", "5", "--json", str(out)]) == 0
     errors = json.loads(out.read_text(encoding="utf-8"))["errors"]
     assert [e["text"] for e in errors["false_negatives"]] == ["attack", "suicide hack"]
+    assert [e["line"] for e in errors["false_positives"]] == [10, 9]  # lowest safety_score first
     assert main(["eval", str(data), "--model", "heuristic", "--json", str(out)]) == 0
     assert "errors" not in json.loads(out.read_text(encoding="utf-8"))  # only when asked for
     with pytest.raises(SystemExit):
