@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping
 
 from ._version import __version__
 from .errors import BundleError, BundleIntegrityError
-from .verified import VerifiedFiles
+from .verified import VerifiedFiles, check_verify_mode
 
 FORMAT_NAME = "alignmenter-edge-bundle"
 FORMAT_VERSION = 1
@@ -105,8 +105,8 @@ class Manifest:
 class Bundle:
     """A bundle directory whose manifest has been read (and, by default, verified).
 
-    ``verify`` is the mode it was read with (see :func:`read_bundle`); a tier that keeps files of
-    its own for this bundle (the constitutional tier's saved prefix) checks them the same way.
+    ``verify`` is the mode it was read with (see :func:`read_bundle`); the constitutional tier's
+    saved prefix hashes its state file every time under ``"full"`` as well.
     """
 
     path: Path
@@ -149,8 +149,7 @@ def read_bundle(path: str | os.PathLike[str], *, verify: bool | str = True) -> B
     checks sizes only. A missing, truncated or altered file raises :class:`BundleIntegrityError`
     naming it.
     """
-    if verify not in (True, False, "full"):
-        raise ValueError(f"verify must be True, False or 'full', got {verify!r}.")
+    check_verify_mode(verify)
     root = Path(path).expanduser().resolve()
     manifest_path = root / MANIFEST_NAME
     if not manifest_path.is_file():
@@ -191,10 +190,9 @@ def _check_file(root: Path, name: str, record: FileRecord, verify: bool | str,
             "The bundle is incomplete or corrupt; re-copy or re-export it."
         )
     if verify:
-        actual = stamps.sha256(target, sha256_file) if stamps is not None else sha256_file(target)
+        actual = (stamps.sha256(target, sha256_file, expected=record.sha256) if stamps is not None
+                  else sha256_file(target))
         if actual != record.sha256:
-            if stamps is not None:
-                stamps.forget(target)
             raise BundleIntegrityError(
                 f"{root}: sha256 of {name!r} is {actual}, the manifest records {record.sha256}. "
                 "The file was altered or corrupted; re-copy or re-export the bundle."

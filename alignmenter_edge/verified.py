@@ -25,6 +25,12 @@ from .paths import cache_dir
 MAX_STAMPS = 256
 RACY_SECONDS = 2.0
 FORMAT = 1
+VERIFY_MODES = (True, False, "full")  # stamps, sizes only (bundle files), hash every time
+
+
+def check_verify_mode(verify: object) -> None:
+    if verify not in VERIFY_MODES:
+        raise ValueError(f"verify must be True, False or 'full', got {verify!r}.")
 
 
 def _stamp(stat: os.stat_result) -> list[int]:
@@ -45,14 +51,21 @@ class VerifiedFiles:
         except (OSError, ValueError):
             pass
 
-    def sha256(self, target: Path, hash_file: Callable[[Path], str]) -> str:
-        """The file's sha256: remembered if its stamp is unchanged, else hashed (and remembered)."""
+    def sha256(self, target: Path, hash_file: Callable[[Path], str], expected: str | None = None) -> str:
+        """The file's sha256: remembered if its stamp is unchanged, else hashed (and remembered).
+        A digest other than ``expected`` (when given) drops the file's stamp."""
         key = str(target)
         before = os.stat(target)
         known = self._stamps.get(key)
         if isinstance(known, dict) and known.get("stamp") == _stamp(before) and isinstance(known.get("sha256"), str):
-            return known["sha256"]
+            digest = known["sha256"]
+            if expected is not None and digest != expected:
+                self.forget(target)
+            return digest
         digest = hash_file(target)
+        if expected is not None and digest != expected:
+            self.forget(target)
+            return digest
         after = os.stat(target)
         fresh = time.time() - max(after.st_mtime, after.st_ctime) < RACY_SECONDS
         if _stamp(after) == _stamp(before) and not fresh:

@@ -275,7 +275,7 @@ class ConstitutionalGGUFClassifier(BundleClassifier):
         state_cache = None
         if prefix_cache and prefix_state_cache is not False:
             directory = default_directory() if prefix_state_cache is True else Path(prefix_state_cache)
-            state_cache = PrefixStateCache(directory, verify=bundle.verify)  # checked as the bundle was
+            state_cache = PrefixStateCache(directory, verify=bundle.verify)  # "full" hashes it too
         self.scorer = ConstitutionalScorer(
             bundle.file(MODEL_FILE), bundle.file(TOKENIZER_FILE),
             template=prompt["template"],

@@ -50,7 +50,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ..bundle import sha256_file
 from ..paths import cache_dir
-from ..verified import VerifiedFiles
+from ..verified import VerifiedFiles, check_verify_mode
 
 FORMAT = 1
 PROBE_TOLERANCE = 1e-4
@@ -91,8 +91,7 @@ class PrefixStateCache:
     verify: bool | str = True  # how the state file's sha256 is checked: "full" hashes, else stamps
 
     def __post_init__(self) -> None:
-        if self.verify not in (True, False, "full"):
-            raise ValueError(f"verify must be True, False or 'full', got {self.verify!r}.")
+        check_verify_mode(self.verify)
 
     def _paths(self, key: str) -> tuple[Path, Path]:
         return self.directory / f"{key}.state", self.directory / f"{key}.json"
@@ -129,12 +128,8 @@ class PrefixStateCache:
         if self.verify == "full":
             return sha256_file(state_path) == recorded
         stamps = VerifiedFiles()
-        target = state_path.absolute()
         try:
-            if stamps.sha256(target, sha256_file) == recorded:
-                return True
-            stamps.forget(target)
-            return False
+            return stamps.sha256(state_path.absolute(), sha256_file, expected=recorded) == recorded
         finally:
             stamps.save()
 
