@@ -73,7 +73,8 @@ _AGE = re.compile(r"\b(\d{1,2})\s*(?:-\s*)?(?:years?|yrs?|yo|y/o)(?:\s*-?\s*olds
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 _SECTIONS = ("intent", "benign", "protective", "question", "negation", "idiom", "minors", "groups",
              "safe target verbs", "safe targets")
-_UNWEIGHTED = ("idiom", "safe target verbs", "safe targets")
+_SAFE_TARGETS = ("safe target verbs", "safe targets")  # every verb x every target is an idiom
+_UNWEIGHTED = ("idiom", *_SAFE_TARGETS)
 
 
 def tokenize(text: str) -> list[str]:
@@ -123,7 +124,7 @@ def parse_lexicon(text: str, name: str = "<lexicon>") -> Lexicon:
     lexicon = Lexicon()
     negators: set[str] = set()
     safe_targets: dict[str, list[tuple[str, tuple[tuple[str, bool], ...]]]] = {
-        "safe target verbs": [], "safe targets": []}
+        name: [] for name in _SAFE_TARGETS}
     section: str | None = None
     for line_no, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].strip()
@@ -157,25 +158,31 @@ def parse_lexicon(text: str, name: str = "<lexicon>") -> Lexicon:
         parts = _parse_parts(fields)
         if not parts or parts[0][0] == GAP or parts[-1][0] == GAP:
             raise AlignmenterEdgeError(f"{name}:{line_no}: empty pattern or gap at an end: {line!r}.")
-        if section in ("safe target verbs", "safe targets"):
-            try:
-                float(fields[-1])
-            except ValueError:
-                safe_targets[section].append((" ".join(fields), parts))
-                continue
-            raise AlignmenterEdgeError(f"{name}:{line_no}: [{section}] entries take no weight: {line!r}.")
+        if section in _SAFE_TARGETS:
+            if _is_number(fields[-1]):
+                raise AlignmenterEdgeError(f"{name}:{line_no}: [{section}] entries take no weight: {line!r}.")
+            safe_targets[section].append((" ".join(fields), parts))
+            continue
         lexicon.add(Pattern(" ".join(fields), parts, weight, section))
-    if bool(safe_targets["safe target verbs"]) != bool(safe_targets["safe targets"]):
-        given, missing = (("safe target verbs", "safe targets") if safe_targets["safe target verbs"]
-                          else ("safe targets", "safe target verbs"))
+    verbs, targets = (safe_targets[name] for name in _SAFE_TARGETS)
+    if bool(verbs) != bool(targets):
+        given, missing = _SAFE_TARGETS if verbs else _SAFE_TARGETS[::-1]
         raise AlignmenterEdgeError(f"{name}: [{given}] has entries but [{missing}] has none; every verb "
                                    "pairs with every target, so both are needed.")
-    for verb, verb_parts in safe_targets["safe target verbs"]:  # "kill* ~ ants" ... as idioms
-        for target, target_parts in safe_targets["safe targets"]:
+    for verb, verb_parts in verbs:  # "kill* ~ ants" ... as idioms
+        for target, target_parts in targets:
             lexicon.add(Pattern(f"{verb} {GAP} {target}", (*verb_parts, (GAP, False), *target_parts),
                                 1.0, "idiom"))
     lexicon.negators = frozenset(negators)
     return lexicon.finish()
+
+
+def _is_number(field: str) -> bool:
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_parts(fields: list[str]) -> tuple[tuple[str, bool], ...]:
