@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from .options import add_model_options, load_from_args
+from .options import add_model_options, load_from_args, non_negative_int
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "table goes to stderr)")
     parser.add_argument("--plot", metavar="PNG", default=None,
                         help="write a ROC + reliability diagram (needs alignmenter-edge[plot])")
-    parser.add_argument("--errors", type=_count, default=0, metavar="N",
+    parser.add_argument("--errors", type=non_negative_int, default=0, metavar="N",
                         help="also list the N most confident false positives and false negatives at "
                              "the model's threshold, with their line numbers (default: 0)")
     parser.add_argument("--text-field", default="text", help="field holding the text (default: text)")
@@ -68,13 +68,6 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         plot_report(report, [row.unsafe for row in rows], scores, args.plot)
     return 0
-
-
-def _count(value: str) -> int:
-    number = int(value)
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return number
 
 
 def _json_default(value: object) -> object:

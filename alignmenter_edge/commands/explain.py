@@ -8,6 +8,7 @@ import sys
 from typing import Any, Iterable
 
 from ..errors import InvalidInputError
+from .options import unit_interval
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -21,7 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                                                  "from standard input")
     parser.add_argument("--lexicon", metavar="PATH", default=None,
                         help="a lexicon file in the bundled format (default: the bundled lexicon)")
-    parser.add_argument("--threshold", type=_unit_interval, default=None,
+    parser.add_argument("--threshold", type=unit_interval, default=None,
                         help="flag below this score, within [0, 1] (default: the lexicon's, 0.19)")
     parser.add_argument("--json", action="store_true", help="one JSON object per text instead of text")
     parser.set_defaults(func=run)
@@ -42,13 +43,6 @@ def run(args: argparse.Namespace) -> int:
 
 _COMBINED = {"child_safety": "a minor together with sexual terms",
              "hate": "a protected group together with hostile terms"}  # Explanation.combined keys
-
-
-def _unit_interval(value: str) -> float:
-    number = float(value)
-    if not 0.0 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be within [0, 1], got {value}")
-    return number
 
 
 def _texts(arguments: list[str]) -> Iterable[str]:

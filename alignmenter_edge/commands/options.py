@@ -1,4 +1,4 @@
-"""Argument groups shared by several sub-commands."""
+"""Argument groups and argument types shared by several sub-commands."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", "-m", default="auto",
                         help="tier name (auto, heuristic, lexicon, roberta-onnx, constitutional-gguf, "
                              "none), installed bundle name, or bundle directory (default: auto)")
-    parser.add_argument("--threads", type=_positive_int, default=None,
+    parser.add_argument("--threads", type=positive_int, default=None,
                         help="CPU threads for model tiers (default: physical cores)")
-    parser.add_argument("--batch-size", type=_positive_int, default=None,
+    parser.add_argument("--batch-size", type=positive_int, default=None,
                         help="texts per model batch (default: the tier's own)")
 
 
@@ -23,8 +23,20 @@ def load_from_args(args: argparse.Namespace) -> Any:
     return load_classifier(args.model, threads=args.threads, batch_size=args.batch_size)
 
 
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+def positive_int(value: str) -> int:
+    return _within(int(value), value, 1, None, "a positive integer")
+
+
+def non_negative_int(value: str) -> int:
+    return _within(int(value), value, 0, None, "0 or more")
+
+
+def unit_interval(value: str) -> float:
+    return _within(float(value), value, 0.0, 1.0, "within [0, 1]")
+
+
+def _within(number: Any, given: str, low: Any, high: Any, rule: str) -> Any:
+    """argparse ``type=`` check: ``number`` (parsed from ``given``) must lie in [low, high]."""
+    if not (low <= number and (high is None or number <= high)):  # NaN fails too
+        raise argparse.ArgumentTypeError(f"must be {rule}, got {given}")
     return number
