@@ -1,12 +1,14 @@
 """How the lexicon's default threshold is chosen, on development halves, and checked on held-out halves.
 
-Usage:  python benchmarks/lexicon_threshold.py [--data DIR]
+Usage:  python benchmarks/lexicon_threshold.py [--data DIR] [--dev-only]
 
 Every row of every ../shared/data set goes to a fixed half by its id: ``dev`` when the first byte
 of sha256(id) is even, else ``held-out``. The rule, applied to the dev halves only: the largest
 threshold, rounded down to 0.01, at which the lexicon flags no larger share of each two-class set's
 benign texts than alignmenter's heuristic flags at its own threshold (0.5). The held-out halves and
 the full sets are then only measured. Writes benchmarks/results/lexicon_threshold.json and .md.
+``--dev-only`` prints the rule's threshold and the dev halves alone and writes nothing: the view to
+work from while changing the lexicon, so no held-out figure is seen before the round is done.
 """
 
 from __future__ import annotations
@@ -90,6 +92,20 @@ def against_all_benign(sets: dict[str, list[dict[str, Any]]]) -> dict[str, dict[
     return out
 
 
+def dev_table(sets: dict[str, list[dict[str, Any]]], threshold: float) -> str:
+    lines = [f"Threshold by the rule on the dev halves: **{threshold}** (shipped default: {DEFAULT_THRESHOLD}).",
+             "", "| set | dev n (unsafe/safe) | AUROC heuristic / lexicon | benign flagged: heuristic / lexicon "
+             "| unsafe caught: heuristic / lexicon |", "|---|---|---|---|---|"]
+    for name, rows in sets.items():
+        s = summary([r for r in rows if r["half"] == "dev"], DEFAULT_THRESHOLD)
+        auc = " / ".join("undefined" if s[t]["auroc"] is None else f"{s[t]['auroc']:.4f}"
+                         for t in ("heuristic", "lexicon"))
+        fp = " / ".join(f"{s[t]['false_positives']}" for t in ("heuristic", "lexicon")) if s["safe"] else "n/a"
+        tp = " / ".join(f"{s[t]['true_positives']}" for t in ("heuristic", "lexicon"))
+        lines.append(f"| {name} | {s['n']} ({s['unsafe']}/{s['safe']}) | {auc} | {fp} | {tp} |")
+    return "\n".join(lines) + "\n"
+
+
 def table(report: dict[str, Any]) -> str:
     lines = [f"Threshold by the rule on the dev halves: **{report['rule_threshold']}** "
              f"(shipped default: {report['shipped_threshold']}).", "",
@@ -115,11 +131,16 @@ def table(report: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--dev-only", action="store_true",
+                        help="print the rule and the dev halves only; write nothing")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         parser.error(f"{args.data}: no such directory; pass --data DIR with the labelled *.jsonl sets.")
     sets = load(args.data)
     threshold = chosen_threshold(sets)
+    if args.dev_only:
+        print(dev_table(sets, threshold))
+        return 0 if threshold == DEFAULT_THRESHOLD else 1
     report: dict[str, Any] = {"rule": __doc__.split("\n\n")[1].replace("\n", " "),
                               "rule_threshold": threshold, "shipped_threshold": DEFAULT_THRESHOLD,
                               "sets": {}}
