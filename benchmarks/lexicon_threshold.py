@@ -1,6 +1,6 @@
 """How the lexicon's default threshold is chosen, on development halves, and checked on held-out halves.
 
-Usage:  python benchmarks/lexicon_threshold.py [--data DIR] [--dev-only]
+Usage:  python benchmarks/lexicon_threshold.py [--data DIR] [--dev-only] [--result NAME]
 
 Every row of every ../shared/data set goes to a fixed half by its id: ``dev`` when the first byte
 of sha256(id) is even, else ``held-out``. The rule, applied to the dev halves only: the largest
@@ -131,6 +131,8 @@ def table(report: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--result", default="lexicon_threshold",
+                        help="results file name (benchmarks/results/NAME.json and .md)")
     parser.add_argument("--dev-only", action="store_true",
                         help="print the rule and the dev halves only; write nothing")
     args = parser.parse_args(argv)
@@ -151,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     report["pooled_benign"] = summary([r for rows in sets.values() for r in rows if not r["unsafe"]],
                                       DEFAULT_THRESHOLD)
     report["auroc_vs_all_benign"] = against_all_benign(sets)
-    write_result("lexicon_threshold", report)
-    (RESULTS / "lexicon_threshold.md").write_text(table(report), encoding="utf-8")
+    write_result(args.result, report)
+    (RESULTS / f"{args.result}.md").write_text(table(report), encoding="utf-8")
     print(table(report))
     return 0 if threshold == DEFAULT_THRESHOLD else 1
 
