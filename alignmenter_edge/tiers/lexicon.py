@@ -222,12 +222,23 @@ class Match:
     weight: float  # after negation
 
 
+# (patterns to try, patterns keyed by the exact second word, gapped patterns with the exact word
+# after their gap)
+_Candidates = tuple[tuple[Pattern, ...], dict[str, tuple[Pattern, ...]], tuple[tuple[Pattern, str], ...]]
+_NO_CANDIDATES: _Candidates = ((), {}, ())  # shared by the many words that start no pattern
+
+
 class _Matcher:
+    """Finds a text's matches word by word: each word's candidate patterns are looked up once and
+    cached. Those whose second part is an exact word are keyed by it, so only the ones the next word
+    selects are tried ("her address" is not tried after every "her"); a gap followed by an exact word
+    is tried only when that word is within reach ("fake ~ press release")."""
+
     def __init__(self, lexicon: Lexicon) -> None:
         self.lexicon = lexicon
-        self._cache: dict[str, tuple[Pattern, ...]] = {}
+        self._cache: dict[str, _Candidates] = {}
 
-    def candidates(self, token: str) -> tuple[Pattern, ...]:
+    def candidates(self, token: str) -> _Candidates:
         found = self._cache.get(token)
         if found is None:
             hits = list(self.lexicon.exact.get(token, ()))
@@ -235,21 +246,47 @@ class _Matcher:
                 if length > len(token):
                     break
                 hits.extend(self.lexicon.prefix.get(token[:length], ()))
-            found = tuple(hits)
+            loose: list[Pattern] = []
+            keyed: dict[str, list[Pattern]] = {}
+            gapped: list[tuple[Pattern, str]] = []
+            for pattern in hits:
+                second = pattern.parts[1] if len(pattern.parts) > 1 else None
+                if second and second[0] != GAP and not second[1]:
+                    keyed.setdefault(second[0], []).append(pattern)
+                elif second and second[0] == GAP and pattern.parts[2][0] != GAP and not pattern.parts[2][1]:
+                    gapped.append((pattern, pattern.parts[2][0]))  # a gap, then an exact word
+                else:
+                    loose.append(pattern)
+            found = ((tuple(loose), {w: tuple(ps) for w, ps in keyed.items()} if keyed else _NO_CANDIDATES[1],
+                      tuple(gapped)) if hits else _NO_CANDIDATES)
             if len(self._cache) >= CACHE_SIZE:
                 self._cache.clear()  # bounded memory on endless streams
             self._cache[token] = found
         return found
 
     def matches(self, tokens: list[str]) -> list[Match]:
-        out = []
+        out: list[Match] = []
+        append, candidates, last = out.append, self.candidates, len(tokens) - 1
         for start, token in enumerate(tokens):
             if not token:
                 continue
-            for pattern in self.candidates(token):
+            loose, keyed, gapped = candidates(token)
+            for pattern in loose:
                 end = _match_from(pattern.parts, 1, tokens, start + 1)
                 if end is not None:
-                    out.append(Match(pattern, start, end, pattern.weight))
+                    append(Match(pattern, start, end, pattern.weight))
+            if keyed and start < last:
+                for pattern in keyed.get(tokens[start + 1], ()):
+                    end = _match_from(pattern.parts, 2, tokens, start + 2)
+                    if end is not None:
+                        append(Match(pattern, start, end, pattern.weight))
+            if gapped:
+                reach = tokens[start + 1:start + 2 + MAX_GAP]
+                for pattern, after_gap in gapped:
+                    if after_gap in reach:
+                        end = _match_from(pattern.parts, 1, tokens, start + 1)
+                        if end is not None:
+                            append(Match(pattern, start, end, pattern.weight))
         return out
 
 
@@ -371,7 +408,7 @@ class LexiconScorer:
         return Explanation(
             safety=math.exp(-evidence / SCALE), evidence=evidence, harm=harm, intent=intent,
             benign=benign, length_divisor=length, window=span, categories=categories, combined=combined,
-            terms={c: sorted(w.items(), key=lambda kv: -kv[1]) for c, w in terms.items()},
+            terms={c: sorted(w.items(), key=lambda kv: (-kv[1], kv[0])) for c, w in terms.items()},
             cues={k: sorted(v) for k, v in cues.items() if v})
 
     def score(self, text: str) -> float:
