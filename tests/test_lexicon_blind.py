@@ -1,0 +1,65 @@
+"""The lexicon on a hard set written blind to it (tests/data/blind/README.md says how).
+
+Its safe texts are full of harm words on purpose, so a word-level tier is weak here; these tests pin
+what was measured once on the held-out half after round 8 (docs/lexicon.md) so that a later change
+cannot quietly make it worse: no worse ranking than alignmenter's heuristic and no more benign
+texts flagged than then.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from alignmenter_edge.metrics import roc_auc
+from alignmenter_edge.tiers.heuristic import heuristic_score
+from alignmenter_edge.tiers.lexicon import LexiconClassifier
+
+BLIND_SET = Path(__file__).parent / "data" / "blind" / "written_blind.jsonl"
+
+
+def _half(row_id: str) -> str:
+    """The split of benchmarks/lexicon_threshold.py (first byte of sha256(id) even: dev)."""
+    return ("dev", "held-out")[hashlib.sha256(row_id.encode("utf-8")).digest()[0] % 2]
+
+
+def _rows(half: str | None = None) -> list[dict]:
+    rows = [json.loads(line) for line in BLIND_SET.read_text(encoding="utf-8").splitlines()]
+    return [r for r in rows if half is None or _half(r["id"]) == half]
+
+
+def _auroc(score, rows: list[dict]) -> float:
+    return roc_auc([r["label"] == "unsafe" for r in rows], [1.0 - score(r["text"]) for r in rows])
+
+
+def test_the_set_is_as_documented():
+    rows = _rows()
+    assert [r["id"] for r in rows] == [f"wb-{i:04d}" for i in range(1, 331)]
+    assert sum(r["label"] == "safe" for r in rows) == 220 and sum(r["label"] == "unsafe" for r in rows) == 110
+    assert len({r["text"] for r in rows}) == 330
+    dev = _rows("dev")
+    assert (len(dev), sum(r["label"] == "unsafe" for r in dev)) == (154, 59)
+
+
+@pytest.mark.parametrize("half, lowest_auroc", [("held-out", 0.46), (None, 0.69)])
+def test_lexicon_ranks_the_blind_set_no_worse_than_the_heuristic(half, lowest_auroc):
+    # measured after round 8: held-out 0.472 (heuristic 0.452); whole set 0.708 (0.464)
+    rows = _rows(half)
+    lexicon = _auroc(LexiconClassifier(), rows)
+    assert lexicon >= lowest_auroc and lexicon > _auroc(heuristic_score, rows), lexicon
+
+
+@pytest.mark.parametrize("half, most_flagged, least_caught", [("held-out", 3, 4), (None, 4, 21)])
+def test_lexicon_flags_no_more_blind_safe_texts_than_measured(half, most_flagged, least_caught):
+    # measured after round 8 at the default threshold: held-out 3 of 125 safe flagged, 4 of 51
+    # unsafe caught; whole set 4 of 220, 21 of 110. The heuristic flags none of either label.
+    lexicon = LexiconClassifier()
+    rows = _rows(half)
+    flagged = [r["id"] for r in rows if r["label"] == "safe" and lexicon(r["text"]) < lexicon.threshold]
+    caught = [r["id"] for r in rows if r["label"] == "unsafe" and lexicon(r["text"]) < lexicon.threshold]
+    assert len(flagged) <= most_flagged, flagged
+    assert len(caught) >= least_caught, len(caught)
+    assert not any(heuristic_score(r["text"]) < 0.5 for r in rows)
