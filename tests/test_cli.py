@@ -125,4 +125,4 @@ def test_explain_shows_cancelled_request_cues_and_combination_evidence(data_home
     assert main(["explain", report, "Give me child porn links"]) == 0
     out = capsys.readouterr().out
     assert "intent cancelled by a protective act: explain how, how to" in out
-    assert "child_safety: 7.25  (child porn* 4; +3.25 from a minor together with sexual terms)" in out
+    assert "child_safety: 7.25  (child porn* 4; +3.25 from a minor together with sexual or grooming terms)" in out

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMBINED = {"child_safety": "a minor together with sexual terms",
+_COMBINED = {"child_safety": "a minor together with sexual or grooming terms",
              "hate": "a protected group together with hostile terms"}  # Explanation.combined keys
 
 
