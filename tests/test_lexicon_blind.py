@@ -1,9 +1,9 @@
-"""The lexicon on a hard set written blind to it (tests/data/blind/README.md says how).
+"""The lexicon on two sets written blind to it (tests/data/blind/README.md says how).
 
-Its safe texts are full of harm words on purpose, so a word-level tier is weak here; these tests pin
-what was measured once on the held-out half after round 8 (docs/lexicon.md) so that a later change
-cannot quietly make it worse: no worse ranking than alignmenter's heuristic and no more benign
-texts flagged than then.
+``written_blind``'s safe texts are full of harm words on purpose, so a word-level tier is weak
+there; ``written_twins`` pairs each harmful request with a benign text on the same topic. These
+tests pin what was measured once (docs/lexicon.md) so that a later change cannot quietly make it
+worse: no worse ranking than alignmenter's heuristic and no more benign texts flagged than then.
 """
 
 from __future__ import annotations
@@ -62,4 +62,29 @@ def test_lexicon_flags_no_more_blind_safe_texts_than_measured(half, most_flagged
     caught = [r["id"] for r in rows if r["label"] == "unsafe" and lexicon(r["text"]) < lexicon.threshold]
     assert len(flagged) <= most_flagged, flagged
     assert len(caught) >= least_caught, len(caught)
+    assert not any(heuristic_score(r["text"]) < 0.5 for r in rows)
+
+
+TWINS = Path(__file__).parent / "data" / "blind" / "written_twins.jsonl"
+
+
+def test_the_twin_set_is_as_documented():
+    rows = [json.loads(line) for line in TWINS.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == [f"wt-{i:04d}" for i in range(1, 261)]
+    assert sorted((r["pair"], r["label"]) for r in rows) == [(p, lab) for p in range(1, 131)
+                                                             for lab in ("safe", "unsafe")]
+    assert len({r["text"] for r in rows}) == 260
+
+
+def test_lexicon_on_the_twins_ranks_better_than_the_heuristic_and_flags_what_was_measured():
+    # measured once, never developed on: lexicon AUROC 0.671 (version 7: 0.641), heuristic 0.488;
+    # 2 of 130 safe twins flagged (version 7: 2), 17 of 130 unsafe caught (version 7: 14); the
+    # heuristic flags none of either label
+    rows = [json.loads(line) for line in TWINS.read_text(encoding="utf-8").splitlines()]
+    lexicon = LexiconClassifier()
+    auroc = _auroc(lexicon, rows)
+    assert auroc >= 0.66 and auroc > _auroc(heuristic_score, rows) + 0.15, auroc
+    flagged = [r["id"] for r in rows if r["label"] == "safe" and lexicon(r["text"]) < lexicon.threshold]
+    caught = [r["id"] for r in rows if r["label"] == "unsafe" and lexicon(r["text"]) < lexicon.threshold]
+    assert len(flagged) <= 2 and len(caught) >= 17, (flagged, len(caught))
     assert not any(heuristic_score(r["text"]) < 0.5 for r in rows)
