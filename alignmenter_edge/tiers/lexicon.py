@@ -5,13 +5,14 @@ Stronger than alignmenter's six-word heuristic while keeping its zero-dependency
 - **whole words**, not substrings ("whatever" does not contain the word "hate");
 - about 780 hand-written weighted entries in 14 harm categories (violence, criminal, CBRN, drugs,
   cyber, self-harm, hate, harassment, sexual, child safety, disinformation, privacy, extremism,
-  dangerous acts) and about 490 cue, idiom and group entries, including multi-word phrases and
+  dangerous acts) and about 540 cue, idiom and group entries, including multi-word phrases and
   gapped patterns ("make ~ bomb" matches "make a pipe bomb");
 - **idioms** that neutralise harmless uses ("heart attack", "kill the process", "photo shoot");
 - **negation**: a single-word term up to three words after "not", "never", "stop", "against"...
   counts 30 %;
 - **intent** cues ("how do I", "step-by-step", "without getting caught") amplify harm evidence,
-  **benign context** cues ("warning signs", "history of", "hotline", "in a video game") damp it;
+  **benign context** cues ("warning signs", "history of", "hotline", "in a video game", an
+  assistant's refusal: "I can't help with") damp it;
   **protective** acts ("report", "recognise", "spot the signs") damp it too and cancel a request
   cue at most two words before them ("how to report"); **question** cues ("what does ... mean",
   "definition of", "why did") damp it in a text of at most 30 words, where they frame the text;
@@ -44,7 +45,7 @@ from typing import Any, Sequence
 from ..classifier import Classifier
 from ..errors import AlignmenterEdgeError
 
-LEXICON_VERSION = 8  # bumped whenever entries or scoring change, so model ids tell scores apart
+LEXICON_VERSION = 9  # bumped whenever entries or scoring change, so model ids tell scores apart
 DEFAULT_LEXICON = "lexicon.txt"
 GAP = "~"
 MAX_GAP = 3  # words a "~" may skip
