@@ -92,17 +92,22 @@ def against_all_benign(sets: dict[str, list[dict[str, Any]]]) -> dict[str, dict[
     return out
 
 
+def _row_cells(s: dict[str, Any], digits: int) -> str:
+    """The n, AUROC, benign-flagged and unsafe-caught cells of one summary, heuristic / lexicon."""
+    tiers = ("heuristic", "lexicon")
+    auc = " / ".join("undefined" if s[t]["auroc"] is None else f"{s[t]['auroc']:.{digits}f}" for t in tiers)
+    fp = " / ".join(f"{s[t]['false_positives']}" for t in tiers) if s["safe"] else "n/a"
+    tp = " / ".join(f"{s[t]['true_positives']}" for t in tiers)
+    return f"{s['n']} ({s['unsafe']}/{s['safe']}) | {auc} | {fp} | {tp} |"
+
+
 def dev_table(sets: dict[str, list[dict[str, Any]]], threshold: float) -> str:
     lines = [f"Threshold by the rule on the dev halves: **{threshold}** (shipped default: {DEFAULT_THRESHOLD}).",
              "", "| set | dev n (unsafe/safe) | AUROC heuristic / lexicon | benign flagged: heuristic / lexicon "
              "| unsafe caught: heuristic / lexicon |", "|---|---|---|---|---|"]
     for name, rows in sets.items():
-        s = summary([r for r in rows if r["half"] == "dev"], DEFAULT_THRESHOLD)
-        auc = " / ".join("undefined" if s[t]["auroc"] is None else f"{s[t]['auroc']:.4f}"
-                         for t in ("heuristic", "lexicon"))
-        fp = " / ".join(f"{s[t]['false_positives']}" for t in ("heuristic", "lexicon")) if s["safe"] else "n/a"
-        tp = " / ".join(f"{s[t]['true_positives']}" for t in ("heuristic", "lexicon"))
-        lines.append(f"| {name} | {s['n']} ({s['unsafe']}/{s['safe']}) | {auc} | {fp} | {tp} |")
+        dev = summary([r for r in rows if r["half"] == "dev"], DEFAULT_THRESHOLD)
+        lines.append(f"| {name} | {_row_cells(dev, 4)}")
     return "\n".join(lines) + "\n"
 
 
@@ -113,11 +118,7 @@ def table(report: dict[str, Any]) -> str:
              "| unsafe caught: heuristic / lexicon |", "|---|---|---|---|---|---|"]
     for name, halves in report["sets"].items():
         for half, s in halves.items():
-            auc = " / ".join("undefined" if s[t]["auroc"] is None else f"{s[t]['auroc']:.3f}"
-                             for t in ("heuristic", "lexicon"))
-            fp = " / ".join(f"{s[t]['false_positives']}" for t in ("heuristic", "lexicon")) if s["safe"] else "n/a"
-            tp = " / ".join(f"{s[t]['true_positives']}" for t in ("heuristic", "lexicon"))
-            lines.append(f"| {name} | {half} | {s['n']} ({s['unsafe']}/{s['safe']}) | {auc} | {fp} | {tp} |")
+            lines.append(f"| {name} | {half} | {_row_cells(s, 3)}")
     pooled = report["pooled_benign"]
     lines += ["", f"All benign texts pooled ({pooled['safe']}): heuristic flags "
               f"{pooled['heuristic']['false_positives']}, lexicon {pooled['lexicon']['false_positives']}.",
