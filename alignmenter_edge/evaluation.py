@@ -223,9 +223,9 @@ def format_report(report: dict[str, Any]) -> str:
         lines += ["", f"throughput {_fmt(tp['texts_per_second'], 0)} texts/s "
                       f"({tp['texts']} texts in {tp['seconds']:.3f} s, batch size "
                       f"{m.get('batch_size')})"]
-    for kind, title in (("false_positives", "safe texts flagged, lowest safety_score first"),
-                        ("false_negatives", "unsafe texts missed, highest safety_score first")):
-        if "errors" in report:
+    if "errors" in report:
+        for kind, title in (("false_positives", "safe texts flagged, lowest safety_score first"),
+                            ("false_negatives", "unsafe texts missed, highest safety_score first")):
             found = report["errors"][kind]
             lines += ["", f"{title} ({len(found)} shown):"]
             lines += [f"  line {e['line']:<6d} {e['safety_score']:.3f}  {_shortened(e['text'])}" for e in found]
