@@ -49,6 +49,7 @@ class Classifier(ABC):
     model_id: str = ""
     threshold: float = 0.5
     default_batch_size: ClassVar[int] = 32
+    pool_batches: ClassVar[int] = 8  # see pool_size
 
     def __init__(self, *, batch_size: int | None = None, threads: int | None = None) -> None:
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
@@ -59,6 +60,13 @@ class Classifier(ABC):
         self.threads = threads
         self.requested: str | None = None
         self._closed = False
+
+    @property
+    def pool_size(self) -> int:
+        """Texts a caller with a long stream hands to one :meth:`score_batch` call (``score``,
+        ``eval``): several batches, so a tier can sort them by length and run batches at once,
+        while output still flushes every ``pool_size`` texts."""
+        return self.batch_size * self.pool_batches
 
     def __call__(self, text: str) -> float:
         return self.score_batch([text])[0]

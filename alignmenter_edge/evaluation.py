@@ -62,12 +62,12 @@ def read_labelled(stream: BinaryIO, *, name: str = "<input>", text_field: str = 
 
 
 def score_texts(classifier: Classifier, texts: Sequence[str]) -> tuple[list[float], float]:
-    """Safety scores via ``score_batch`` in the classifier's batch size; also the seconds spent."""
-    batch = classifier.batch_size
+    """Safety scores via ``score_batch``, ``classifier.pool_size`` texts per call; also the seconds spent."""
+    pool = classifier.pool_size
     scores: list[float] = []
     started = time.perf_counter()
-    for start in range(0, len(texts), batch):
-        scores.extend(classifier.score_batch(texts[start:start + batch]))
+    for start in range(0, len(texts), pool):
+        scores.extend(classifier.score_batch(texts[start:start + pool]))
     return scores, time.perf_counter() - started
 
 

@@ -136,17 +136,17 @@ class _Recorder(Classifier):
         return [0.0 if "bad" in t else 1.0 for t in texts]
 
 
-def test_scoring_goes_through_score_batch_in_batches():
-    clf = _Recorder(batch_size=3)
+def test_scoring_goes_through_score_batch_in_pools():
+    clf = _Recorder(batch_size=1)  # pool_size = 8 texts per score_batch call
     rows = read_labelled(io.BytesIO(b"".join(
         json.dumps({"text": f"bad {i}" if i % 2 else f"ok {i}",
                     "label": "unsafe" if i % 2 else "safe"}).encode() + b"\n"
-        for i in range(8))), name="m")
+        for i in range(20))), name="m")
     report = evaluate(clf, rows, dataset="m")
-    assert clf.batches == [3, 3, 2]
+    assert clf.batches == [8, 8, 4]
     assert report["auroc"] == 1.0 and report["at_threshold"]["f1"] == 1.0
     assert report["fpr_bounded"][0]["tpr"] == 1.0
-    assert report["model"]["batch_size"] == 3
+    assert report["model"]["batch_size"] == 1
 
 
 def test_by_category_and_format_without_throughput():

@@ -326,7 +326,7 @@ def test_exception_mid_stream_keeps_complete_lines(tmp_path, monkeypatch, data_h
     text = out.read_text()
     assert text.endswith("\n")
     rows = [json.loads(line) for line in text.splitlines()]
-    pool = 1 * score.POOL_BATCHES
+    pool = FailsOnBatch(3, batch_size=1).pool_size
     assert [r["i"] for r in rows] == list(range(2 * pool))  # the two pools before the fault
 
 

@@ -14,7 +14,6 @@ from ..errors import InvalidInputError
 from ..rows import Row, RowReader, dump_row, guess_format
 from .options import add_model_options, load_from_args
 
-POOL_BATCHES = 8  # rows read per flush = batch_size * POOL_BATCHES (lets tiers sort by length)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -48,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         info = classifier.info
         started = time.perf_counter()
         scored = blank = 0
-        for pool in _chunks(iter(reader), classifier.batch_size * POOL_BATCHES):
+        for pool in _chunks(iter(reader), classifier.pool_size):
             texts = [row.text for row in pool]
             scores = classifier.score_batch(texts)
             lines = "".join(dump_row({**row.data, "safety_score": score, "tier": info.tier})
