@@ -200,6 +200,9 @@ def test_nan_from_model_is_an_error(tiny_roberta_bundle_fp32, tmp_path):
     with load_classifier(dst) as clf:
         with pytest.raises(ModelOutputError, match="non-finite"):
             clf("hello there")
+    with load_classifier(dst, parallel_runs=2) as clf:  # raised in a worker thread, surfaces here
+        with pytest.raises(ModelOutputError, match="non-finite"):
+            clf.score_batch(["hello there", "a second text", "and a third one"])
 
 
 def test_unsafe_index_in_manifest_is_used(tiny_roberta_bundle_fp32, tmp_path):
@@ -243,6 +246,28 @@ def test_arena_modes_give_identical_scores(tiny_roberta_bundle, held_set):
         with load_classifier(tiny_roberta_bundle, arena=arena) as clf:
             results.append(clf.score_batch(texts))
     assert results[0] == results[1] == results[2]
+
+
+def test_parallel_runs_give_identical_scores(tiny_roberta_bundle, held_set):
+    """Concurrent session runs change when a batch runs, not what it computes."""
+    texts = _mixed_texts(held_set)
+    results = {}
+    for runs in (1, 2, 4):
+        with load_classifier(tiny_roberta_bundle, threads=2, parallel_runs=runs) as clf:
+            assert clf.info.details["parallel_runs"] == runs
+            results[runs] = clf.score_batch(texts)
+            assert (clf.engine._pool is not None) == (runs > 1)  # many windows: the pool was used
+    assert results[1] == results[2] == results[4]
+
+
+def test_parallel_runs_default_and_validation(tiny_roberta_bundle):
+    with load_classifier(tiny_roberta_bundle, threads=3) as clf:
+        assert clf.info.details["parallel_runs"] == 3
+        clf("one text, one window: no pool needed")
+        assert clf.engine._pool is None
+    for bad in (0, -1, "2", 1.5):
+        with pytest.raises(ValueError, match="parallel_runs"):
+            load_classifier(tiny_roberta_bundle, parallel_runs=bad)
 
 
 def test_closed_classifier_refuses(tiny_roberta_bundle):

@@ -8,7 +8,8 @@ imports torch or transformers. What it does per call:
    (:func:`alignmenter_edge.windows.token_windows`: ``max_input_tokens - specials`` tokens per
    window, stride half a window) and wrap each window in the model's special tokens;
 3. sort all windows by length, pad per batch (:func:`~alignmenter_edge.windows.length_sorted_batches`,
-   further split so one batch never exceeds ``max_batch_tokens`` padded tokens), run the session;
+   further split so one batch never exceeds ``max_batch_tokens`` padded tokens), run the session,
+   up to ``parallel_runs`` batches at a time (default: ``threads``) on the one shared session;
 4. reject non-finite logits (:class:`~alignmenter_edge.errors.ModelOutputError`), take
    P(unsafe) = softmax(logits)[unsafe_index] from the manifest, and give each text the **most
    unsafe** of its windows; safety score = 1 - P(unsafe), in input order.
@@ -18,11 +19,18 @@ run needs (bounded by ``max_batch_tokens``) and keeps it, so RSS stays flat over
 its peak was no higher than without it; ``"off"`` allocates per run from the system allocator
 (lower RSS between runs, peaks a little higher, RSS swings with input length); ``"shrink"`` keeps
 the arena but releases unused chunks after each run. Measurements: docs/roberta.md.
+
+Parallel runs (``parallel_runs=``): a small model's per-operator parallelism leaves cores idle
+(waking the intra-op pool for every small operator costs more than it saves), so independent
+batches are also run concurrently on the same session (onnxruntime's ``run`` is thread-safe and
+releases the GIL). Weights are shared; only activations are per run. The logits are the same as
+one run after another; ``parallel_runs=1`` runs them one after another.
 """
 
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -48,7 +56,8 @@ class RobertaEngine:
                  max_input_tokens: int, prefix_ids: Sequence[int], suffix_ids: Sequence[int],
                  pad_id: int, threads: int | None = None, arena: str = "on",
                  spinning: bool = False, window_stride: int | None = None,
-                 max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS) -> None:
+                 max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
+                 parallel_runs: int | None = None) -> None:
         ort = require("onnxruntime", "onnx", "the roberta-onnx tier")
         tokenizers = require("tokenizers", "onnx", "the roberta-onnx tier")
         self._np = require("numpy", "onnx", "the roberta-onnx tier")
@@ -65,6 +74,10 @@ class RobertaEngine:
         self.window_stride = window_stride or max(1, self.window_size // 2)
         self.max_batch_tokens = max(int(max_batch_tokens), self.max_input_tokens)
         self.threads = threads or default_threads()
+        if parallel_runs is not None and (not isinstance(parallel_runs, int) or parallel_runs < 1):
+            raise ValueError(f"parallel_runs must be a positive integer, got {parallel_runs!r}.")
+        self.parallel_runs = parallel_runs or self.threads
+        self._pool: ThreadPoolExecutor | None = None
         self.arena = arena
 
         self.tokenizer = tokenizers.Tokenizer.from_file(str(tokenizer_path))
@@ -112,25 +125,38 @@ class RobertaEngine:
     def logits(self, sequences: Sequence[Sequence[int]], batch_size: int) -> Any:
         """Logits (float32, one row per sequence, in the given order) for ready-made model inputs."""
         np = self._np
-        rows: list[Any] = [None] * len(sequences)
         lengths = [len(s) for s in sequences]
-        for batch in length_sorted_batches(lengths, batch_size):
-            for part in self._split_by_tokens(batch, lengths):
-                width = max(lengths[i] for i in part)
-                ids = np.full((len(part), width), self.pad_id, dtype=np.int64)
-                mask = np.zeros((len(part), width), dtype=np.int64)
-                for row, index in enumerate(part):
-                    ids[row, :lengths[index]] = sequences[index]
-                    mask[row, :lengths[index]] = 1
-                feeds = {"input_ids": ids, "attention_mask": mask}
-                out = self.session.run(None, feeds, self._run_options)[0]
-                if not np.isfinite(out).all():
-                    raise ModelOutputError(
-                        "the roberta-onnx model produced non-finite logits (NaN or inf); refusing "
-                        "to turn them into a score. The model file may be damaged.")
-                for row, index in enumerate(part):
-                    rows[index] = out[row]
+        parts = [part for batch in length_sorted_batches(lengths, batch_size)
+                 for part in self._split_by_tokens(batch, lengths)]
+        rows: list[Any] = [None] * len(sequences)
+        for part, out in zip(parts, self._map(lambda part: self._run(part, sequences), parts)):
+            for row, index in enumerate(part):
+                rows[index] = out[row]
         return np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+
+    def _map(self, function: Any, parts: list[list[int]]) -> Any:
+        """``map`` over the batches, ``parallel_runs`` at a time, results in order."""
+        if self.parallel_runs == 1 or len(parts) < 2:
+            return map(function, parts)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.parallel_runs, thread_name_prefix="roberta-onnx-run")
+        return self._pool.map(function, parts)
+
+    def _run(self, part: list[int], sequences: Sequence[Sequence[int]]) -> Any:
+        """One padded batch through the session: its logits, checked to be finite."""
+        np = self._np
+        width = max(len(sequences[i]) for i in part)
+        ids = np.full((len(part), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(part), width), dtype=np.int64)
+        for row, index in enumerate(part):
+            ids[row, :len(sequences[index])] = sequences[index]
+            mask[row, :len(sequences[index])] = 1
+        out = self.session.run(None, {"input_ids": ids, "attention_mask": mask}, self._run_options)[0]
+        if not np.isfinite(out).all():
+            raise ModelOutputError(
+                "the roberta-onnx model produced non-finite logits (NaN or inf); refusing "
+                "to turn them into a score. The model file may be damaged.")
+        return out
 
     def _split_by_tokens(self, batch: list[int], lengths: Sequence[int]) -> list[list[int]]:
         # Batches arrive longest first; cap padded tokens so 512-token windows stay bounded in memory.
@@ -159,6 +185,9 @@ class RobertaEngine:
         return worst
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         self.session = None
         self.tokenizer = None
 
@@ -177,7 +206,8 @@ class RobertaONNXClassifier(BundleClassifier):
     def __init__(self, bundle: Bundle, *, batch_size: int | None = None, threads: int | None = None,
                  arena: str = "on", spinning: bool = False, unsafe_index: int | None = None,
                  window_stride: int | None = None,
-                 max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS) -> None:
+                 max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
+                 parallel_runs: int | None = None) -> None:
         if batch_size is None and bundle.manifest.quantization != "fp32":
             batch_size = self.int8_default_batch_size
         super().__init__(bundle, batch_size=batch_size, threads=threads)
@@ -200,7 +230,8 @@ class RobertaONNXClassifier(BundleClassifier):
             bundle.file("model.onnx"), bundle.file(manifest.tokenizer or "tokenizer.json"),
             unsafe_index=unsafe_index, max_input_tokens=manifest.max_input_tokens,
             prefix_ids=prefix, suffix_ids=suffix, pad_id=pad, threads=threads, arena=arena,
-            spinning=spinning, window_stride=window_stride, max_batch_tokens=max_batch_tokens)
+            spinning=spinning, window_stride=window_stride, max_batch_tokens=max_batch_tokens,
+            parallel_runs=parallel_runs)
         self.threads = self.engine.threads
 
     @classmethod
@@ -224,6 +255,7 @@ class RobertaONNXClassifier(BundleClassifier):
             "arena": self.engine.arena,
             "spinning": self.engine.spinning,
             "max_batch_tokens": self.engine.max_batch_tokens,
+            "parallel_runs": self.engine.parallel_runs,
         }
 
     def _release(self) -> None:
