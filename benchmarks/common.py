@@ -14,19 +14,22 @@ from typing import Any
 RESULTS = Path(__file__).parent / "results"
 
 
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo ("" where there is none)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
 def machine() -> dict[str, Any]:
     """What the numbers were measured on."""
     from alignmenter_edge.system import cpu_features, physical_cores, usable_cpus
 
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": model, "usable_cpus": usable_cpus(), "physical_cores": physical_cores(),
+    return {"cpu": cpu_model(), "usable_cpus": usable_cpus(), "physical_cores": physical_cores(),
             "cpu_features": cpu_features(), "python": platform.python_version(),
             "platform": platform.platform(), "load_average": os.getloadavg(),
             "note": "2-core machine shared with other work; compare ratios within one run"}

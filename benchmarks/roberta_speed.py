@@ -5,15 +5,18 @@ Each configuration runs in its own fresh process (cold start and peak RSS are pe
 1. ``pipeline-single``  transformers pipeline, one text per call, fp32 torch (alignmenter's way)
 2. ``pipeline-batched`` transformers pipeline, batch_size 8, fp32 torch
 3. ``ort-fp32``         this tier on the fp32 bundle (length-sorted batches of 8)
-4. ``ort-int8``         this tier on the int8 bundle (length-sorted batches of 8) - the product
+4. ``ort-int8``         this tier on the int8 bundle with its defaults (one window per session
+                        run, ``threads`` runs at a time) - the product
 
-plus profiling rows for the int8 tier (batch sizes, unsorted batches, one text per call,
-spinning, tokenization share). The memory-arena study is benchmarks/roberta_arena.py.
+plus profiling rows for the int8 tier (one run at a time, batch sizes, unsorted batches, one
+text per call, spinning, tokenization share). The memory-arena study is
+benchmarks/roberta_arena.py.
 
     flock /tmp/alignmenter-bench.lock python benchmarks/roberta_speed.py [--data DIR] [--threads 2]
+        [--max-words 30] [--result NAME]
 
 Inputs come from benchmarks/roberta_real_shape.py (built on first use). Results:
-benchmarks/results/roberta_speed.json and .md.
+benchmarks/results/NAME.json and .md (default roberta_speed).
 """
 
 from __future__ import annotations
@@ -167,6 +170,8 @@ def dir_mb(path: Path) -> float:
 
 def main() -> None:
     sys.path.insert(0, str(HERE))
+    sys.path.insert(0, str(HERE.parent))
+    from benchmarks.common import cpu_model, write_report
     from roberta_real_shape import DEFAULT_DATA, DEFAULT_WORK, build, generated_texts, load_texts, split_texts
 
     parser = argparse.ArgumentParser(description="RoBERTa tier speed benchmark")
@@ -175,13 +180,21 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--passes", type=int, default=1, help="timed passes per config (best kept)")
     parser.add_argument("--quick", action="store_true", help="main four configurations only")
+    parser.add_argument("--max-words", type=int, default=None,
+                        help="sample only texts of at most this many words (e.g. 30: short chat turns)")
+    parser.add_argument("--result", default="roberta_speed",
+                        help="results/NAME.json and .md (default roberta_speed; name other machines' runs)")
     args = parser.parse_args()
 
     paths = build(args.work, args.data)
     all_texts = load_texts(args.data)
+    if args.max_words:
+        all_texts = [t for t in all_texts if len(t.split()) <= args.max_words]
     texts, _ = split_texts(all_texts) if all_texts else (generated_texts(300), None)
     source = f"{len(texts)} texts sampled (seed 1234) from {args.data}/*.jsonl" if all_texts \
         else "300 generated texts (no data directory)"
+    if args.max_words and all_texts:
+        source += f" of at most {args.max_words} words"
 
     from tokenizers import Tokenizer
 
@@ -197,6 +210,8 @@ def main() -> None:
     ]
     if not args.quick:
         configs += [
+            ("ort-int8 one run at a time", {"mode": "ort", "bundle": str(paths["int8"]), "batch_size": None,
+                                            "options": {"parallel_runs": 1}}),
             ("ort-int8 batch 8", {"mode": "ort", "bundle": str(paths["int8"]), "batch_size": 8}),
             ("ort-int8 no hash verify", {"mode": "ort", "bundle": str(paths["int8"]), "batch_size": None,
                                          "verify": False}),
@@ -232,7 +247,7 @@ def main() -> None:
     int8 = rows["ort-int8"]
     report = {
         "benchmark": "roberta_speed", "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "machine": {"cpu": platform.processor() or platform.machine(), "physical_cores": physical_cores(),
+        "machine": {"cpu": cpu_model() or platform.machine(), "physical_cores": physical_cores(),
                     "features": cpu_features(), "load_average_at_end": load,
                     "note": "shared machine: 3 other engineers ran tests concurrently; "
                             "runs serialized with flock /tmp/alignmenter-bench.lock against other "
@@ -257,10 +272,7 @@ def main() -> None:
             "bundle_le_85mb": {"value": dir_mb(paths["int8"]), "met": dir_mb(paths["int8"]) <= 85},
         },
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "roberta_speed.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS / "roberta_speed.md").write_text(markdown(report))
-    print(markdown(report))
+    write_report(args.result, report, markdown(report))
 
 
 def markdown(report: dict) -> str:
