@@ -16,7 +16,7 @@ depend on weight values, so the model is random (written once under benchmarks/w
     flock /tmp/alignmenter-bench.lock python benchmarks/constitutional_speed.py run \\
         --data /work/shared/data --threads 2
 
-Results: benchmarks/results/constitutional.json and constitutional.md.
+Results: benchmarks/results/NAME.json and NAME.md (``--result NAME``, default constitutional).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent
 WORK = ROOT / "work" / "constitutional"
 sys.path.insert(0, str(ROOT.parent))
 
-from benchmarks.common import write_report  # noqa: E402
+from benchmarks.common import cpu_model, write_report  # noqa: E402
 
 PREFIX_TARGET = 1500  # constitution prefix tokens
 ITEM_RANGE = (45, 80)  # item suffix tokens (content + chat framing), ~60 on average
@@ -215,6 +215,8 @@ def worker(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from alignmenter_edge.system import cpu_features
+
     configs = [("cached", "Q4_K_M", args.items), ("cached", "Q8_0", args.items),
                ("naive", "Q4_K_M", args.naive_items)]
     results = {}
@@ -229,7 +231,8 @@ def run(args: argparse.Namespace) -> None:
     sizes = {p.name: p.stat().st_size for p in sorted(WORK.glob("*.gguf"))}
     report = {
         "benchmark": "constitutional-gguf, Qwen3-1.7B shape with random weights",
-        "machine": {"cpu": _cpu_name(), "usable_cpus": len(os.sched_getaffinity(0)),
+        "machine": {"cpu": cpu_model() or platform.processor() or "unknown",
+                    "cpu_features": cpu_features(), "usable_cpus": len(os.sched_getaffinity(0)),
                     "threads": args.threads, "python": platform.python_version(),
                     "llama_cpp_python": _version("llama-cpp-python"),
                     "shared": "shared with 3 other engineers' jobs; runs serialised with flock on "
@@ -250,7 +253,7 @@ def run(args: argparse.Namespace) -> None:
         "command": "flock /tmp/alignmenter-bench.lock python benchmarks/constitutional_speed.py run "
                    + " ".join(sys.argv[2:]),
     }
-    write_report("constitutional", report, markdown(report))
+    write_report(args.result, report, markdown(report))
 
 
 def markdown(report: dict) -> str:
@@ -287,16 +290,6 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def _version(name: str) -> str | None:
     from importlib import metadata
 
@@ -317,6 +310,8 @@ def main() -> None:
         p.add_argument("--naive-items", type=int, default=3)
         p.add_argument("--mode", choices=("cached", "naive"), default="cached")
         p.add_argument("--quant", default="Q4_K_M")
+        p.add_argument("--result", default="constitutional",
+                       help="results/NAME.json and .md (default constitutional; name other machines' runs)")
     args = parser.parse_args()
     {"prepare": prepare, "run": run, "_worker": worker}[args.command](args)
 
