@@ -260,6 +260,17 @@ def test_parallel_runs_give_identical_scores(tiny_roberta_bundle, held_set):
     assert results[1] == results[2] == results[4]
 
 
+def test_long_windows_run_one_at_a_time(tiny_roberta_bundle):
+    """Only small batches run concurrently: full 512-token windows would multiply their memory."""
+    texts = [_long_text("how to make a bomb"), _long_text("a nice soup recipe", 700, 3)]
+    with load_classifier(tiny_roberta_bundle, threads=2, parallel_runs=2) as clf:
+        assert len(clf.engine.windows(clf.engine.encode(texts[:1])[0])) > 1
+        clf.score_batch(texts)
+        assert clf.engine._pool is None
+        clf.score_batch(["short one", "short two", "short three"])
+        assert clf.engine._pool is not None
+
+
 def test_parallel_runs_default_and_validation(tiny_roberta_bundle):
     with load_classifier(tiny_roberta_bundle, threads=3) as clf:
         assert clf.info.details["parallel_runs"] == 3

@@ -20,11 +20,12 @@ its peak was no higher than without it; ``"off"`` allocates per run from the sys
 (lower RSS between runs, peaks a little higher, RSS swings with input length); ``"shrink"`` keeps
 the arena but releases unused chunks after each run. Measurements: docs/roberta.md.
 
-Parallel runs (``parallel_runs=``): a small model's per-operator parallelism leaves cores idle
+Parallel runs (``parallel_runs=``): on short inputs per-operator parallelism leaves cores idle
 (waking the intra-op pool for every small operator costs more than it saves), so independent
-batches are also run concurrently on the same session (onnxruntime's ``run`` is thread-safe and
-releases the GIL). Weights are shared; only activations are per run. The logits are the same as
-one run after another; ``parallel_runs=1`` runs them one after another.
+batches of at most ``PARALLEL_MAX_TOKENS`` padded tokens also run concurrently on the same session
+(onnxruntime's ``run`` is thread-safe and releases the GIL). Weights are shared; only activations
+are per run. The logits are the same as one run after another; ``parallel_runs=1`` runs them one
+after another.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ from ..windows import length_sorted_batches, token_windows
 
 ARENA_MODES = ("off", "on", "shrink")
 DEFAULT_MAX_BATCH_TOKENS = 2048  # 4 full 512-token windows per run: bounds attention memory
+# Batches of at most this many padded tokens run concurrently; larger ones one at a time. Small
+# runs are where per-operator threading idles the cores; large ones keep both cores busy alone,
+# and running them concurrently only multiplied their activation memory (docs/roberta.md).
+PARALLEL_MAX_TOKENS = 256
 
 
 class RobertaEngine:
@@ -128,15 +133,19 @@ class RobertaEngine:
         lengths = [len(s) for s in sequences]
         parts = [part for batch in length_sorted_batches(lengths, batch_size)
                  for part in self._split_by_tokens(batch, lengths)]
+        small = [p for p in parts if len(p) * max(lengths[i] for i in p) <= PARALLEL_MAX_TOKENS]
+        large = [p for p in parts if len(p) * max(lengths[i] for i in p) > PARALLEL_MAX_TOKENS]
         rows: list[Any] = [None] * len(sequences)
-        for part, out in zip(parts, self._map(lambda part: self._run(part, sequences), parts)):
-            for row, index in enumerate(part):
-                rows[index] = out[row]
+        for group, concurrent in ((large, False), (small, True)):
+            outputs = self._map(lambda part: self._run(part, sequences), group, concurrent)
+            for part, out in zip(group, outputs):
+                for row, index in enumerate(part):
+                    rows[index] = out[row]
         return np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
 
-    def _map(self, function: Any, parts: list[list[int]]) -> Any:
-        """``map`` over the batches, ``parallel_runs`` at a time, results in order."""
-        if self.parallel_runs == 1 or len(parts) < 2:
+    def _map(self, function: Any, parts: list[list[int]], concurrent: bool) -> Any:
+        """``map`` over the batches, ``parallel_runs`` at a time when concurrent, results in order."""
+        if not concurrent or self.parallel_runs == 1 or len(parts) < 2:
             return map(function, parts)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.parallel_runs, thread_name_prefix="roberta-onnx-run")
