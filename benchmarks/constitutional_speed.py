@@ -160,7 +160,8 @@ def worker(args: argparse.Namespace) -> None:
     scorer = ConstitutionalScorer(
         model, WORK / "tokenizer" / "tokenizer.json", template=spec["prompt"]["template"],
         constitution=(WORK / "constitution.md").read_text(encoding="utf-8"), label_ids=label_ids,
-        max_input_tokens=512, threads=args.threads, prefix_cache=args.mode == "cached")
+        max_input_tokens=512, threads=args.threads, prefix_cache=args.mode == "cached",
+        repack_weights=args.repack)
     load_s = time.perf_counter() - t0
     items = _items(tokenizer, scorer.layout, args.data, args.items)
     llama_cpp, session = scorer.session._llama, scorer.session
@@ -194,7 +195,8 @@ def worker(args: argparse.Namespace) -> None:
             raw_prefix_s += time.perf_counter() - t
     scorer.close()
     result = {
-        "mode": args.mode, "quant": args.quant, "threads": args.threads, "items": len(items),
+        "mode": args.mode, "quant": args.quant, "repack_weights": args.repack, "threads": args.threads,
+        "items": len(items),
         "prefix_tokens": scorer.n_prefix, "mean_item_tokens": statistics.mean(tokens),
         "load_and_prefix_s": load_s, "s_per_item": statistics.mean(per_item),
         "median_s_per_item": statistics.median(per_item), "items_per_s": 1.0 / statistics.mean(per_item),
@@ -217,16 +219,17 @@ def worker(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> None:
     from alignmenter_edge.system import cpu_features
 
-    configs = [("cached", "Q4_K_M", args.items), ("cached", "Q8_0", args.items),
-               ("naive", "Q4_K_M", args.naive_items)]
+    configs = [("cached", "Q4_K_M", args.items, False), ("cached", "Q8_0", args.items, False),
+               ("naive", "Q4_K_M", args.naive_items, False), ("cached", "Q4_K_M", args.items, True)]
     results = {}
     load_before = os.getloadavg()
-    for mode, quant, n in configs:
+    for mode, quant, n, repack in configs:
         cmd = [sys.executable, __file__, "_worker", "--mode", mode, "--quant", quant, "--items", str(n),
-               "--threads", str(args.threads)] + (["--data", str(args.data)] if args.data else [])
+               "--threads", str(args.threads)] + (["--data", str(args.data)] if args.data else []) \
+            + (["--repack"] if repack else [])
         print("running", " ".join(cmd[2:]), file=sys.stderr)
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        results[f"{mode}-{quant}"] = json.loads(out.strip().splitlines()[-1])
+        results[f"{mode}-{quant}" + ("-repack" if repack else "")] = json.loads(out.strip().splitlines()[-1])
     q4, naive = results["cached-Q4_K_M"], results["naive-Q4_K_M"]
     sizes = {p.name: p.stat().st_size for p in sorted(WORK.glob("*.gguf"))}
     report = {
@@ -273,16 +276,21 @@ def markdown(report: dict) -> str:
     ]
     for key, label in (("naive-Q4_K_M", "naive: full prompt per item, Q4_K_M"),
                        ("cached-Q4_K_M", "this tier: prefix cached, Q4_K_M"),
-                       ("cached-Q8_0", "this tier: prefix cached, Q8_0")):
+                       ("cached-Q8_0", "this tier: prefix cached, Q8_0"),
+                       ("cached-Q4_K_M-repack", "this tier, Q4_K_M, `repack_weights=True`")):
+        if key not in r:
+            continue
         x = r[key]
         lines.append(f"| {label} | {size(x['quant']):.2f} GB | {x['s_per_item']:.3f} | {x['items_per_s']:.2f} | "
                      f"{naive['s_per_item'] / x['s_per_item']:.1f}x | {x['load_and_prefix_s']:.1f} s | "
                      f"{x['peak_rss_gb']:.2f} GB |")
     lines += ["", "| llama.cpp raw prompt eval of the same suffix tokens | raw s/item | tokens/s | our overhead |",
               "|---|---|---|---|"]
-    for key in ("cached-Q4_K_M", "cached-Q8_0"):
+    for key in ("cached-Q4_K_M", "cached-Q8_0", "cached-Q4_K_M-repack"):
+        if key not in r:
+            continue
         x = r[key]
-        lines.append(f"| {x['quant']} | {x['raw_llama_decode_s_per_item']:.3f} | "
+        lines.append(f"| {x['quant']}{' repacked' if x.get('repack_weights') else ''} | {x['raw_llama_decode_s_per_item']:.3f} | "
                      f"{x['raw_prefill_tokens_per_s']:.0f} | {100 * x['overhead_vs_raw']:+.1f}% |")
     lines += ["", "Goals (2 threads):", ""]
     for name, goal in report["goals"].items():
@@ -310,6 +318,7 @@ def main() -> None:
         p.add_argument("--naive-items", type=int, default=3)
         p.add_argument("--mode", choices=("cached", "naive"), default="cached")
         p.add_argument("--quant", default="Q4_K_M")
+        p.add_argument("--repack", action="store_true", help="llama.cpp CPU weight repacking on")
         p.add_argument("--result", default="constitutional",
                        help="results/NAME.json and .md (default constitutional; name other machines' runs)")
     args = parser.parse_args()
