@@ -7,7 +7,7 @@ writes the user's), scoring one short text with ``verify="full"`` (every file ha
 ``verify=True`` after one priming start (files unchanged since hashed: stamps, no hashing) and
 ``verify=False`` (sizes only). For constitutional bundles the saved prefix is restored in all
 three after the priming start; benchmarks/constitutional_cold_start.py covers that tier in full.
-Writes benchmarks/results/bundle_cold_start_<model id>.json.
+Writes benchmarks/results/bundle_cold_start_<model id>.json (``--result NAME`` to name it).
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("bundle", type=Path)
     parser.add_argument("--starts", type=int, default=5, help="starts per mode; the median counts")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--result", help="results/NAME.json (default bundle_cold_start_<model id>)")
     parser.add_argument("--worker", metavar="VERIFY", choices=MODES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -71,7 +72,7 @@ def main() -> None:
     size = sum(p.stat().st_size for p in args.bundle.iterdir() if p.is_file())
     result = {"bundle": str(args.bundle), "model_id": model_id, "bundle_bytes": size, "threads": args.threads,
               "first_score_s": {mode: {"median": statistics.median(t), "all": t} for mode, t in times.items()}}
-    print(write_result(f"bundle_cold_start_{model_id}", result))
+    print(write_result(args.result or f"bundle_cold_start_{model_id}", result))
     for mode, t in times.items():
         print(f"verify={MODES[mode]!r:7} median {statistics.median(t):.3f} s  ({', '.join(f'{x:.2f}' for x in t)})")
 
