@@ -133,8 +133,10 @@ class RobertaEngine:
         lengths = [len(s) for s in sequences]
         parts = [part for batch in length_sorted_batches(lengths, batch_size)
                  for part in self._split_by_tokens(batch, lengths)]
-        small = [p for p in parts if len(p) * max(lengths[i] for i in p) <= PARALLEL_MAX_TOKENS]
-        large = [p for p in parts if len(p) * max(lengths[i] for i in p) > PARALLEL_MAX_TOKENS]
+        small: list[list[int]] = []
+        large: list[list[int]] = []
+        for part in parts:  # padded tokens decide: small batches run concurrently
+            (small if len(part) * max(lengths[i] for i in part) <= PARALLEL_MAX_TOKENS else large).append(part)
         rows: list[Any] = [None] * len(sequences)
         for group, concurrent in ((large, False), (small, True)):
             outputs = self._map(lambda part: self._run(part, sequences), group, concurrent)
