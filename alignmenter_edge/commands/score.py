@@ -15,7 +15,6 @@ from ..rows import Row, RowReader, dump_row, guess_format
 from .options import add_model_options, load_from_args
 
 
-
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "score", help="score JSONL rows or text lines; writes each row with safety_score",
