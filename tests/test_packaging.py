@@ -21,7 +21,7 @@ HEAVY = ("torch", "transformers", "optimum", "peft", "accelerate")
 @pytest.fixture(scope="module")
 def bare_venv(tmp_path_factory) -> Path:
     """A fresh venv with only `pip install --no-deps .` (no PyYAML, numpy, onnxruntime...)."""
-    require("setuptools", minversion="70.1")  # builds the wheel offline ([test] extra)
+    require("setuptools", minversion="77")  # builds the wheel offline ([test] extra)
     root = tmp_path_factory.mktemp("bare")
     source = root / "src"
     shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
@@ -92,6 +92,16 @@ def test_install_puts_no_top_level_export_or_models(bare_venv: Path) -> None:
     assert (site / "alignmenter_edge" / "models" / "__init__.py").is_file()
     shipped = {p.name for p in (site / "alignmenter_edge" / "models").glob("*.yaml")}
     assert shipped == {p.name for p in (REPO / "models").glob("*.yaml")}
+
+
+def test_install_ships_the_licence(bare_venv: Path) -> None:
+    site = next((bare_venv / "lib").glob("python3*/site-packages"))
+    dist_info = next(site.glob("alignmenter_edge-*.dist-info"))
+    metadata = (dist_info / "METADATA").read_text(encoding="utf-8")
+    assert "License-Expression: Apache-2.0" in metadata.splitlines()
+    shipped = (dist_info / "licenses" / "LICENSE").read_text(encoding="utf-8")
+    assert shipped == (REPO / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in shipped and "END OF TERMS AND CONDITIONS" in shipped
 
 
 BUNDLE_FIXTURES = {"roberta-onnx": "tiny_roberta_bundle", "constitutional-gguf": "tiny_constitutional_bundle"}
