@@ -53,22 +53,27 @@ TIERS: dict[str, TierSpec] = {
 }
 
 
-def installed_bundles() -> dict[str, str]:
-    """Bundles in the data directory: bundle name → tier (manifests read, not verified)."""
+def installed_bundle_manifests() -> dict[str, dict[str, Any]]:
+    """Bundles in the data directory: bundle name → its manifest's JSON (read, not verified)."""
     root = bundles_dir()
-    found: dict[str, str] = {}
+    found: dict[str, dict[str, Any]] = {}
     if not root.is_dir():
         return found
     for child in sorted(root.iterdir()):
         manifest = child / MANIFEST_NAME
         if manifest.is_file():
             try:
-                tier = json.loads(manifest.read_text(encoding="utf-8")).get("tier")
-            except (OSError, ValueError, AttributeError):
+                data = json.loads(manifest.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
                 continue
-            if tier in TIERS:
-                found[child.name] = tier
+            if isinstance(data, dict) and data.get("tier") in TIERS:
+                found[child.name] = data
     return found
+
+
+def installed_bundles() -> dict[str, str]:
+    """Bundles in the data directory: bundle name → tier (manifests read, not verified)."""
+    return {name: data["tier"] for name, data in installed_bundle_manifests().items()}
 
 
 def available_tiers() -> dict[str, str]:

@@ -38,6 +38,7 @@ from ..models import SPEC_DIR, load_spec
 from ..tiers.constitutional_gguf import (MODEL_FILE, TOKENIZER_FILE, ConstitutionalScorer,
                                          _softmax_pair)
 from .gguf_writer import read_vocab, tensors_from_state_dict, write_qwen3_gguf
+from .model_licence import ModelLicence, resolve_licence
 from .parity import compare_unsafe_probabilities, max_abs_diff, require_within
 
 SPEC_NAME = "constitutional-safety-classifier"
@@ -207,13 +208,17 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
                 f"agreement {result['label_agreement']:.2f}")
 
         # 7. bundle
+        licences = {role: _source_licence(spec_data, role, str(source), revision, say)
+                    for role, source, revision in (("base", base, base_revision),
+                                                   ("adapter", adapter, adapter_revision))}
         manifest = write_bundle(
             work, [MODEL_FILE, TOKENIZER_FILE],
             tier=TIER,
             model_id=str(adapter),
-            sources=[{"role": "base", "id": str(base), "revision": base_revision, "resolved": base_commit},
+            sources=[{"role": "base", "id": str(base), "revision": base_revision, "resolved": base_commit,
+                      **licences["base"].record()},
                      {"role": "adapter", "id": str(adapter), "revision": adapter_revision,
-                      "merge": "peft merge_and_unload"}],
+                      "merge": "peft merge_and_unload", **licences["adapter"].record()}],
             labels={**labels, "score": "1 - softmax([logit(safe), logit(unsafe)])[unsafe]"},
             max_input_tokens=max_input_tokens,
             long_input_policy="window-min",
@@ -239,13 +244,28 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
         raise
 
 
+def _source_licence(spec: dict[str, Any], role: str, source: str, revision: str | None,
+                    say: Callable[[str], None]) -> ModelLicence:
+    """The licence of the base or the adapter; the spec's declaration counts only for its own id.
+
+    A hub id's card is read from the local cache only (the adapter's is fetched with its weights).
+    """
+    entry = spec.get(role) or {}
+    declared = entry.get("license") if source == entry.get("id") else None
+    licence = resolve_licence(source, revision=revision, declared=declared)
+    unknown = licence.warning(source)
+    if unknown:
+        say("warning: " + unknown)
+    return licence
+
+
 def _safetensors_adapter(adapter: str, revision: str | None) -> Path:
     """A local adapter directory holding adapter_model.safetensors (never a pickled .bin)."""
     local = Path(adapter).expanduser()
     if not local.is_dir():
         hub = require("huggingface_hub", "export", "fetching the adapter from the Hugging Face hub")
         local = Path(hub.snapshot_download(adapter, revision=revision, allow_patterns=[
-            "adapter_config.json", "adapter_model.safetensors"]))
+            "adapter_config.json", "adapter_model.safetensors", "README.md"]))
     if not (local / "adapter_model.safetensors").is_file():
         raise ExportError(f"{adapter}: no adapter_model.safetensors. Pickled adapter weights "
                           "(adapter_model.bin) are not loaded; convert them to safetensors first.")

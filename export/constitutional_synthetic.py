@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
 
+from .roberta_synthetic import write_synthetic_card
+
 # Qwen2/Qwen3's pre-tokenizer split (public; identical in the Qwen tokenizer.json).
 QWEN_PRETOKENIZE_REGEX = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
@@ -146,6 +148,7 @@ def build_tiny_qwen3(root: str | Path, corpus: Iterable[str] = (), *, shape: Qwe
             if name.endswith("norm.weight"):
                 param.copy_(1.0 + 0.1 * torch.randn_like(param))
     model.save_pretrained(base_dir)
+    write_synthetic_card(base_dir)  # the adapter keeps the card PEFT writes, which states no licence
     lora = LoraConfig(r=lora_rank, lora_alpha=2 * lora_rank, lora_dropout=0.0, init_lora_weights=False,
                       target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
                                       "down_proj"])

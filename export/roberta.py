@@ -35,6 +35,7 @@ from ..bundle import Manifest, read_bundle, write_bundle
 from ..deps import require
 from ..errors import ExportError
 from ..models import load_spec
+from .model_licence import resolve_licence
 from .parity import compare_unsafe_probabilities, max_abs_diff, require_within
 
 DEFAULT_SPEC = "distilled-safety-roberta"
@@ -97,6 +98,7 @@ class ResolvedSource:
     unsafe_index: int
     unsafe_index_from: str
     expected_names: list[str] | None
+    declared_license: str | None = None
 
 
 def resolve_source(spec: dict[str, Any], source: str | None, revision: str | None,
@@ -111,13 +113,16 @@ def resolve_source(spec: dict[str, Any], source: str | None, revision: str | Non
     labels = dict(spec.get("labels") or {})
     origin = "spec labels"
     chosen_revision = revision
+    declared_license = None
     for known in spec.get("known_sources") or []:
         if not local and known.get("id") == chosen:
             labels = dict(known.get("labels") or labels)
             origin = f"spec known_sources[{chosen}]"
             chosen_revision = chosen_revision or known.get("revision")
+            declared_license = known.get("license")
     if not local and chosen == spec_source.get("id"):
         chosen_revision = chosen_revision or spec_source.get("revision")
+        declared_license = declared_license or spec_source.get("license")
     if unsafe_index is not None:
         index, origin = int(unsafe_index), "command line"
     elif "unsafe_index" in labels:
@@ -127,7 +132,7 @@ def resolve_source(spec: dict[str, Any], source: str | None, revision: str | Non
     return ResolvedSource(
         source=str(Path(chosen).expanduser().resolve()) if local else chosen,
         revision=None if local else chosen_revision, local=local, unsafe_index=index,
-        unsafe_index_from=origin, expected_names=labels.get("names"))
+        unsafe_index_from=origin, expected_names=labels.get("names"), declared_license=declared_license)
 
 
 def special_token_layout(backend: Any, pad_id: int | None) -> dict[str, Any]:
@@ -327,9 +332,15 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
             shutil.copyfile(fp32, stage / "model.onnx")
             quantization = "fp32"
 
-        source_record = {"id": resolved.source, "kind": "local" if resolved.local else "hub",
+        licence = resolve_licence(resolved.source, revision=resolved.revision,
+                                  declared=resolved.declared_license,
+                                  local_files_only=resolved.local or not download)
+        unknown_licence = licence.warning(resolved.source)
+        if unknown_licence:
+            log("warning: " + unknown_licence)
+        source_record = {"role": "model", "id": resolved.source, "kind": "local" if resolved.local else "hub",
                          "revision": resolved.revision,
-                         "commit": getattr(config, "_commit_hash", None)}
+                         "commit": getattr(config, "_commit_hash", None), **licence.record()}
         extra: dict[str, Any] = {
             "special_tokens": special,
             "architecture": {"model_type": config.model_type, "layers": config.num_hidden_layers,

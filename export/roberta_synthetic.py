@@ -152,10 +152,28 @@ def _train_steps(model, tokenizer, pairs, steps, batch_size, lr, rng, torch) -> 
     return loss_value
 
 
+SYNTHETIC_CARD = """---
+license: apache-2.0
+tags:
+- alignmenter-edge-synthetic
+---
+# Synthetic model (not a real safety classifier)
+
+Built by alignmenter-edge for tests and benchmarks: the real architecture with random or briefly
+trained weights. Its scores mean nothing outside those tests.
+"""
+
+
+def write_synthetic_card(directory: str | Path) -> None:
+    """A model card like the hub's, so exports read a stated licence as they would for a real model."""
+    (Path(directory) / "README.md").write_text(SYNTHETIC_CARD, encoding="utf-8")
+
+
 def save_hf_directory(model, directory: str | Path) -> Path:
-    """Write the model next to its tokenizer files, as a local HF directory."""
+    """Write the model next to its tokenizer files and a model card, as a local HF directory."""
     directory = Path(directory)
     model.save_pretrained(directory)
+    write_synthetic_card(directory)
     return directory
 
 

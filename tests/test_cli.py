@@ -86,6 +86,24 @@ def test_info_json_lists_tiers_and_bundle_dir(data_home: Path, capsys) -> None:
     assert "heuristic" in capsys.readouterr().out
 
 
+def test_info_lists_installed_bundles_with_their_licences(data_home: Path, capsys) -> None:
+    from alignmenter_edge.bundle import write_bundle
+
+    root = data_home / "bundles" / "judge"
+    root.mkdir(parents=True)
+    (root / "model.gguf").write_bytes(b"weights")
+    write_bundle(root, ["model.gguf"], tier="constitutional-gguf", model_id="org/adapter",
+                 sources=[{"role": "base", "id": "org/base", "license": "apache-2.0"},
+                          {"role": "adapter", "id": "org/adapter", "license": None}],
+                 labels={}, max_input_tokens=8, long_input_policy="window-min", quantization="Q4_K_M")
+    assert main(["info", "--json"]) == 0
+    bundle = json.loads(capsys.readouterr().out)["bundles"]["judge"]
+    assert (bundle["tier"], bundle["model_id"], bundle["quantization"]) == ("constitutional-gguf", "org/adapter", "Q4_K_M")
+    assert [s["license"] for s in bundle["sources"]] == ["apache-2.0", None]
+    assert main(["info"]) == 0
+    assert "licence: apache-2.0 (base), unknown (adapter)" in capsys.readouterr().out
+
+
 def test_explain_shows_terms_cues_and_the_lexicon_score(data_home: Path, capsys) -> None:
     from alignmenter_edge.tiers.lexicon import lexicon_score
 

@@ -60,6 +60,10 @@ def test_manifest_records_parity_labels_and_files(tiny_constitutional_bundle):
     prompt = manifest["prompt"]
     assert "{content}" in prompt["template"] and "<think>\n\n</think>\n\n" in prompt["template"]
     assert "Harmful Content Categories" in prompt["constitution"]
+    # The base's card states a licence; the adapter's card (written by PEFT) states none.
+    base, adapter = manifest["sources"]
+    assert (base["role"], base["license"], base["license_from"]) == ("base", "apache-2.0", "model card")
+    assert (adapter["role"], adapter["license"], adapter["license_from"]) == ("adapter", None, "unknown")
 
 
 def test_gguf_metadata_is_complete(tiny_constitutional_bundle_f32):

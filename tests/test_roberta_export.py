@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -122,6 +123,19 @@ def test_cli_unsafe_index_override_and_existing_output(tiny_roberta_source, tmp_
     with load_classifier(out) as clf:
         ids = clf.engine.encode(["word " * 200])[0]
         assert all(len(w) <= 64 for w in clf.engine.windows(ids))
+
+
+@pytest.mark.slow
+def test_source_without_a_licence_is_exported_with_a_warning(tiny_roberta_source, tmp_path, capsys):
+    require("onnxruntime")
+    source = tmp_path / "no-card"
+    shutil.copytree(tiny_roberta_source, source)
+    (source / "README.md").unlink()
+    out = tmp_path / "b"
+    assert cli_main(["export", "roberta", str(source), "-o", str(out), "--quantize", "none"]) == 0
+    assert "no licence found" in capsys.readouterr().err
+    record = json.loads((out / "manifest.json").read_text())["sources"][0]
+    assert (record["license"], record["license_from"]) == (None, "unknown")
 
 
 @pytest.mark.slow

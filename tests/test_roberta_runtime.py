@@ -102,6 +102,8 @@ def test_manifest_parity_recorded(tiny_roberta_bundle, tiny_roberta_bundle_fp32)
     assert int8.max_input_tokens == 512
     assert int8.extra["onnx"]["fused_operators"].get("Attention") == 2  # one per layer
     assert int8.files["model.onnx"].size < fp32.files["model.onnx"].size
+    source = int8.sources[0]  # the source directory's model card states its licence
+    assert (source["kind"], source["license"], source["license_from"]) == ("local", "apache-2.0", "model card")
 
 
 def _mixed_texts(held_set):

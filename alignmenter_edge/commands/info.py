@@ -10,7 +10,7 @@ from typing import Any
 
 from .._version import __version__
 from ..paths import HOME_ENV, bundles_dir
-from ..registry import TIERS, available_tiers, installed_bundles
+from ..registry import TIERS, available_tiers, installed_bundle_manifests
 from ..system import cpu_features, default_threads, usable_cpus
 from ..tiers.prefix_state import disk_usage
 
@@ -32,7 +32,7 @@ def collect() -> dict[str, Any]:
         "tiers": {name: {"status": status, "description": TIERS[name].description}
                   for name, status in available_tiers().items()},
         "bundles_dir": str(bundles_dir()),
-        "bundles": installed_bundles(),
+        "bundles": {name: _bundle_summary(manifest) for name, manifest in installed_bundle_manifests().items()},
         "prefix_states": disk_usage(),
         "packages": {name: _version(name) for name in RUNTIME_PACKAGES},
         "cpus": usable_cpus(),
@@ -51,8 +51,13 @@ def run(args: argparse.Namespace) -> int:
     for name, tier in report["tiers"].items():
         print(f"  {name:<20} {tier['status']}")
     print(f"bundles in {report['bundles_dir']} (override with ${HOME_ENV}):")
-    for name, tier in report["bundles"].items() or [("(none)", "")]:
-        print(f"  {name:<20} {tier}")
+    for name, bundle in report["bundles"].items():
+        licences = ", ".join(f"{source['license'] or 'unknown'} ({source['role']})"
+                             for source in bundle["sources"]) or "not recorded"
+        print(f"  {name:<20} {bundle['tier']:<20} {bundle['model_id']} [{bundle['quantization']}]; "
+              f"licence: {licences}")
+    if not report["bundles"]:
+        print("  (none)")
     states = report["prefix_states"]
     print(f"saved constitution prefixes in {states['dir']}: {states['entries']} "
           f"({states['bytes'] / 1e6:.0f} MB; deleting them only slows the next start)")
@@ -60,6 +65,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"threads: {report['default_threads']} by default ({report['cpus']} usable CPUs); "
           f"CPU features: {' '.join(report['cpu_features']) or 'unknown'}")
     return 0
+
+
+def _bundle_summary(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Tier, model, quantization and each source's licence, as the manifest records them."""
+    sources = [source for source in manifest.get("sources") or [] if isinstance(source, dict)]
+    return {
+        "tier": manifest["tier"],
+        "model_id": manifest.get("model_id"),
+        "quantization": manifest.get("quantization"),
+        "sources": [{"role": source.get("role", "source"), "id": source.get("id"),
+                     "license": source.get("license")} for source in sources],
+    }
 
 
 def _version(distribution: str) -> str | None:
