@@ -73,13 +73,25 @@ def test_cli_parser_does_not_import_torch():
 
 
 @pytest.mark.slow
-def test_hub_id_without_download_stays_offline(tmp_path):
+def test_hub_id_without_download_stays_offline(tmp_path, monkeypatch):
+    """Not even one connection: local_files_only alone still let huggingface_hub 2.x reach the hub."""
+    import socket
+
     require("transformers")
     from alignmenter_edge.export.roberta import export_roberta
 
+    attempts = []
+
+    def blocked(*args, **kwargs):  # recorded: the hub libraries swallow their own network errors
+        attempts.append(args[:2])
+        raise OSError("network blocked by the test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", blocked)
+    monkeypatch.setattr(socket.socket, "connect", blocked)
     with pytest.raises(ExportError, match="--download"):
         export_roberta("alignmenter-edge-tests/no-such-model", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+    assert attempts == []
 
 
 @pytest.mark.slow
