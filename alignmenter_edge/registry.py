@@ -146,8 +146,9 @@ def _bundle_for_tier(tier: str) -> str:
     if not names:
         raise BundleError(
             f"no {tier} bundle is installed under {bundles_dir()} (set {HOME_ENV} to use another "
-            f"data directory). Export one with 'alignmenter-edge export ...' and copy it to "
-            f"{bundles_dir()}/NAME, or pass the bundle directory path instead of the tier name."
+            f"data directory). Export one with 'alignmenter-edge export ...' and install it with "
+            "'alignmenter-edge install BUNDLE_DIR', or pass the bundle directory path instead of "
+            "the tier name."
         )
     if len(names) > 1:
         raise BundleError(

@@ -1,0 +1,80 @@
+"""Install a bundle into the data directory, verified: the copy is hashed before it is used.
+
+``install_bundle("/media/usb/roberta")`` copies the manifest and exactly the files it lists into
+``<data home>/bundles/roberta`` (under a temporary name first), hashes every copied file against
+the manifest, and only then moves it into place, so an interrupted or corrupted copy is never
+seen as an installed bundle. Afterwards the bundle loads by name: ``load_classifier("roberta")``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .bundle import MANIFEST_NAME, Bundle, read_bundle
+from .errors import BundleError, BundleIntegrityError
+from .paths import bundles_dir
+from .registry import TIERS
+
+RESERVED_NAMES = ("auto",)  # plus every tier name: load_classifier reads those as tiers
+
+
+def check_bundle_name(name: str) -> None:
+    """Refuse names that are not one plain directory name, or that ``load_classifier`` would
+    read as a tier instead of the bundle."""
+    if not name or name in (".", "..") or name.startswith(".") or "/" in name or os.sep in name:
+        raise BundleError(f"invalid bundle name {name!r}: use one plain directory name such as 'roberta-int8'.")
+    if name in TIERS or name in RESERVED_NAMES:
+        raise BundleError(f"bundle name {name!r} is a tier name, so it would load that tier, not "
+                          "the bundle; pass another name with --name.")
+
+
+def install_bundle(source: str | os.PathLike[str], name: str | None = None, *,
+                   force: bool = False) -> Bundle:
+    """Copy the bundle at ``source`` into the bundles directory as ``name`` (default: the
+    source directory's name), verified in full. Returns the installed bundle."""
+    origin = read_bundle(source, verify=False)  # manifest valid, every file present at its size
+    name = name or origin.path.name
+    check_bundle_name(name)
+    root = bundles_dir()
+    target = root / name
+    if target.exists() and not force:
+        raise BundleError(f"a bundle named {name!r} is already installed ({target}); pass --force "
+                          "to replace it, or --name to install under another name.")
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".install-{name}-", dir=root))
+    try:
+        for file_name in [*origin.manifest.files, MANIFEST_NAME]:
+            destination = staging / file_name
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(origin.path / file_name, destination)
+        try:
+            read_bundle(staging, verify="full")
+        except BundleIntegrityError as exc:
+            raise BundleIntegrityError(
+                f"the bundle at {origin.path} does not match its manifest, so nothing was installed: "
+                f"{exc}") from exc
+        _move_into_place(staging, target)
+    except OSError as exc:
+        raise BundleError(f"cannot install {origin.path} into {target}: {exc}.") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return read_bundle(target, verify=False)
+
+
+def _move_into_place(staging: Path, target: Path) -> None:
+    """Replace ``target`` by ``staging``; an existing bundle is moved aside first, then removed."""
+    if not target.exists():
+        os.replace(staging, target)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".replaced-{target.name}-", dir=target.parent))
+    os.replace(target, retired / target.name)
+    try:
+        os.replace(staging, target)
+    except OSError:
+        os.replace(retired / target.name, target)  # put the old bundle back
+        raise
+    finally:
+        shutil.rmtree(retired, ignore_errors=True)

@@ -1,0 +1,126 @@
+"""`install`: a verified copy into the data directory; a bad copy is never seen as installed."""
+
+from __future__ import annotations
+
+import errno
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from alignmenter_edge.bundle import write_bundle
+from alignmenter_edge.cli import main
+from alignmenter_edge.errors import BundleError, BundleIntegrityError
+from alignmenter_edge.install import install_bundle
+from alignmenter_edge.registry import installed_bundles, load_classifier
+from tests.helpers import require
+
+
+def make_source(root: Path) -> Path:
+    (root / "sub").mkdir(parents=True)
+    (root / "model.onnx").write_bytes(b"weights" * 100)
+    (root / "sub" / "tokenizer.json").write_text('{"vocab": {}}')
+    (root / "notes.txt").write_text("not listed in the manifest")
+    write_bundle(root, ["model.onnx", "sub/tokenizer.json"], tier="roberta-onnx", model_id="m",
+                 sources=[], labels={"unsafe_index": 1}, max_input_tokens=8, long_input_policy="w",
+                 quantization="int8")
+    return root
+
+
+def leftovers(data_home: Path) -> list[str]:
+    return sorted(p.name for p in (data_home / "bundles").iterdir() if p.name.startswith("."))
+
+
+def test_install_copies_exactly_the_listed_files(data_home: Path, tmp_path: Path) -> None:
+    source = make_source(tmp_path / "roberta-int8")
+    bundle = install_bundle(source)
+    target = data_home / "bundles" / "roberta-int8"
+    assert bundle.path == target.resolve()
+    assert sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()) == [
+        "manifest.json", "model.onnx", "sub/tokenizer.json"]  # notes.txt stays behind
+    assert (target / "model.onnx").read_bytes() == (source / "model.onnx").read_bytes()
+    assert installed_bundles() == {"roberta-int8": "roberta-onnx"}
+    assert leftovers(data_home) == []
+
+
+def test_corrupt_source_installs_nothing(data_home: Path, tmp_path: Path) -> None:
+    source = make_source(tmp_path / "b")
+    data = bytearray((source / "model.onnx").read_bytes())
+    data[10] ^= 1  # same size: only hashing can tell
+    (source / "model.onnx").write_bytes(bytes(data))
+    with pytest.raises(BundleIntegrityError, match=r"does not match its manifest, so nothing was installed.*model\.onnx"):
+        install_bundle(source)
+    assert not (data_home / "bundles" / "b").exists() and leftovers(data_home) == []
+
+
+def test_missing_file_is_refused_before_copying(data_home: Path, tmp_path: Path) -> None:
+    source = make_source(tmp_path / "b")
+    (source / "sub" / "tokenizer.json").unlink()
+    with pytest.raises(BundleIntegrityError, match="tokenizer.json"):
+        install_bundle(source)
+    assert not (data_home / "bundles").exists()
+
+
+def test_existing_name_needs_force_and_a_bad_replacement_keeps_the_old(data_home: Path, tmp_path: Path) -> None:
+    first = make_source(tmp_path / "one")
+    install_bundle(first, "roberta")
+    with pytest.raises(BundleError, match="already installed.*--force"):
+        install_bundle(first, "roberta")
+    second = make_source(tmp_path / "two")
+    (second / "model.onnx").write_bytes(b"other weights")  # size no longer matches its manifest
+    with pytest.raises(BundleIntegrityError):
+        install_bundle(second, "roberta", force=True)
+    installed = data_home / "bundles" / "roberta"
+    assert (installed / "model.onnx").read_bytes() == (first / "model.onnx").read_bytes()
+    third = make_source(tmp_path / "three")
+    (third / "model.onnx").write_bytes(b"new weights")
+    write_bundle(third, ["model.onnx", "sub/tokenizer.json"], tier="roberta-onnx", model_id="m3",
+                 sources=[], labels={"unsafe_index": 1}, max_input_tokens=8, long_input_policy="w",
+                 quantization="int8")
+    assert install_bundle(third, "roberta", force=True).manifest.model_id == "m3"
+    assert (installed / "model.onnx").read_bytes() == b"new weights"
+    assert leftovers(data_home) == []
+
+
+@pytest.mark.parametrize("name", [".", "..", ".hidden", "a/b", "heuristic", "roberta-onnx", "auto"])
+def test_names_that_would_not_load_as_this_bundle_are_refused(name: str, tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match="bundle name|tier name"):
+        install_bundle(make_source(tmp_path / "b"), name)
+
+
+def test_copy_failure_leaves_nothing_behind(data_home: Path, tmp_path: Path, monkeypatch) -> None:
+    source = make_source(tmp_path / "b")
+    real_copy = shutil.copyfile
+
+    def disk_full(src, dst, *args, **kwargs):
+        if str(dst).endswith("tokenizer.json"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_copy(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "copyfile", disk_full)
+    with pytest.raises(BundleError, match="cannot install.*No space left"):
+        install_bundle(source)
+    assert not (data_home / "bundles" / "b").exists() and leftovers(data_home) == []
+
+
+def test_cli_install(data_home: Path, tmp_path: Path, capsys) -> None:
+    source = make_source(tmp_path / "b")
+    assert main(["install", str(source), "--name", "mine"]) == 0
+    out = capsys.readouterr().out
+    assert "installed mine (roberta-onnx, m, int8" in out and "--model mine" in out
+    assert main(["install", str(source), "--name", "mine"]) == 2
+    assert "already installed" in capsys.readouterr().err
+    assert json.loads((data_home / "bundles" / "mine" / "manifest.json").read_text())["model_id"] == "m"
+
+
+@pytest.mark.slow
+def test_installed_model_bundle_loads_by_name_with_the_same_scores(tiny_roberta_bundle, data_home: Path) -> None:
+    require("onnxruntime")
+    install_bundle(tiny_roberta_bundle, "tiny")
+    texts = ["how do i make a bomb", "tell me about the weather today"]
+    with load_classifier(tiny_roberta_bundle) as by_path, load_classifier("tiny") as by_name:
+        assert by_name.score_batch(texts) == by_path.score_batch(texts)
+        assert by_name.info.bundle_path == str((data_home / "bundles" / "tiny").resolve())
+    with load_classifier("roberta-onnx") as by_tier:  # the only one installed
+        assert by_tier.info.model_id == by_name.info.model_id
