@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 _INTERESTING_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw",
                       "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8", "asimd", "sve")
@@ -60,3 +62,28 @@ def cpu_features() -> list[str]:
             flags = set(value.split())
             return [f for f in _INTERESTING_FLAGS if f in flags]
     return []
+
+
+@lru_cache(maxsize=1)
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        trim = ctypes.CDLL(None).malloc_trim  # glibc; absent on macOS, Windows and musl
+    except (AttributeError, OSError, TypeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
+
+
+def release_free_heap() -> bool:
+    """Hand memory that is freed but still mapped back to the OS (glibc ``malloc_trim``).
+
+    Parsing a 2 MB tokenizer.json or an 82 MB ONNX model frees tens of MB that glibc would keep
+    resident; trimming once after loading lowers the process's RSS by that much. Returns whether
+    the C library offers it (elsewhere this does nothing).
+    """
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True

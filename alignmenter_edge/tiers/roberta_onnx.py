@@ -39,7 +39,7 @@ from ..bundle import Bundle
 from ..classifier import BundleClassifier
 from ..deps import require
 from ..errors import BundleError, ModelOutputError
-from ..system import default_threads
+from ..system import default_threads, release_free_heap
 from ..windows import length_sorted_batches, token_windows
 
 ARENA_MODES = ("off", "on", "shrink")
@@ -88,6 +88,7 @@ class RobertaEngine:
         self.tokenizer = tokenizers.Tokenizer.from_file(str(tokenizer_path))
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
+        release_free_heap()  # the JSON parse's garbage, before the session's allocations land on top
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
@@ -103,6 +104,7 @@ class RobertaEngine:
         self.spinning = spinning
         self.session = ort.InferenceSession(str(model_path), sess_options=options,
                                             providers=["CPUExecutionProvider"])
+        release_free_heap()  # the parsed model proto, freed once the weights are in place
         self._run_options = None
         if arena == "shrink":
             self._run_options = ort.RunOptions()
