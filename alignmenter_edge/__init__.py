@@ -19,6 +19,7 @@ from .errors import (
     ModelOutputError,
     UnknownModelError,
 )
+from .install import install_bundle
 from .registry import TIERS, available_tiers, load_classifier
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "UnknownModelError",
     "__version__",
     "available_tiers",
+    "install_bundle",
     "load_classifier",
     "read_bundle",
 ]

@@ -12,7 +12,7 @@ import pytest
 from alignmenter_edge.bundle import write_bundle
 from alignmenter_edge.cli import main
 from alignmenter_edge.errors import BundleError, BundleIntegrityError
-from alignmenter_edge.install import install_bundle
+from alignmenter_edge import install_bundle
 from alignmenter_edge.registry import installed_bundles, load_classifier
 from tests.helpers import require
 
