@@ -1,7 +1,7 @@
 """Qwen3 + LoRA → merged → GGUF → quantized bundle, with parity against the unmerged model.
 
     export_constitutional("Qwen/Qwen3-1.7B", "imadreamerboy/constitutional-safety-classifier",
-                          "bundles/constitutional", quant="Q4_K_M")
+                          "bundles/constitutional", quant="Q4_K_M", download=True)
 
 Steps (each fails loudly; nothing is left at the output path on failure):
 
@@ -38,6 +38,7 @@ from ..models import SPEC_DIR, load_spec
 from ..tiers.constitutional_gguf import (MODEL_FILE, TOKENIZER_FILE, ConstitutionalScorer,
                                          _softmax_pair)
 from .gguf_writer import read_vocab, tensors_from_state_dict, write_qwen3_gguf
+from .hub import DOWNLOAD_HINT, hub_offline
 from .model_licence import ModelLicence, resolve_licence
 from .parity import compare_unsafe_probabilities, max_abs_diff, require_within
 
@@ -111,9 +112,13 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
                           constitution: str | None = None, template: str | None = None,
                           probes: Sequence[str] | None = None, base_revision: str | None = None,
                           adapter_revision: str | None = None, tolerance: float | None = None,
-                          threads: int | None = None, overwrite: bool = False,
+                          threads: int | None = None, overwrite: bool = False, download: bool = False,
                           progress: Callable[[str], None] | None = None) -> Any:
-    """Export base + adapter into a ``constitutional-gguf`` bundle at ``output``; returns the Manifest."""
+    """Export base + adapter into a ``constitutional-gguf`` bundle at ``output``; returns the Manifest.
+
+    ``base`` and ``adapter`` are local directories or hub ids; a hub id is read from the local
+    Hugging Face cache only, without any network access, unless ``download`` is true.
+    """
     torch = require("torch", "export", "the constitutional export")
     transformers = require("transformers", "export", "the constitutional export")
     peft = require("peft", "export", "the constitutional export (LoRA merge)")
@@ -143,19 +148,26 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
     output.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".constitutional-export-", dir=output.parent))
     try:
-        # 1. tokenizer, label ids, prompt layout (the runtime's own code)
-        say(f"loading tokenizer from {base}")
-        hf_tok = transformers.AutoTokenizer.from_pretrained(base, revision=base_revision)
+        # 1. tokenizer, base and adapter (local directories, the hub cache, or --download)
+        say(f"loading {base} + adapter {adapter} (float32, unmerged)")
+        local_only = not download
+        with hub_offline(local_only):
+            try:
+                hf_tok = transformers.AutoTokenizer.from_pretrained(
+                    base, revision=base_revision, local_files_only=local_only)
+                model = transformers.AutoModelForCausalLM.from_pretrained(
+                    base, revision=base_revision, dtype=torch.float32, use_safetensors=True,
+                    local_files_only=local_only)
+            except (OSError, ValueError) as exc:
+                hint = "" if download or Path(base).expanduser().is_dir() else " " + DOWNLOAD_HINT
+                raise ExportError(f"cannot load the base model {base!r}: {str(exc).rstrip('.')}.{hint}") from exc
+            adapter_dir = _safetensors_adapter(adapter, adapter_revision, download)
+        base_commit = getattr(model.config, "_commit_hash", None)
+
+        # 2. label ids, prompt layout (the runtime's own code), unmerged reference
         hf_tok.backend_tokenizer.save(str(work / TOKENIZER_FILE))
         labels = _label_table(hf_tok, label_words)
         label_ids = (labels["safe"]["token_id"], labels["unsafe"]["token_id"])
-
-        # 2. unmerged reference
-        say(f"loading {base} + adapter {adapter} (float32, unmerged)")
-        model = transformers.AutoModelForCausalLM.from_pretrained(
-            base, revision=base_revision, dtype=torch.float32, use_safetensors=True)
-        base_commit = getattr(model.config, "_commit_hash", None)
-        adapter_dir = _safetensors_adapter(adapter, adapter_revision)
         model = peft.PeftModel.from_pretrained(model, str(adapter_dir)).eval()
         reference, prefix_tokens = _reference_logits(torch, model, hf_tok, work / TOKENIZER_FILE,
                                                      template, constitution, label_ids, probes)
@@ -259,13 +271,19 @@ def _source_licence(spec: dict[str, Any], role: str, source: str, revision: str 
     return licence
 
 
-def _safetensors_adapter(adapter: str, revision: str | None) -> Path:
-    """A local adapter directory holding adapter_model.safetensors (never a pickled .bin)."""
+def _safetensors_adapter(adapter: str, revision: str | None, download: bool) -> Path:
+    """A local adapter directory holding adapter_model.safetensors (never a pickled .bin): the
+    directory given, or the hub id's snapshot (from the local cache unless ``download``)."""
     local = Path(adapter).expanduser()
     if not local.is_dir():
-        hub = require("huggingface_hub", "export", "fetching the adapter from the Hugging Face hub")
-        local = Path(hub.snapshot_download(adapter, revision=revision, allow_patterns=[
-            "adapter_config.json", "adapter_model.safetensors", "README.md"]))
+        hub = require("huggingface_hub", "export", "reading the adapter from the Hugging Face hub")
+        try:
+            local = Path(hub.snapshot_download(adapter, revision=revision, local_files_only=not download,
+                                               allow_patterns=["adapter_config.json",
+                                                               "adapter_model.safetensors", "README.md"]))
+        except Exception as exc:  # huggingface_hub's errors for unknown, uncached or offline repos
+            hint = "" if download else " " + DOWNLOAD_HINT
+            raise ExportError(f"cannot load the adapter {adapter!r}: {str(exc).rstrip('.')}.{hint}") from exc
     if not (local / "adapter_model.safetensors").is_file():
         raise ExportError(f"{adapter}: no adapter_model.safetensors. Pickled adapter weights "
                           "(adapter_model.bin) are not loaded; convert them to safetensors first.")

@@ -27,15 +27,15 @@ import os
 import shutil
 import tempfile
 import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 from ..bundle import Manifest, read_bundle, write_bundle
 from ..deps import require
 from ..errors import ExportError
 from ..models import load_spec
+from .hub import DOWNLOAD_HINT, hub_offline
 from .model_licence import resolve_licence
 from .parity import compare_unsafe_probabilities, max_abs_diff, require_within
 
@@ -227,29 +227,6 @@ def p_unsafe(logits: Sequence[Sequence[float]], index: int) -> list[float]:
     return out
 
 
-@contextmanager
-def _hub_offline(active: bool) -> Iterator[None]:
-    """huggingface_hub's offline mode while the source loads without ``--download``.
-
-    ``local_files_only`` alone is not enough: huggingface_hub 2.x still contacts the hub once to
-    build its request headers (it fetches an "agent harnesses" registry); its offline flag,
-    read at call time, stops that.
-    """
-    try:
-        from huggingface_hub import constants
-    except ImportError:
-        active = False
-    if not active:
-        yield
-        return
-    previous = constants.HF_HUB_OFFLINE
-    constants.HF_HUB_OFFLINE = True
-    try:
-        yield
-    finally:
-        constants.HF_HUB_OFFLINE = previous
-
-
 def export_roberta(source: str | None, output: str | os.PathLike[str], *,
                    spec: str | os.PathLike[str] = DEFAULT_SPEC, quantize: str = "int8",
                    revision: str | None = None, unsafe_index: int | None = None,
@@ -277,16 +254,14 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
     if resolved.revision:
         load_kwargs["revision"] = resolved.revision
     try:
-        with _hub_offline(not download):
+        with hub_offline(not download):
             tokenizer = transformers.AutoTokenizer.from_pretrained(resolved.source, **load_kwargs)
             model = transformers.AutoModelForSequenceClassification.from_pretrained(
                 resolved.source, attn_implementation="eager", use_safetensors=True,  # never unpickle
                 **load_kwargs).eval()
     except (OSError, ValueError) as exc:
-        hint = ("" if resolved.local or download else
-                " It is not in the local Hugging Face cache; pass --download to fetch it, or give "
-                "a local model directory.")
-        raise ExportError(f"cannot load {resolved.source!r}: {exc}.{hint}") from exc
+        hint = "" if resolved.local or download else " " + DOWNLOAD_HINT
+        raise ExportError(f"cannot load {resolved.source!r}: {str(exc).rstrip('.')}.{hint}") from exc
     config = model.config
     if config.model_type not in ("roberta", "xlm-roberta", "camembert"):
         raise ExportError(f"{resolved.source} is a {config.model_type!r} model; this export handles "

@@ -155,3 +155,34 @@ def test_unknown_quantization_is_rejected():
     assert resolve_quant("F16")[0] == "F16"
     with pytest.raises(ExportError, match="unknown quantization"):
         resolve_quant("Q9_ZZ")
+
+
+def _block_network(monkeypatch) -> list:
+    """Record (and refuse) every connection attempt; the hub libraries swallow their own errors."""
+    import socket
+
+    attempts = []
+
+    def blocked(*args, **kwargs):
+        attempts.append(args[:2])
+        raise OSError("network blocked by the test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", blocked)
+    monkeypatch.setattr(socket.socket, "connect", blocked)
+    return attempts
+
+
+@pytest.mark.slow
+def test_hub_ids_without_download_stay_offline(tiny_qwen3_source, tmp_path, monkeypatch):
+    require("transformers")
+    from alignmenter_edge.errors import ExportError
+    from alignmenter_edge.export.constitutional import export_constitutional
+
+    attempts = _block_network(monkeypatch)
+    base, adapter = tiny_qwen3_source
+    with pytest.raises(ExportError, match="(?s)base model 'alignmenter-edge-tests/no-such-base'.*--download"):
+        export_constitutional("alignmenter-edge-tests/no-such-base", str(adapter), tmp_path / "a", quant="F32")
+    with pytest.raises(ExportError, match="(?s)adapter 'alignmenter-edge-tests/no-such-adapter'.*--download"):
+        export_constitutional(str(base), "alignmenter-edge-tests/no-such-adapter", tmp_path / "b", quant="F32")
+    assert attempts == []
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -36,6 +36,9 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
     parser.add_argument("--adapter-revision", default=None, help="pin the adapter revision")
     parser.add_argument("--tolerance", type=float, default=None,
                         help="F32 parity tolerance on label logits (default from spec: 1e-4)")
+    parser.add_argument("--download", action="store_true",
+                        help="fetch hub ids missing from the local Hugging Face cache (default: no "
+                             "network access at all)")
     parser.add_argument("--threads", type=int, default=None, help="threads for llama.cpp")
     parser.add_argument("--force", action="store_true", help="replace a non-empty output directory")
     parser.add_argument("--quiet", action="store_true", help="print only the final summary")
@@ -55,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         args.base, args.adapter, args.output, quant=args.quant, spec=args.spec,
         constitution=constitution, probes=probes, base_revision=args.base_revision,
         adapter_revision=args.adapter_revision, tolerance=args.tolerance, threads=args.threads,
-        overwrite=args.force, progress=progress)
+        overwrite=args.force, download=args.download, progress=progress)
     f32 = manifest.parity["f32_gguf"]
     print(f"{args.output}: {manifest.quantization} bundle, F32 parity max |Δ logit| "
           f"{f32['max_abs_diff_label_logits']:.2e}")
