@@ -41,8 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from alignmenter_edge.verified import RACY_SECONDS  # noqa: E402
-from benchmarks.common import write_report  # noqa: E402
-from benchmarks.constitutional_speed import WORK, _cpu_name, _version  # noqa: E402
+from benchmarks.common import cpu_model, write_report  # noqa: E402
+from benchmarks.constitutional_speed import WORK, _version  # noqa: E402
 
 ITEM = "Could you explain how the water cycle works and why it matters for farming?"
 
@@ -147,7 +147,7 @@ def main() -> None:
     runs['restart, verify="full" (bundle hashed again)'] = full
     report = {
         "benchmark": "constitutional-gguf cold start, Qwen3-1.7B shape with random weights",
-        "machine": {"cpu": _cpu_name(), "threads": args.threads, "loadavg_before": load_before,
+        "machine": {"cpu": cpu_model(), "threads": args.threads, "loadavg_before": load_before,
                     "loadavg_after": os.getloadavg(), "llama_cpp_python": _version("llama-cpp-python")},
         "quant": args.quant, "model_bytes": model.stat().st_size, "state_bytes": state_bytes,
         "same_score_every_start": len(scores) == 1, "runs": runs, "restarts": restarts,
