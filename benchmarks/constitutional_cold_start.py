@@ -19,7 +19,7 @@ ALIGNMENTER_EDGE_HOME unless it is a restart (Python start-up included in the wa
     flock /tmp/alignmenter-bench.lock python benchmarks/constitutional_speed.py prepare
     flock /tmp/alignmenter-bench.lock python benchmarks/constitutional_cold_start.py [--quant Q4_K_M]
 
-Results: benchmarks/results/constitutional_cold_start.json and .md.
+Results: benchmarks/results/NAME.json and .md (``--result NAME``, default constitutional_cold_start).
 """
 
 from __future__ import annotations
@@ -120,6 +120,8 @@ def main() -> None:
     parser.add_argument("--quant", default="Q4_K_M")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--restarts", type=int, default=3)
+    parser.add_argument("--result", default="constitutional_cold_start",
+                        help="results/NAME.json and .md (name other machines' runs)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--bundle", help=argparse.SUPPRESS)
     parser.add_argument("--use-home", action="store_true", help=argparse.SUPPRESS)
@@ -154,7 +156,7 @@ def main() -> None:
         "command": "flock /tmp/alignmenter-bench.lock python benchmarks/constitutional_cold_start.py "
                    + " ".join(sys.argv[1:]),
     }
-    write_report("constitutional_cold_start", report, markdown(report))
+    write_report(args.result, report, markdown(report))
 
 
 def markdown(report: dict) -> str:
