@@ -161,7 +161,8 @@ def _require_modules(spec: TierSpec) -> None:
     missing = spec.missing_modules()
     if missing:
         raise MissingDependencyError(
-            f"the {spec.name} tier needs {', '.join(missing)}, which is not installed. "
+            f"the {spec.name} tier needs {', '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not installed. "
             f"Install it with: pip install 'alignmenter-edge[{spec.extra}]'"
         )
 

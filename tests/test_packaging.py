@@ -83,6 +83,7 @@ def test_missing_extra_error_on_bare_python(bare_venv: Path, tmp_path: Path) -> 
     out = subprocess.run([str(bare_venv / "bin" / "python"), "-c", code], check=True,
                          capture_output=True, text=True, timeout=120).stdout
     assert "pip install 'alignmenter-edge[onnx]'" in out
+    assert "needs onnxruntime, tokenizers, numpy, which are not installed" in out
 
 
 def test_install_puts_no_top_level_export_or_models(bare_venv: Path) -> None:
