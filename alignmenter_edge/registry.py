@@ -104,14 +104,20 @@ def load_classifier(name_or_path: str | os.PathLike[str] = "auto", threads: int 
         classifier = _load_auto(settings)
     elif requested in TIERS:
         classifier = _load_tier(TIERS[requested], settings)
-    elif is_bundle_dir(requested):
-        classifier = load_bundle_classifier(requested, settings)
-    elif requested in installed_bundles():
-        classifier = load_bundle_classifier(bundles_dir() / requested, settings)
     else:
-        raise UnknownModelError(_unknown_message(requested))
+        classifier = load_bundle_classifier(bundle_path(requested), settings)
     classifier.requested = requested
     return classifier
+
+
+def bundle_path(name_or_path: str | os.PathLike[str]) -> Path:
+    """The directory of a bundle given by path or by installed name; UnknownModelError otherwise."""
+    requested = os.fspath(name_or_path)
+    if is_bundle_dir(requested):
+        return Path(requested)
+    if requested in installed_bundles():
+        return bundles_dir() / requested
+    raise UnknownModelError(_unknown_message(requested))
 
 
 def load_bundle_classifier(path: str | os.PathLike[str], settings: dict[str, Any]) -> Classifier:

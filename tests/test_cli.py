@@ -104,6 +104,35 @@ def test_info_lists_installed_bundles_with_their_licences(data_home: Path, capsy
     assert "licence: apache-2.0 (base), unknown (adapter)" in capsys.readouterr().out
 
 
+def test_info_on_one_bundle_verifies_it_and_shows_its_provenance(data_home: Path, tmp_path: Path, capsys) -> None:
+    from alignmenter_edge.bundle import write_bundle
+
+    root = tmp_path / "b"
+    root.mkdir()
+    (root / "model.onnx").write_bytes(b"weights" * 1000)
+    write_bundle(root, ["model.onnx"], tier="roberta-onnx", model_id="org/model",
+                 sources=[{"role": "model", "id": "org/model", "kind": "hub", "revision": "main",
+                           "commit": "abc123", "license": "apache-2.0", "license_from": "model card"}],
+                 labels={"unsafe_index": 1}, max_input_tokens=512, long_input_policy="windows",
+                 quantization="int8", parity={"int8": {"max_abs_diff_p_unsafe": 0.004, "label_agreement": 0.97,
+                                                       "probes": 32}})
+    assert main(["info", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "every file's sha256 matches the manifest" in out
+    assert "model: org/model @ abc123; licence apache-2.0 (from model card)" in out
+    assert "parity int8: max |Δ P(unsafe)| 0.004, label agreement 0.970 over 32 probes" in out
+    assert main(["info", "--json", str(root)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["manifest"]["sources"][0]["license"] == "apache-2.0" and len(report["digest"]) == 16
+    data = bytearray((root / "model.onnx").read_bytes())
+    data[0] ^= 1
+    (root / "model.onnx").write_bytes(bytes(data))
+    assert main(["info", str(root)]) == 2
+    assert "sha256 of 'model.onnx'" in capsys.readouterr().err
+    assert main(["info", "not-a-bundle"]) == 2
+    assert "unknown model 'not-a-bundle'" in capsys.readouterr().err
+
+
 def test_explain_shows_terms_cues_and_the_lexicon_score(data_home: Path, capsys) -> None:
     from alignmenter_edge.tiers.lexicon import lexicon_score
 

@@ -1,4 +1,4 @@
-"""``alignmenter-edge info``: tiers, bundles, versions, threads and CPU features."""
+"""``alignmenter-edge info [BUNDLE]``: tiers, bundles, versions, threads and CPU features; or one bundle."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 
 from .._version import __version__
 from ..paths import HOME_ENV, bundles_dir
-from ..registry import TIERS, available_tiers, installed_bundle_manifests
+from ..bundle import read_bundle
+from ..registry import TIERS, available_tiers, bundle_path, installed_bundle_manifests
 from ..system import cpu_features, default_threads, usable_cpus
 from ..tiers.prefix_state import disk_usage
 
@@ -18,7 +19,13 @@ RUNTIME_PACKAGES = ("onnxruntime", "tokenizers", "numpy", "llama-cpp-python", "p
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("info", help="show installed tiers, bundles, versions and CPU")
+    parser = subparsers.add_parser(
+        "info", help="show installed tiers, bundles, versions and CPU; or one bundle, verified",
+        description="Without BUNDLE: tiers, installed bundles, saved prefixes, versions, threads and "
+                    "CPU. With BUNDLE (a directory or an installed name): that bundle's manifest "
+                    "summary (sources and licences, quantization, files, parity), after hashing "
+                    "every file against it.")
+    parser.add_argument("bundle", nargs="?", help="a bundle directory or installed bundle name")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.set_defaults(func=run)
 
@@ -42,6 +49,8 @@ def collect() -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.bundle:
+        return _show_bundle(args.bundle, as_json=args.json)
     report = collect()
     if args.json:
         print(json.dumps(report, indent=2))
@@ -77,6 +86,33 @@ def _bundle_summary(manifest: dict[str, Any]) -> dict[str, Any]:
         "sources": [{"role": source.get("role", "source"), "id": source.get("id"),
                      "license": source.get("license")} for source in sources],
     }
+
+
+def _show_bundle(name_or_path: str, *, as_json: bool) -> int:
+    """One bundle's manifest, after verifying every file in full (an integrity error exits 2)."""
+    bundle = read_bundle(bundle_path(name_or_path), verify="full")
+    manifest = bundle.manifest.to_json()
+    if as_json:
+        print(json.dumps({"path": str(bundle.path), "verified": "sha256 of every file", "digest": bundle.digest,
+                          "manifest": manifest}, indent=2))
+        return 0
+    print(f"bundle {bundle.path} (digest {bundle.digest}): every file's sha256 matches the manifest")
+    print(f"  {manifest['tier']}: {manifest['model_id']}, quantization {manifest['quantization']}, "
+          f"threshold {manifest['threshold']}, max input tokens {manifest['max_input_tokens']}")
+    print(f"  created by {manifest['created_by']} at {manifest['created_at'] or 'unknown time'}")
+    for source in manifest["sources"]:
+        revision = (source.get("commit") or source.get("resolved") or source.get("revision")
+                    or ("local directory" if source.get("kind") == "local" else "revision not pinned"))
+        licence = source.get("license") or "unknown"
+        print(f"  {source.get('role', 'source')}: {source.get('id')} @ {revision}; licence {licence} "
+              f"(from {source.get('license_from', 'not recorded')})")
+    print("  files: " + ", ".join(f"{name} {record['size'] / 1e6:.1f} MB"
+                                  for name, record in manifest["files"].items()))
+    for name, check in manifest["parity"].items():
+        if isinstance(check, dict) and "label_agreement" in check:
+            print(f"  parity {name}: max |Δ P(unsafe)| {check['max_abs_diff_p_unsafe']:.2g}, "
+                  f"label agreement {check['label_agreement']:.3f} over {check.get('probes', '?')} probes")
+    return 0
 
 
 def _version(distribution: str) -> str | None:
