@@ -58,6 +58,12 @@ def generated_texts(count: int, seed: int = 0) -> list[str]:
     return [" ".join(rng.choice(vocab) for _ in range(rng.randint(5, 120))) for _ in range(count)]
 
 
+def rss_mb() -> float:
+    """Resident set size of this process now, in MB (Linux /proc)."""
+    with open("/proc/self/status") as handle:
+        return next(int(line.split()[1]) / 1024 for line in handle if line.startswith("VmRSS:"))
+
+
 def peak_rss_mb() -> float:
     """Peak resident set size of this process so far, in MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
