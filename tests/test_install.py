@@ -104,6 +104,19 @@ def test_copy_failure_leaves_nothing_behind(data_home: Path, tmp_path: Path, mon
     assert not (data_home / "bundles" / "b").exists() and leftovers(data_home) == []
 
 
+def test_cli_install_notes_sources_without_a_licence(data_home: Path, tmp_path: Path, capsys) -> None:
+    source = tmp_path / "b"
+    source.mkdir()
+    (source / "model.gguf").write_bytes(b"weights")
+    write_bundle(source, ["model.gguf"], tier="constitutional-gguf", model_id="org/adapter",
+                 sources=[{"role": "base", "id": "org/base", "license": "apache-2.0"},
+                          {"role": "adapter", "id": "org/adapter", "license": None}],
+                 labels={}, max_input_tokens=8, long_input_policy="window-min", quantization="Q4_K_M")
+    assert main(["install", str(source)]) == 0
+    err = capsys.readouterr().err
+    assert "no licence is recorded for org/adapter;" in err and "org/base" not in err
+
+
 def test_cli_install(data_home: Path, tmp_path: Path, capsys) -> None:
     source = make_source(tmp_path / "b")
     assert main(["install", str(source), "--name", "mine"]) == 0

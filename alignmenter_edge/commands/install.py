@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..paths import HOME_ENV
 
@@ -28,4 +29,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"installed {bundle.path.name} ({manifest.tier}, {manifest.model_id}, {manifest.quantization}, "
           f"{size / 1e6:.1f} MB, every file sha256-verified) at {bundle.path}; "
           f"load it with --model {bundle.path.name}")
+    unknown = [str(source.get("id")) for source in manifest.sources
+               if isinstance(source, dict) and not source.get("license")]
+    if unknown:
+        print(f"note: no licence is recorded for {', '.join(unknown)}; check the model pages' terms "
+              "before copying this bundle to other machines.", file=sys.stderr)
     return 0
