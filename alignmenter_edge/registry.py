@@ -54,12 +54,15 @@ TIERS: dict[str, TierSpec] = {
 
 
 def installed_bundle_manifests() -> dict[str, dict[str, Any]]:
-    """Bundles in the data directory: bundle name → its manifest's JSON (read, not verified)."""
+    """Bundles in the data directory: bundle name → its manifest's JSON (read, not verified).
+    Hidden directories are skipped: ``install`` stages its copies there."""
     root = bundles_dir()
     found: dict[str, dict[str, Any]] = {}
     if not root.is_dir():
         return found
     for child in sorted(root.iterdir()):
+        if child.name.startswith("."):
+            continue
         manifest = child / MANIFEST_NAME
         if manifest.is_file():
             try:

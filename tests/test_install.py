@@ -137,3 +137,9 @@ def test_installed_model_bundle_loads_by_name_with_the_same_scores(tiny_roberta_
         assert by_name.info.bundle_path == str((data_home / "bundles" / "tiny").resolve())
     with load_classifier("roberta-onnx") as by_tier:  # the only one installed
         assert by_tier.info.model_id == by_name.info.model_id
+
+
+def test_a_copy_being_staged_is_not_an_installed_bundle(data_home: Path, tmp_path: Path) -> None:
+    staged = data_home / "bundles" / ".install-roberta-x1y2"
+    shutil.copytree(make_source(tmp_path / "b"), staged)  # what a concurrent install looks like
+    assert installed_bundles() == {}
