@@ -186,3 +186,21 @@ def test_hub_ids_without_download_stay_offline(tiny_qwen3_source, tmp_path, monk
         export_constitutional(str(base), "alignmenter-edge-tests/no-such-adapter", tmp_path / "b", quant="F32")
     assert attempts == []
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+@pytest.mark.slow
+def test_cli_export_writes_a_bundle_and_summarises_it(tiny_qwen3_source, tmp_path, capsys):
+    require("llama_cpp")
+    from alignmenter_edge.cli import main as cli_main
+
+    base, adapter = tiny_qwen3_source
+    out = tmp_path / "bundle"
+    assert cli_main(["export", "constitutional", str(base), "--adapter", str(adapter), "-o", str(out),
+                     "--quant", "F32", "--threads", "2", "--quiet"]) == 0
+    printed = capsys.readouterr()
+    assert printed.out.startswith(f"{out}: F32 bundle, F32 parity max |Δ logit| ")
+    assert printed.out.rstrip().endswith("; licence base apache-2.0, adapter unknown")
+    assert "no licence found" not in printed.err  # --quiet: the summary line says it instead
+    assert json.loads((out / "manifest.json").read_text())["quantization"] == "F32"
+    assert cli_main(["export", "constitutional", str(base), "--adapter", str(adapter), "-o", str(out),
+                     "--quant", "F32", "--quiet"]) == 2  # a non-empty output needs --force

@@ -145,7 +145,8 @@ def test_source_without_a_licence_is_exported_with_a_warning(tiny_roberta_source
     (source / "README.md").unlink()
     out = tmp_path / "b"
     assert cli_main(["export", "roberta", str(source), "-o", str(out), "--quantize", "none"]) == 0
-    assert "no licence found" in capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert "no licence found" in printed.err and printed.out.rstrip().endswith("; licence unknown")
     record = json.loads((out / "manifest.json").read_text())["sources"][0]
     assert (record["license"], record["license_from"]) == (None, "unknown")
 

@@ -64,5 +64,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {args.output}: {manifest.quantization}, "
           f"fp32 max |Δ logit| {parity['fp32']['max_abs_diff_logit']:.2g}"
           + (f", int8 label agreement {parity['int8']['label_agreement']:.3f}"
-             if "int8" in parity else ""))
+             if "int8" in parity else "")
+          + f"; licence {manifest.sources[0].get('license') or 'unknown'}")
     return 0
