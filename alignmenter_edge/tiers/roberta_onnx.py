@@ -141,7 +141,7 @@ class RobertaEngine:
             (small if len(part) * max(lengths[i] for i in part) <= PARALLEL_MAX_TOKENS else large).append(part)
         rows: list[Any] = [None] * len(sequences)
         for group, concurrent in ((large, False), (small, True)):
-            outputs = self._map(lambda part: self._run(part, sequences), group, concurrent)
+            outputs = self._map(lambda part: self._run([sequences[i] for i in part]), group, concurrent)
             for part, out in zip(group, outputs):
                 for row, index in enumerate(part):
                     rows[index] = out[row]
@@ -155,15 +155,14 @@ class RobertaEngine:
             self._pool = ThreadPoolExecutor(self.parallel_runs, thread_name_prefix="roberta-onnx-run")
         return self._pool.map(function, parts)
 
-    def _run(self, part: list[int], sequences: Sequence[Sequence[int]]) -> Any:
-        """One padded batch through the session: its logits, checked to be finite."""
+    def _run(self, batch: list[Sequence[int]]) -> Any:
+        """One batch of model inputs, padded, through the session: its logits, checked to be finite."""
         np = self._np
-        width = max(len(sequences[i]) for i in part)
-        ids = np.full((len(part), width), self.pad_id, dtype=np.int64)
-        mask = np.zeros((len(part), width), dtype=np.int64)
-        for row, index in enumerate(part):
-            ids[row, :len(sequences[index])] = sequences[index]
-            mask[row, :len(sequences[index])] = 1
+        ids = np.full((len(batch), max(map(len, batch))), self.pad_id, dtype=np.int64)
+        mask = np.zeros(ids.shape, dtype=np.int64)
+        for row, sequence in enumerate(batch):
+            ids[row, :len(sequence)] = sequence
+            mask[row, :len(sequence)] = 1
         out = self.session.run(None, {"input_ids": ids, "attention_mask": mask}, self._run_options)[0]
         if not np.isfinite(out).all():
             raise ModelOutputError(
