@@ -264,11 +264,7 @@ def _source_licence(spec: dict[str, Any], role: str, source: str, revision: str 
     """
     entry = spec.get(role) or {}
     declared = entry.get("license") if source == entry.get("id") else None
-    licence = resolve_licence(source, revision=revision, declared=declared)
-    unknown = licence.warning(source)
-    if unknown:
-        say("warning: " + unknown)
-    return licence
+    return resolve_licence(source, revision=revision, declared=declared, log=say)
 
 
 def _safetensors_adapter(adapter: str, revision: str | None, download: bool) -> Path:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 CARD_NAME = "README.md"
 
@@ -64,8 +64,10 @@ def card_licence(text: str) -> ModelLicence | None:
 
 
 def resolve_licence(source: str, *, revision: str | None = None, declared: str | None = None,
-                    local_files_only: bool = True) -> ModelLicence:
-    """The licence of ``source`` (a local directory or a hub id): card, else spec, else unknown.
+                    local_files_only: bool = True,
+                    log: Callable[[str], None] = lambda _: None) -> ModelLicence:
+    """The licence of ``source`` (a local directory or a hub id): card, else spec, else unknown
+    (then ``log`` gets a warning).
 
     For a hub id the card is looked up in the local Hugging Face cache, and fetched only when
     ``local_files_only`` is False; a card that cannot be had is simply not used.
@@ -80,7 +82,9 @@ def resolve_licence(source: str, *, revision: str | None = None, declared: str |
             return found
     if declared:
         return ModelLicence(str(declared), "model spec")
-    return ModelLicence(None, "unknown")
+    unknown = ModelLicence(None, "unknown")
+    log("warning: " + unknown.warning(source))
+    return unknown
 
 
 def _find_card(source: str, *, revision: str | None, local_files_only: bool) -> Path | None:

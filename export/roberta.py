@@ -334,10 +334,7 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
 
         licence = resolve_licence(resolved.source, revision=resolved.revision,
                                   declared=resolved.declared_license,
-                                  local_files_only=resolved.local or not download)
-        unknown_licence = licence.warning(resolved.source)
-        if unknown_licence:
-            log("warning: " + unknown_licence)
+                                  local_files_only=resolved.local or not download, log=log)
         source_record = {"role": "model", "id": resolved.source, "kind": "local" if resolved.local else "hub",
                          "revision": resolved.revision,
                          "commit": getattr(config, "_commit_hash", None), **licence.record()}
