@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from alignmenter_edge.cli import main
+from alignmenter_edge.cli import COMMANDS, main
 from alignmenter_edge.tiers.heuristic import heuristic_score
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sessions.jsonl"
@@ -173,3 +173,15 @@ def test_explain_shows_cancelled_request_cues_and_combination_evidence(data_home
     out = capsys.readouterr().out
     assert "intent cancelled by a protective act: explain how, how to" in out
     assert "child_safety: 7.25  (child porn* 4; +3.25 from a minor together with sexual or grooming terms)" in out
+
+
+@pytest.mark.parametrize("command", [*COMMANDS, "export roberta", "export constitutional"])
+def test_every_help_page_renders_as_written(command: str, capsys) -> None:
+    """argparse %-formats help strings but not descriptions: a '%%' meant as an escape in a
+    description reaches the user as '%%'."""
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command.split(), "--help"])
+    assert exit_info.value.code == 0
+    page = capsys.readouterr().out
+    assert page.startswith(f"usage: alignmenter-edge {command}")
+    assert "%%" not in page and "%(" not in page

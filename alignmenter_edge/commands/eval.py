@@ -15,7 +15,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "eval", help="measure a model on labelled JSONL (AUROC, F1, FPR-bounded TPR, ECE, speed)",
         description="Score JSONL rows {\"text\", \"label\": \"safe\"|\"unsafe\"} and report AUROC, "
                     "AUPRC, F1/accuracy at the model's threshold, a threshold sweep, the threshold "
-                    "keeping FPR <= 5%% and its TPR, expected calibration error and throughput. "
+                    "keeping FPR <= 5% and its TPR, expected calibration error and throughput. "
                     "Unsafe is the positive class; P(unsafe) = 1 - safety_score.")
     parser.add_argument("data", help="labelled JSONL file, or - for standard input")
     add_model_options(parser)
