@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -41,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from alignmenter_edge.verified import RACY_SECONDS  # noqa: E402
-from benchmarks.common import cpu_model, write_report  # noqa: E402
+from benchmarks.common import cpu_model, peak_rss_mb, write_report  # noqa: E402
 from benchmarks.constitutional_speed import WORK, _version  # noqa: E402
 
 ITEM = "Could you explain how the water cycle works and why it matters for farming?"
@@ -96,7 +95,7 @@ def worker(args: argparse.Namespace) -> None:
         "prefix": details["prefix"], "prefix_tokens": details["prefix_tokens"], "score": score,
         "import_s": imported - START, "prefix_s": details["prefix_seconds"], "ready_s": ready - START,
         "first_score_s": done - START,
-        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2,
+        "peak_rss_gb": peak_rss_mb() / 1024,
     }))
 
 

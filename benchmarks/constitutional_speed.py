@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -36,7 +35,7 @@ ROOT = Path(__file__).resolve().parent
 WORK = ROOT / "work" / "constitutional"
 sys.path.insert(0, str(ROOT.parent))
 
-from benchmarks.common import cpu_model, write_report  # noqa: E402
+from benchmarks.common import cpu_model, peak_rss_mb, write_report  # noqa: E402
 
 PREFIX_TARGET = 1500  # constitution prefix tokens
 ITEM_RANGE = (45, 80)  # item suffix tokens (content + chat framing), ~60 on average
@@ -201,7 +200,7 @@ def worker(args: argparse.Namespace) -> None:
         "load_and_prefix_s": load_s, "s_per_item": statistics.mean(per_item),
         "median_s_per_item": statistics.median(per_item), "items_per_s": 1.0 / statistics.mean(per_item),
         "per_item_s": per_item,
-        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2,
+        "peak_rss_gb": peak_rss_mb() / 1024,
     }
     if raw_per_item:
         result["raw_llama_decode_s_per_item"] = statistics.mean(raw_per_item)

@@ -7,8 +7,8 @@ after warm-up).
 
 Every run happens in a fresh subprocess (so one tier's allocations do not hide another's). Texts
 are the ../shared/data texts cycled with a running number appended, so every text is distinct and
-lengths stay mixed (``--no-distinct``: the pool cycled as is); they are generated batch by batch, so the benchmark holds no large list. RSS is
-read from /proc/self/statm every ``--samples``-th of the run, together with the peak RSS since the
+lengths stay mixed (``--no-distinct``: the pool cycled as is); they are generated batch by batch, so the benchmark holds no large list. RSS (VmRSS) is
+read from /proc/self/status every ``--samples``-th of the run, together with the peak RSS since the
 previous sample (VmHWM, reset through /proc/self/clear_refs where the kernel allows it). ``dropin-heuristic`` is the
 alignmenter drop-in (``load_safety_classifier``) with its bounded score cache, fed only distinct
 texts: its cache fills during warm-up and must then stay at its bound.
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -32,18 +31,12 @@ from typing import Any, Iterator
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import load_texts, write_result  # noqa: E402
+from benchmarks.common import load_texts, rss_mb, write_result  # noqa: E402
 
 WORK = ROOT / "benchmarks" / "work"
 DEFAULT_RUNS = ("heuristic:1000000", "lexicon:1000000", "dropin-heuristic:1000000", "roberta-onnx:100000")
 WARMUP_FRACTION = 0.2
 TOLERANCE = 0.05
-_PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * _PAGE / 2**20
 
 
 def interval_peak_mb() -> float | None:

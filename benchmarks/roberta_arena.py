@@ -21,16 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import RESULTS, load_texts, rss_mb, write_result  # noqa: E402
+from benchmarks.common import RESULTS, load_texts, peak_rss_mb, rss_mb, write_result  # noqa: E402
 
 ARENAS = ("off", "on", "shrink")
 BATCHES = (None, 8)
 DEFAULT_BUNDLE = ROOT / "benchmarks" / "work" / "roberta" / "bundle-int8"
-
-
-def peak_rss_mb() -> float:
-    with open("/proc/self/status") as handle:
-        return next(int(line.split()[1]) / 1024 for line in handle if line.startswith("VmHWM:"))
 
 
 def burst(bundle: str, data: str, arena: str, batch: int | None, threads: int) -> dict:

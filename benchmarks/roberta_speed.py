@@ -40,20 +40,6 @@ RESULTS = HERE / "results"
 # ------------------------------------------------------------------------------------------
 # workers (run in a child process; print one JSON line)
 # ------------------------------------------------------------------------------------------
-def _rss_mb() -> float:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _peak_rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _timed_passes(score_all, passes: int) -> list[float]:
     times = []
     for _ in range(passes):
@@ -107,12 +93,15 @@ def worker(cfg: dict) -> dict:
                 clf.score_batch(texts)
         if cfg.get("profile"):
             result["profile"] = _profile(clf, texts)
-    result["rss_after_first_mb"] = _rss_mb()
+    sys.path.insert(0, str(HERE.parent))  # after the cold start: it is measured without this import
+    from benchmarks.common import peak_rss_mb, rss_mb
+
+    result["rss_after_first_mb"] = rss_mb()
     times = _timed_passes(score_all, cfg["passes"])
     best = min(times)
     result.update({
         "texts": len(texts), "pass_s": times, "ms_per_text": 1000 * best / len(texts),
-        "texts_per_s": len(texts) / best, "peak_rss_mb": _peak_rss_mb(),
+        "texts_per_s": len(texts) / best, "peak_rss_mb": peak_rss_mb(),
     })
     return result
 
