@@ -101,6 +101,13 @@ class Manifest:
         return cls(**{**data, "files": files})
 
 
+def licence_summary(sources: Iterable[Mapping[str, Any]]) -> str:
+    """Each source's recorded licence by role, the one wording every command prints:
+    ``"base apache-2.0, adapter unknown"`` (``unknown`` where none is recorded)."""
+    return ", ".join(f"{source.get('role') or 'source'} {source.get('license') or 'unknown'}"
+                     for source in sources if isinstance(source, Mapping)) or "not recorded"
+
+
 @dataclass(frozen=True)
 class Bundle:
     """A bundle directory whose manifest has been read (and, by default, verified).

@@ -10,6 +10,7 @@ import pytest
 from alignmenter_edge.bundle import (
     FORMAT_VERSION,
     MANIFEST_NAME,
+    licence_summary,
     read_bundle,
     sha256_file,
     write_bundle,
@@ -205,3 +206,10 @@ def test_verify_takes_true_false_or_full(bundle_dir: Path) -> None:
     with pytest.raises(ValueError, match="verify must be True, False or 'full'"):
         read_bundle(bundle_dir, verify="yes")
     read_bundle(bundle_dir, verify=False)
+
+
+def test_licence_summary_names_every_source_and_never_hides_a_missing_licence() -> None:
+    sources = [{"role": "base", "license": "apache-2.0"}, {"role": "adapter", "license": None},
+               {"id": "no role", "license": ""}, "not a mapping"]
+    assert licence_summary(sources) == "base apache-2.0, adapter unknown, source unknown"
+    assert licence_summary([]) == "not recorded"

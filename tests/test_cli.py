@@ -101,7 +101,7 @@ def test_info_lists_installed_bundles_with_their_licences(data_home: Path, capsy
     assert (bundle["tier"], bundle["model_id"], bundle["quantization"]) == ("constitutional-gguf", "org/adapter", "Q4_K_M")
     assert [s["license"] for s in bundle["sources"]] == ["apache-2.0", None]
     assert main(["info"]) == 0
-    assert "licence: apache-2.0 (base), unknown (adapter)" in capsys.readouterr().out
+    assert "licence base apache-2.0, adapter unknown" in capsys.readouterr().out
 
 
 def test_info_on_one_bundle_verifies_it_and_shows_its_provenance(data_home: Path, tmp_path: Path, capsys) -> None:

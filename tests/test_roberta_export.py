@@ -146,7 +146,7 @@ def test_source_without_a_licence_is_exported_with_a_warning(tiny_roberta_source
     out = tmp_path / "b"
     assert cli_main(["export", "roberta", str(source), "-o", str(out), "--quantize", "none"]) == 0
     printed = capsys.readouterr()
-    assert "no licence found" in printed.err and printed.out.rstrip().endswith("; licence unknown")
+    assert "no licence found" in printed.err and printed.out.rstrip().endswith("; licence model unknown")
     record = json.loads((out / "manifest.json").read_text())["sources"][0]
     assert (record["license"], record["license_from"]) == (None, "unknown")
 

@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..bundle import licence_summary
+
 
 def add_parser(kinds: argparse._SubParsersAction) -> None:
     parser = kinds.add_parser(
@@ -60,7 +62,6 @@ def run(args: argparse.Namespace) -> int:
         adapter_revision=args.adapter_revision, tolerance=args.tolerance, threads=args.threads,
         overwrite=args.force, download=args.download, progress=progress)
     f32 = manifest.parity["f32_gguf"]
-    licences = ", ".join(f"{source['role']} {source.get('license') or 'unknown'}" for source in manifest.sources)
     print(f"{args.output}: {manifest.quantization} bundle, F32 parity max |Δ logit| "
-          f"{f32['max_abs_diff_label_logits']:.2e}; licence {licences}")
+          f"{f32['max_abs_diff_label_logits']:.2e}; licence {licence_summary(manifest.sources)}")
     return 0

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..bundle import licence_summary
+
 
 def add_parser(kinds: argparse._SubParsersAction) -> None:
     parser = kinds.add_parser(
@@ -65,5 +67,5 @@ def run(args: argparse.Namespace) -> int:
           f"fp32 max |Δ logit| {parity['fp32']['max_abs_diff_logit']:.2g}"
           + (f", int8 label agreement {parity['int8']['label_agreement']:.3f}"
              if "int8" in parity else "")
-          + f"; licence {manifest.sources[0].get('license') or 'unknown'}")
+          + f"; licence {licence_summary(manifest.sources)}")
     return 0

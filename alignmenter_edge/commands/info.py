@@ -10,7 +10,7 @@ from typing import Any
 
 from .._version import __version__
 from ..paths import HOME_ENV, bundles_dir
-from ..bundle import read_bundle
+from ..bundle import licence_summary, read_bundle
 from ..registry import TIERS, available_tiers, bundle_path, installed_bundle_manifests
 from ..system import cpu_features, default_threads, usable_cpus
 from ..tiers.prefix_state import disk_usage
@@ -61,10 +61,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {name:<20} {tier['status']}")
     print(f"bundles in {report['bundles_dir']} (override with ${HOME_ENV}):")
     for name, bundle in report["bundles"].items():
-        licences = ", ".join(f"{source['license'] or 'unknown'} ({source['role']})"
-                             for source in bundle["sources"]) or "not recorded"
         print(f"  {name:<20} {bundle['tier']:<20} {bundle['model_id']} [{bundle['quantization']}]; "
-              f"licence: {licences}")
+              f"licence {licence_summary(bundle['sources'])}")
     if not report["bundles"]:
         print("  (none)")
     states = report["prefix_states"]
