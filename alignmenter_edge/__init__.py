@@ -19,7 +19,7 @@ from .errors import (
     ModelOutputError,
     UnknownModelError,
 )
-from .install import install_bundle
+from .install import install_bundle, uninstall_bundle
 from .registry import TIERS, available_tiers, load_classifier
 
 __all__ = [
@@ -41,4 +41,5 @@ __all__ = [
     "install_bundle",
     "load_classifier",
     "read_bundle",
+    "uninstall_bundle",
 ]

@@ -1,4 +1,4 @@
-"""The ``alignmenter-edge`` command line: score, info, eval, explain, export, install."""
+"""The ``alignmenter-edge`` command line: score, info, eval, explain, export, install, uninstall."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from ._version import __version__
 from .errors import AlignmenterEdgeError
 
-COMMANDS = ("score", "info", "eval", "explain", "export", "install")  # modules in alignmenter_edge/commands/
+COMMANDS = ("score", "info", "eval", "explain", "export", "install", "uninstall")  # modules in alignmenter_edge/commands/
 
 
 def build_parser() -> argparse.ArgumentParser:

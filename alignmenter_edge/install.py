@@ -4,6 +4,8 @@
 ``<data home>/bundles/roberta`` (under a temporary name first), hashes every copied file against
 the manifest, and only then moves it into place, so an interrupted or corrupted copy is never
 seen as an installed bundle. Afterwards the bundle loads by name: ``load_classifier("roberta")``.
+``uninstall_bundle("roberta")`` takes it out again: renamed to a hidden directory first (so no
+concurrent load or ``info`` sees a half-deleted bundle), then deleted.
 """
 
 from __future__ import annotations
@@ -14,18 +16,22 @@ import tempfile
 from pathlib import Path
 
 from .bundle import MANIFEST_NAME, Bundle, read_bundle
-from .errors import BundleError, BundleIntegrityError
+from .errors import BundleError, BundleIntegrityError, UnknownModelError
 from .paths import bundles_dir
 from .registry import TIERS
 
 RESERVED_NAMES = ("auto",)  # plus every tier name: load_classifier reads those as tiers
 
 
+def _check_plain_name(name: str) -> None:
+    if not name or name in (".", "..") or name.startswith(".") or "/" in name or os.sep in name:
+        raise BundleError(f"invalid bundle name {name!r}: use one plain directory name such as 'roberta-int8'.")
+
+
 def check_bundle_name(name: str) -> None:
     """Refuse names that are not one plain directory name, or that ``load_classifier`` would
     read as a tier instead of the bundle."""
-    if not name or name in (".", "..") or name.startswith(".") or "/" in name or os.sep in name:
-        raise BundleError(f"invalid bundle name {name!r}: use one plain directory name such as 'roberta-int8'.")
+    _check_plain_name(name)
     if name in TIERS or name in RESERVED_NAMES:
         raise BundleError(f"bundle name {name!r} is a tier name, so it would load that tier, not "
                           "the bundle; pass another name with --name.")
@@ -62,6 +68,27 @@ def install_bundle(source: str | os.PathLike[str], name: str | None = None, *,
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return read_bundle(target, verify=False)
+
+
+def uninstall_bundle(name: str) -> int:
+    """Delete the installed bundle ``name`` (a name, never a path); returns the bytes freed.
+    A directory without a manifest is not a bundle and is left alone."""
+    _check_plain_name(name)
+    target = bundles_dir() / name
+    if not (target / MANIFEST_NAME).is_file():
+        from .registry import installed_bundles
+
+        installed = ", ".join(installed_bundles()) or "none"
+        what = "a tier, not an installed bundle" if name in TIERS or name in RESERVED_NAMES else "not installed"
+        raise UnknownModelError(f"{name!r} is {what}; installed bundles in {target.parent}: {installed}.")
+    size = sum(path.stat().st_size for path in target.rglob("*") if path.is_file())
+    try:
+        retired = Path(tempfile.mkdtemp(prefix=f".uninstall-{name}-", dir=target.parent))
+        os.replace(target, retired / name)
+    except OSError as exc:
+        raise BundleError(f"cannot uninstall {target}: {exc}.") from exc
+    shutil.rmtree(retired, ignore_errors=True)
+    return size
 
 
 def _move_into_place(staging: Path, target: Path) -> None:

@@ -1,4 +1,5 @@
-"""`install`: a verified copy into the data directory; a bad copy is never seen as installed."""
+"""`install`: a verified copy into the data directory; a bad copy is never seen as installed.
+`uninstall`: deletes an installed bundle, and nothing that is not one."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pytest
 
 from alignmenter_edge.bundle import write_bundle
 from alignmenter_edge.cli import main
-from alignmenter_edge.errors import BundleError, BundleIntegrityError
-from alignmenter_edge import install_bundle
+from alignmenter_edge.errors import BundleError, BundleIntegrityError, UnknownModelError
+from alignmenter_edge import install_bundle, uninstall_bundle
 from alignmenter_edge.registry import installed_bundles, load_classifier
 from tests.helpers import require
 
@@ -143,3 +144,41 @@ def test_a_copy_being_staged_is_not_an_installed_bundle(data_home: Path, tmp_pat
     staged = data_home / "bundles" / ".install-roberta-x1y2"
     shutil.copytree(make_source(tmp_path / "b"), staged)  # what a concurrent install looks like
     assert installed_bundles() == {}
+
+
+def test_uninstall_deletes_the_bundle_and_frees_its_bytes(data_home: Path, tmp_path: Path) -> None:
+    install_bundle(make_source(tmp_path / "a"), "first")
+    install_bundle(make_source(tmp_path / "b"), "second")
+    installed = data_home / "bundles" / "first"
+    size = sum(p.stat().st_size for p in installed.rglob("*") if p.is_file())
+    assert uninstall_bundle("first") == size > 700
+    assert not installed.exists() and installed_bundles() == {"second": "roberta-onnx"}
+    assert leftovers(data_home) == []
+    assert (tmp_path / "a" / "model.onnx").is_file()  # the source it was installed from is untouched
+    with pytest.raises(UnknownModelError, match="'first' is not installed; installed bundles in .*: second"):
+        uninstall_bundle("first")
+
+
+def test_uninstall_touches_nothing_that_is_not_an_installed_bundle(data_home: Path, tmp_path: Path) -> None:
+    install_bundle(make_source(tmp_path / "a"), "kept")
+    stray = data_home / "bundles" / "notes"
+    stray.mkdir()
+    (stray / "mine.txt").write_text("not a bundle")
+    with pytest.raises(UnknownModelError, match="'notes' is not installed"):
+        uninstall_bundle("notes")
+    assert (stray / "mine.txt").is_file()
+    with pytest.raises(UnknownModelError, match="'heuristic' is a tier, not an installed bundle"):
+        uninstall_bundle("heuristic")
+    for name in ("..", ".", "../kept", str(data_home / "bundles" / "kept"), ""):
+        with pytest.raises(BundleError, match="invalid bundle name"):
+            uninstall_bundle(name)
+    assert installed_bundles() == {"kept": "roberta-onnx"}
+
+
+def test_cli_uninstall(data_home: Path, tmp_path: Path, capsys) -> None:
+    assert main(["install", str(make_source(tmp_path / "b")), "--name", "mine"]) == 0
+    capsys.readouterr()
+    assert main(["uninstall", "mine"]) == 0
+    assert capsys.readouterr().out.startswith("uninstalled mine (0.0 MB freed)")
+    assert main(["uninstall", "mine"]) == 2
+    assert "'mine' is not installed" in capsys.readouterr().err
