@@ -78,7 +78,7 @@ def _malloc_trim() -> Callable[[int], int] | None:
 def release_free_heap() -> bool:
     """Hand memory that is freed but still mapped back to the OS (glibc ``malloc_trim``).
 
-    Parsing a 2 MB tokenizer.json or an 82 MB ONNX model frees tens of MB that glibc would keep
+    Parsing a 1.5 MB tokenizer.json or an 82 MB ONNX model frees tens of MB that glibc would keep
     resident; trimming once after loading lowers the process's RSS by that much. Returns whether
     the C library offers it (elsewhere this does nothing).
     """
