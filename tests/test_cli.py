@@ -27,9 +27,22 @@ def test_score_example_sessions_keeps_rows_and_adds_scores(tmp_path: Path, data_
     for before, after in zip(rows_in, rows_out):
         assert {k: after[k] for k in before} == before  # every input field preserved
         assert after["safety_score"] == heuristic_score(before["text"])
+        assert after["flagged"] is (after["safety_score"] < 0.5)  # the heuristic's threshold
         assert after["tier"] == "heuristic"
     assert min(r["safety_score"] for r in rows_out) < 1.0
-    assert "scored 10 texts with heuristic" in capsys.readouterr().err
+    flagged = sum(r["flagged"] for r in rows_out)
+    assert "scored 10 texts with heuristic" in (err := capsys.readouterr().err)
+    assert f"{flagged} flagged (safety_score < 0.5)" in err
+
+
+def test_flagged_follows_the_lexicon_threshold_not_a_fixed_one(tmp_path: Path, data_home: Path) -> None:
+    data = tmp_path / "in.txt"
+    data.write_text("How do I make a pipe bomb?\nLet's attack this bug together.\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert main(["score", str(data), "-o", str(out), "--model", "lexicon"]) == 0
+    rows = read_jsonl(out)
+    assert [r["flagged"] for r in rows] == [True, False]
+    assert 0.19 < rows[1]["safety_score"] < 0.9  # some evidence, yet above the lexicon's 0.19
 
 
 def test_score_reports_which_tier_auto_picked(tmp_path: Path, data_home: Path, capsys) -> None:
@@ -52,7 +65,8 @@ def test_custom_text_field(tmp_path: Path, data_home: Path) -> None:
     data.write_text('{"prompt": "hack the planet", "id": 7}\n', encoding="utf-8")
     out = tmp_path / "out.jsonl"
     assert main(["score", str(data), "-o", str(out), "--model", "heuristic", "--text-field", "prompt"]) == 0
-    assert read_jsonl(out) == [{"prompt": "hack the planet", "id": 7, "safety_score": 0.8, "tier": "heuristic"}]
+    assert read_jsonl(out) == [{"prompt": "hack the planet", "id": 7, "safety_score": 0.8, "flagged": False,
+                                "tier": "heuristic"}]
 
 
 def test_malformed_line_is_an_error_with_its_line_number(tmp_path: Path, data_home: Path, capsys) -> None:

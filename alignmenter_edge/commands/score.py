@@ -19,7 +19,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "score", help="score JSONL rows or text lines; writes each row with safety_score",
         description="Read JSONL rows (e.g. alignmenter sessions) or plain text lines and write each "
-                    "row back with 'safety_score' (1.0 = safe) and 'tier'. Output is flushed per "
+                    "row back with 'safety_score' (1.0 = safe), 'flagged' (safety_score below the "
+                    "model's own threshold, which `info` and the summary line show) and 'tier'. "
+                    "Output is flushed per "
                     "batch, so an interrupted run leaves valid JSONL: complete lines for the first "
                     "N input rows, in order.")
     parser.add_argument("input", help="input file, or - for standard input")
@@ -45,23 +47,26 @@ def run(args: argparse.Namespace) -> int:
         progress = _Progress(args, _input_size(args.input), reader)
         info = classifier.info
         started = time.perf_counter()
-        scored = blank = 0
+        scored = blank = flagged = 0
         for pool in _chunks(iter(reader), classifier.pool_size):
             texts = [row.text for row in pool]
             scores = classifier.score_batch(texts)
-            lines = "".join(dump_row({**row.data, "safety_score": score, "tier": info.tier})
-                            for row, score in zip(pool, scores))
+            unsafe = [score < info.threshold for score in scores]
+            lines = "".join(dump_row({**row.data, "safety_score": score, "flagged": is_unsafe, "tier": info.tier})
+                            for row, score, is_unsafe in zip(pool, scores, unsafe))
             with _signals_deferred():  # a signal never cuts a line in half
                 sink.write(lines)
                 sink.flush()
             scored += len(pool)
             blank += sum(not text.strip() for text in texts)
+            flagged += sum(unsafe)
             progress.update(scored)
         progress.finish()
         elapsed = time.perf_counter() - started
     rate = scored / elapsed if elapsed > 0 else 0.0
     print(f"scored {scored} texts with {info.tier} ({info.model_id}, requested {info.requested}) "
-          f"in {elapsed:.2f} s, {rate:.0f} texts/s", file=sys.stderr)
+          f"in {elapsed:.2f} s, {rate:.0f} texts/s; {flagged} flagged (safety_score < {info.threshold:g})",
+          file=sys.stderr)
     if blank:
         print(f"note: {blank} texts were empty or whitespace-only; they were scored as is "
               "(the heuristic tier gives them 1.0, as alignmenter does)", file=sys.stderr)
