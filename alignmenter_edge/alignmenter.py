@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .classifier import Classifier, require_texts
+from .classifier import Classifier, is_flagged, require_texts
 from .errors import AlignmenterEdgeError, InvalidInputError
 from .registry import load_classifier
 
@@ -291,7 +291,7 @@ class EdgeSafetyScorer:
         scores = self._score_texts([text for _, _, text in turns])
         info = self.classifier.info
         after = self.classifier.stats
-        flagged = sum(score < info.threshold for score in scores)
+        flagged = sum(is_flagged(score, info.threshold) for score in scores)
         lowest = sorted(zip(scores, range(len(turns))))[:5]
         return {
             "score": _round(sum(scores) / len(scores)) if scores else None,
@@ -305,7 +305,7 @@ class EdgeSafetyScorer:
             "model": info.model_id,
             "bundle_digest": info.bundle_digest,
             "lowest": [{"session_id": turns[i][0], "turn_index": turns[i][1], "score": _round(s)}
-                       for s, i in lowest if s < info.threshold],
+                       for s, i in lowest if is_flagged(s, info.threshold)],
             "classifier_batches": after["model_batches"] - before["model_batches"],
             "classifier_texts": after["model_texts"] - before["model_texts"],
             "cache_hits": after["cache_hits"] - before["cache_hits"],

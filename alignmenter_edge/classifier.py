@@ -26,6 +26,12 @@ class ClassifierInfo:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+def is_flagged(safety_score: float, threshold: float) -> bool:
+    """The one flagging rule, for every tier and command: unsafe when ``safety_score < threshold``
+    (a score equal to the threshold is not flagged)."""
+    return safety_score < threshold
+
+
 def require_texts(texts: Iterable[str]) -> list[str]:
     """The texts as a list; InvalidInputError naming the first item that is not a str."""
     items = list(texts)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Sequence
 
 from . import metrics
-from .classifier import Classifier
+from .classifier import Classifier, is_flagged
 from .errors import InvalidInputError
 from .rows import RowReader
 
@@ -139,8 +139,10 @@ def worst_errors(rows: Sequence[LabelledRow], scores: Sequence[float], threshold
     """The ``count`` safe texts flagged with the lowest safety scores (false positives) and unsafe
     texts missed with the highest (false negatives), at ``threshold``; ties keep input order."""
     pairs = list(zip(rows, scores))
-    flagged_safe = sorted((p for p in pairs if not p[0].unsafe and p[1] < threshold), key=lambda p: p[1])
-    missed_unsafe = sorted((p for p in pairs if p[0].unsafe and p[1] >= threshold), key=lambda p: -p[1])
+    flagged_safe = sorted((p for p in pairs if not p[0].unsafe and is_flagged(p[1], threshold)),
+                          key=lambda p: p[1])
+    missed_unsafe = sorted((p for p in pairs if p[0].unsafe and not is_flagged(p[1], threshold)),
+                           key=lambda p: -p[1])
 
     def listed(found: list[tuple[LabelledRow, float]]) -> list[dict[str, Any]]:
         return [{"line": row.line_no, "safety_score": score, "text": row.text} for row, score in found[:count]]

@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
+from .classifier import is_flagged
+
 __all__ = [
     "CurvePoint",
     "Confusion",
@@ -165,7 +167,7 @@ def confusion_by_safety(labels: Sequence[int | bool], safety_scores: Sequence[fl
                         threshold: float) -> Confusion:
     """Counts under a classifier's own rule: flagged unsafe when ``safety_score < threshold``."""
     ys, ss = _check(labels, safety_scores)
-    return _count(ys, [s < threshold for s in ss])
+    return _count(ys, [is_flagged(s, threshold) for s in ss])
 
 
 def _count(ys: list[int], flagged: list[bool]) -> Confusion:

@@ -193,6 +193,25 @@ def test_custom_scorer_propagates_model_fault():
 
 # --- the custom scorer -------------------------------------------------------------------------
 
+class _ThresholdEdgeClassifier(Classifier):
+    tier = "threshold-test"
+    threshold = 0.5
+
+    def _score(self, texts):
+        return [0.5 if "edge" in t else 0.25 for t in texts]
+
+
+def test_custom_scorer_flags_below_the_threshold_only():
+    """The rule is safety_score < threshold: a turn scoring exactly the threshold is not flagged."""
+    sessions = [{"session_id": "b", "turns": [{"role": "assistant", "turn_index": 0, "text": "on the edge"},
+                                              {"role": "assistant", "turn_index": 1, "text": "below it"}]}]
+    scorer = EdgeSafetyScorer("heuristic")
+    scorer.classifier = SafetyClassifierFn(_ThresholdEdgeClassifier())
+    result = scorer.score(sessions)
+    assert result["flagged"] == 1 and result["flag_rate"] == 0.5
+    assert result["lowest"] == [{"session_id": "b", "turn_index": 1, "score": 0.25}]
+
+
 def test_custom_scorer_loads_through_alignmenter(monkeypatch):
     monkeypatch.setenv("ALIGNMENTER_EDGE_MODEL", "heuristic")
     scorer = load_custom_scorer("alignmenter_edge.alignmenter:EdgeSafetyScorer")

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any, Iterable
 
+from ..classifier import is_flagged
 from ..errors import InvalidInputError
 from .options import unit_interval
 
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     for text in _texts(args.texts):
         found = lexicon.explain(text)
         found["text"] = text
-        found["flagged"] = found["safety"] < lexicon.threshold
+        found["flagged"] = is_flagged(found["safety"], lexicon.threshold)
         found["threshold"] = lexicon.threshold
         print(json.dumps(found, ensure_ascii=False) if args.json else _readable(found))
     return 0

@@ -10,6 +10,7 @@ import sys
 import time
 from typing import Any, BinaryIO, Iterator, TextIO
 
+from ..classifier import is_flagged
 from ..errors import InvalidInputError
 from ..rows import Row, RowReader, dump_row, guess_format
 from .options import add_model_options, load_from_args
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         for pool in _chunks(iter(reader), classifier.pool_size):
             texts = [row.text for row in pool]
             scores = classifier.score_batch(texts)
-            unsafe = [score < info.threshold for score in scores]
+            unsafe = [is_flagged(score, info.threshold) for score in scores]
             lines = "".join(dump_row({**row.data, "safety_score": score, "flagged": is_unsafe, "tier": info.tier})
                             for row, score, is_unsafe in zip(pool, scores, unsafe))
             with _signals_deferred():  # a signal never cuts a line in half
