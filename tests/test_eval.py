@@ -13,6 +13,7 @@ from alignmenter_edge.deps import is_installed
 from alignmenter_edge.errors import InvalidInputError
 from alignmenter_edge.evaluation import evaluate, evaluate_scores, format_report, read_labelled
 from alignmenter_edge.tiers.heuristic import heuristic_score
+from alignmenter_edge.metrics import expected_calibration_error
 from tests.helpers import require
 
 ROWS = [
@@ -54,8 +55,20 @@ def test_eval_cli_end_to_end_matches_sklearn(tmp_path, capsys, data_home):
     assert t["accuracy"] == pytest.approx(0.75)
     assert report["throughput"]["texts"] == 8 and report["throughput"]["texts_per_second"] > 0
     assert [p["max_fpr"] for p in report["fpr_bounded"]] == [0.005, 0.01, 0.05]
-    assert 0.0 <= report["ece"] <= 1.0
+    fpr_curve, tpr_curve, _ = sk.roc_curve(ys, risks)
+    safety = [1 - r for r in risks]
+    for point in report["fpr_bounded"]:  # the best TPR sklearn's ROC allows within the FPR bound
+        assert point["tpr"] == pytest.approx(max(t for f, t in zip(fpr_curve, tpr_curve) if f <= point["max_fpr"]))
+        flagged = [int(score <= point["safety_at_most"] + 1e-12) for score in safety]  # the stated rule
+        tn, fp, fn, tp = sk.confusion_matrix(ys, flagged, labels=[0, 1]).ravel()
+        assert (tp / (tp + fn), fp / (fp + tn)) == pytest.approx((point["tpr"], point["fpr"]))
+    for row in report["sweep"]:
+        tn, fp, fn, tp = sk.confusion_matrix(ys, [int(x < row["threshold"]) for x in safety], labels=[0, 1]).ravel()
+        assert (row["tpr"], row["fpr"], row["flagged"]) == pytest.approx((tp / (tp + fn), fp / (fp + tn), tp + fp))
     assert any(row["threshold"] == 0.5 for row in report["sweep"])
+    # ECE of P(unsafe) (metrics' ECE is checked against a numpy reference in test_metrics), not of safety
+    assert report["ece"] == pytest.approx(expected_calibration_error(ys, risks))
+    assert report["ece"] != pytest.approx(expected_calibration_error(ys, safety))
     assert f"AUROC     {report['auroc']:.3f}" in table
     assert "tier heuristic" in table and "texts/s" in table
 
