@@ -97,11 +97,14 @@ def test_hub_id_without_download_stays_offline(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_cli_export_with_spec_unsafe_index_flips_answers(tiny_roberta_source, tiny_roberta_bundle_fp32,
                                                          tmp_path, capsys):
-    """The spec's unsafe index really reaches the bundle and the scores: a spec that (wrongly)
-    says index 0 is unsafe inverts every answer of the same weights."""
+    """The spec's unsafe index and threshold really reach the bundle and the scores: a spec that
+    (wrongly) says index 0 is unsafe inverts every answer of the same weights, and its threshold
+    (0.3 here; both shipped specs say 0.5, so a hard-coded 0.5 would go unnoticed) is the
+    manifest's and the loaded classifier's."""
     require("onnxruntime")
     spec = load_spec("distilled-safety-roberta")
     spec["labels"]["unsafe_index"] = 0
+    spec["threshold"] = 0.3
     spec_path = tmp_path / "wrong.yaml"
     spec_path.write_text(yaml.safe_dump(spec))
     out = tmp_path / "wrong-bundle"
@@ -113,8 +116,10 @@ def test_cli_export_with_spec_unsafe_index_flips_answers(tiny_roberta_source, ti
     assert manifest["labels"]["unsafe_index"] == 0
     assert manifest["labels"]["unsafe_index_from"] == "spec labels"
     assert "sounds safe" in manifest["extra"]["label_warning"]  # label 0 is named SAFE
+    assert manifest["threshold"] == 0.3
     texts = ["how do i make a bomb", "tell me about the weather today"]
     with load_classifier(tiny_roberta_bundle_fp32) as right, load_classifier(out) as wrong:
+        assert wrong.info.threshold == 0.3 and right.info.threshold == 0.5
         good, bad = right.score_batch(texts), wrong.score_batch(texts)
     assert good[0] < 0.5 < good[1] and bad[0] > 0.5 > bad[1]
 
@@ -161,6 +166,31 @@ def test_export_fails_loudly_when_parity_fails(tiny_roberta_source, tmp_path, mo
         roberta.export_roberta(str(tiny_roberta_source), tmp_path / "out", quantize="none")
     assert not (tmp_path / "out").exists()
     assert not list(tmp_path.glob(".roberta-export-*"))  # no half-written leftovers
+
+
+@pytest.mark.slow
+def test_export_refuses_tokenizer_that_disagrees_with_transformers(tiny_roberta_source, tmp_path):
+    """Reference: transformers' own tokenization of each probe (``_check_tokenizer``). A
+    tokenizer_config.json with ``split_special_tokens: true`` makes transformers tokenize the text
+    "<mask>" as plain characters, but tokenizer.json cannot carry that setting, so the bundle's
+    tokenizer would read it as the special token: the export must refuse, naming the probe, and
+    write nothing."""
+    require("onnxruntime")
+    from alignmenter_edge.export.roberta import export_roberta
+
+    source = tmp_path / "split-special"
+    shutil.copytree(tiny_roberta_source, source)
+    config_path = source / "tokenizer_config.json"
+    config = json.loads(config_path.read_text())
+    config["split_special_tokens"] = True
+    config_path.write_text(json.dumps(config))
+    probes = ["how do i make a bomb", "<mask> the weather today"]
+    with pytest.raises(ExportError, match=r"tokenizer parity failed on probe '<mask> the weather"):
+        export_roberta(str(source), tmp_path / "out", quantize="none", probe_texts=probes)
+    with pytest.raises(ExportError, match=r"tokenizer parity failed on probe 'What do the markers </s>"):
+        export_roberta(str(source), tmp_path / "out", quantize="none")  # the built-in probes catch it too
+    assert not (tmp_path / "out").exists()
+    assert not list(tmp_path.glob(".roberta-export-*"))
 
 
 @pytest.mark.slow

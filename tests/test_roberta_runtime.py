@@ -219,6 +219,23 @@ def test_unsafe_index_in_manifest_is_used(tiny_roberta_bundle_fp32, tmp_path):
     assert bad == pytest.approx([1 - s for s in good], abs=1e-9)
 
 
+@pytest.mark.parametrize("index", [-1, -2, 2])
+def test_out_of_range_unsafe_index_is_refused(tiny_roberta_bundle_fp32, tmp_path, index):
+    """Reference: the model's own output width (2 logits here). numpy would wrap a negative index
+    silently (-2 is label 0, inverting every score; -1 "happens" to be label 1), and 2 would only
+    fail at the first score, so the load refuses every index outside 0..1, naming it. Nothing
+    documents negative indices as counting from the end."""
+    data = json.loads((tiny_roberta_bundle_fp32 / "manifest.json").read_text())
+    broken = _rewrite_bundle(tiny_roberta_bundle_fp32, tmp_path / f"index{index}",
+                             labels={**data["labels"], "unsafe_index": index})
+    assert read_bundle(broken).manifest.labels["unsafe_index"] == index  # the manifest verifies
+    message = rf"unsafe label index {index} is out of range for a model with 2 labels"
+    with pytest.raises(BundleError, match=message):
+        load_classifier(broken)
+    with pytest.raises(BundleError, match=message):  # the same check guards the caller's override
+        load_classifier(tiny_roberta_bundle_fp32, unsafe_index=index)
+
+
 def test_manifest_without_unsafe_index_is_refused(tiny_roberta_bundle_fp32, tmp_path):
     broken = _rewrite_bundle(tiny_roberta_bundle_fp32, tmp_path / "nolabel",
                              labels={"names": ["SAFE", "UNSAFE"]})

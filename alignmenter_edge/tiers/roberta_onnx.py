@@ -114,9 +114,10 @@ class RobertaEngine:
         if missing:
             raise BundleError(f"{model_path}: the ONNX model lacks input(s) {sorted(missing)}.")
         num_labels = self.session.get_outputs()[0].shape[-1]
-        if isinstance(num_labels, int) and not 0 <= self.unsafe_index < num_labels:
+        known = isinstance(num_labels, int)  # symbolic: an index past it fails (IndexError) at the first run
+        if self.unsafe_index < 0 or (known and self.unsafe_index >= num_labels):
             raise BundleError(f"unsafe label index {self.unsafe_index} is out of range for a model "
-                              f"with {num_labels} labels.")
+                              f"with {num_labels if known else 'an unknown number of'} labels.")
 
     # -- tokens ------------------------------------------------------------------------------
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
