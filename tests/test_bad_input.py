@@ -97,8 +97,9 @@ def test_100k_text_row_through_cli(tmp_path, data_home):
 
 @pytest.mark.parametrize("fixture", MODEL_BUNDLES)
 def test_100k_text_model_tiers_read_past_the_token_limit(request, fixture):
-    """Model tiers window long input (no silent truncation, no crash, no 1.0): text that differs
-    only after the model's token limit scores differently."""
+    """Model tiers window long input (no silent truncation, no crash): text that differs only
+    after the model's token limit scores differently, and for the trained tiny RoBERTa (its unsafe
+    class is keyed on words like "bomb" and "hurt") the unsafe tail decides the verdict."""
     bundle = request.getfixturevalue(fixture)
     with load_classifier(bundle) as clf:
         head = "Plain words about a calm river and mild weather. " * 2000
@@ -108,6 +109,8 @@ def test_100k_text_model_tiers_read_past_the_token_limit(request, fixture):
         for score in (score_a, score_b):
             assert math.isfinite(score) and 0.0 <= score <= 1.0
         assert score_a != score_b
+        if clf.info.tier == "roberta-onnx":
+            assert score_a < clf.info.threshold < score_b
 
 
 # --- invalid UTF-8 in the input file ---------------------------------------------------------
@@ -167,9 +170,14 @@ def test_control_characters_in_text_lines_stay_one_row(tmp_path, data_home):
 
 @pytest.mark.parametrize("fixture", MODEL_BUNDLES)
 def test_control_characters_model_tiers(request, fixture):
+    """Scored as is: a NUL is a character, neither dropped ("att\\x00ack" is not "attack") nor the
+    end of the text, as a C-string hand-off would make it ("\\x00attack\\x00" is not "")."""
     with load_classifier(request.getfixturevalue(fixture)) as clf:
         scores = clf.score_batch(CONTROL_TEXTS)
         assert all(math.isfinite(s) and 0.0 <= s <= 1.0 for s in scores)
+        attack, empty = clf.score_batch(["attack", ""])
+    assert CONTROL_TEXTS[0] == "att\x00ack" and CONTROL_TEXTS[1] == "\x00attack\x00"
+    assert scores[0] != attack and scores[1] != empty
 
 
 # --- non-string text field -------------------------------------------------------------------
