@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,34 @@ def _peft_label_logits(base: Path, adapter: Path | None, prompts: list[list[int]
             last = model(input_ids=torch.tensor([ids])).logits[0, -1].double()
             rows.append([float(last[label_ids[0]]), float(last[label_ids[1]])])
     return rows
+
+
+def _reference_label_ids(base: Path) -> tuple[int, int]:
+    """(safe, unsafe) ids from the base's own tokenizer for the spec's label words, not the bundle's."""
+    from transformers import AutoTokenizer
+
+    from alignmenter_edge.models import load_spec
+
+    words = load_spec("constitutional-safety-classifier")["prompt"]["labels"]
+    assert (words["safe"], words["unsafe"]) == ("safe", "unsafe")  # the answer follows "\n\n": no space
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    ids = [tokenizer(words[name], add_special_tokens=False)["input_ids"] for name in ("safe", "unsafe")]
+    assert all(len(i) == 1 for i in ids) and ids[0] != ids[1], ids
+    return ids[0][0], ids[1][0]
+
+
+def _reference_prompt_ids(base: Path, manifest: dict, texts) -> list[list[int]]:
+    """The manifest's template filled by plain substitution, tokenized in one piece by AutoTokenizer."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    prompt = manifest["prompt"]
+    filled = prompt["template"].replace("{constitution}", prompt["constitution"])
+    return [tokenizer(filled.replace("{content}", text))["input_ids"] for text in texts]
+
+
+def _p_unsafe(safe: float, unsafe: float) -> float:
+    return math.exp(unsafe) / (math.exp(safe) + math.exp(unsafe))
 
 
 def _scorer(bundle_path: Path, **options):
@@ -90,14 +119,25 @@ def test_gguf_metadata_is_complete(tiny_constitutional_bundle_f32):
 
 
 def test_f32_bundle_matches_unmerged_peft_within_1e4(tiny_qwen3_source, tiny_constitutional_bundle_f32):
+    """Reference: the unmerged PEFT model on AutoTokenizer's ids of the prompt, read at the label
+    ids AutoTokenizer gives the spec's words "safe"/"unsafe" (nothing taken from the runtime)."""
     base, adapter = tiny_qwen3_source
+    manifest = json.loads((tiny_constitutional_bundle_f32 / "manifest.json").read_text())
+    label_ids = _reference_label_ids(base)
+    labels = manifest["labels"]
+    assert (labels["safe"]["token_id"], labels["unsafe"]["token_id"]) == label_ids
     with _scorer(tiny_constitutional_bundle_f32, kv_cache_type="f32") as clf:
-        layout, label_ids = clf.scorer.layout, clf.scorer.label_ids
+        assert clf.scorer.label_ids == label_ids
         gguf_rows = [list(clf.scorer.label_logits(text)[0]) for text in TEXTS]
-    prompts = [layout.reference_ids(text) for text in TEXTS]
+        scores = [clf(text) for text in TEXTS]
+    prompts = _reference_prompt_ids(base, manifest, TEXTS)
     peft_rows = _peft_label_logits(base, adapter, prompts, label_ids)
     worst = max(abs(a - b) for ra, rb in zip(peft_rows, gguf_rows) for a, b in zip(ra, rb))
     assert worst <= 1e-4, f"F32 GGUF differs from unmerged PEFT by {worst}"
+    for text, score, (safe, unsafe) in zip(TEXTS, scores, peft_rows):
+        assert 1.0 - score == pytest.approx(_p_unsafe(safe, unsafe), abs=1e-4), text
+    # Swapping the labels would be visible: no text sits at P(unsafe) = 0.5.
+    assert min(abs(_p_unsafe(*row) - 0.5) for row in peft_rows) > 1e-3
     # The comparison has teeth: without the adapter the logits are far away.
     base_rows = _peft_label_logits(base, None, prompts, label_ids)
     adapter_effect = max(abs(a - b) for ra, rb in zip(peft_rows, base_rows) for a, b in zip(ra, rb))
@@ -144,6 +184,39 @@ def test_label_words_must_be_single_tokens(tiny_qwen3_source, tmp_path):
     base, adapter = tiny_qwen3_source
     with pytest.raises(ExportError, match="exactly one token"):
         export_constitutional(str(base), str(adapter), tmp_path / "out", spec=spec_path, quant="F32")
+
+
+def test_export_refuses_a_runtime_tokenizer_that_differs_from_the_reference(tiny_qwen3_source, tmp_path):
+    """Reference: AutoTokenizer's ids of the full prompt. The runtime's tokenizer.json here has lost
+    the <think>/</think> special tokens (BPE splits them), which the prompt's assistant opening
+    uses; the split at <|im_start|> is still clean, so only the export's own id check can see it."""
+    torch = require("torch")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from alignmenter_edge.errors import ExportError
+    from alignmenter_edge.export.constitutional import _reference_logits
+    from alignmenter_edge.models import SPEC_DIR, load_spec
+
+    base, _ = tiny_qwen3_source
+    hf_tok = AutoTokenizer.from_pretrained(base)
+    data = json.loads(hf_tok.backend_tokenizer.to_str())
+    data["added_tokens"] = [t for t in data["added_tokens"] if t["content"] not in ("<think>", "</think>")]
+    runtime_tokenizer = tmp_path / "tokenizer.json"
+    runtime_tokenizer.write_text(json.dumps(data))
+    template = load_spec("constitutional-safety-classifier")["prompt"]["template"]
+    assert "<think>" in template
+    constitution = (SPEC_DIR / "constitution-default.md").read_text(encoding="utf-8")
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).eval()
+    label_ids = tuple(hf_tok("safe", add_special_tokens=False)["input_ids"]
+                      + hf_tok("unsafe", add_special_tokens=False)["input_ids"])
+    with pytest.raises(ExportError, match="prompt token ids differ from the reference tokenizer's"):
+        _reference_logits(torch, model, hf_tok, runtime_tokenizer, template, constitution, label_ids,
+                          ["How do I install Python on Windows?"])
+    # The same call with the tokenizer as exported goes through: the edit above is what it refuses.
+    hf_tok.backend_tokenizer.save(str(runtime_tokenizer))
+    rows, _ = _reference_logits(torch, model, hf_tok, runtime_tokenizer, template, constitution, label_ids,
+                                ["How do I install Python on Windows?"])
+    assert len(rows) == 1 and len(rows[0]) == 2
 
 
 def test_unknown_quantization_is_rejected():

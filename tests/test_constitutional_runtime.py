@@ -73,13 +73,28 @@ def test_prefix_cached_scores_equal_full_prompt(tiny_constitutional_bundle):
     assert len(set(round(s, 6) for s in cached_scores)) > 3  # the texts really score differently
 
 
-def test_score_is_one_minus_softmax_of_label_logits(tiny_constitutional_bundle):
+def test_score_is_one_minus_softmax_of_label_logits(tiny_qwen3_source, tiny_constitutional_bundle):
+    """Reference: llama.cpp's whole logits row at the answer position, read at the ids AutoTokenizer
+    (the base's own tokenizer) gives the label words "safe" and "unsafe", not the runtime's ids."""
+    from transformers import AutoTokenizer
+
+    reference = AutoTokenizer.from_pretrained(tiny_qwen3_source[0])
+    safe_id, unsafe_id = (reference(word, add_special_tokens=False)["input_ids"]
+                          for word in ("safe", "unsafe"))
+    assert len(safe_id) == len(unsafe_id) == 1 and safe_id != unsafe_id
+    label_ids = (safe_id[0], unsafe_id[0])
+    labels = json.loads((tiny_constitutional_bundle / "manifest.json").read_text())["labels"]
+    assert (labels["safe"]["token_id"], labels["unsafe"]["token_id"]) == label_ids
     with _load(tiny_constitutional_bundle) as clf:
+        assert clf.scorer.label_ids == label_ids
         for text in TEXTS[:3]:
-            safe, unsafe = clf.scorer.label_logits(text)[0]
-            p_unsafe = math.exp(unsafe) / (math.exp(safe) + math.exp(unsafe))
-            assert clf(text) == pytest.approx(1.0 - p_unsafe, abs=1e-12)
-            assert 0.0 < clf(text) < 1.0
+            score = clf(text)  # one window: the session's last row is this item's answer position
+            row = clf.scorer.session.all_logits_of_last()
+            p_unsafe = _p((row[label_ids[0]], row[label_ids[1]]))
+            assert abs(p_unsafe - 0.5) > 1e-3  # a swap of the labels would show
+            assert score == pytest.approx(1.0 - p_unsafe, abs=1e-12), text
+            assert clf.p_unsafe(text) == pytest.approx(p_unsafe, abs=1e-12)
+            assert 0.0 < score < 1.0
 
 
 def test_batch_equals_single(tiny_constitutional_bundle):
@@ -193,6 +208,74 @@ def test_inconsistent_label_ids_are_rejected(tiny_constitutional_bundle, tmp_pat
     _rewrite_manifest(copy, shift_unsafe_token)
     with pytest.raises(BundleError, match="label"):
         _load(copy)
+
+
+@pytest.mark.parametrize("bad_id", [lambda n_vocab: n_vocab + 10, lambda n_vocab: -1],
+                         ids=["n_vocab+10", "negative"])
+def test_label_id_outside_the_vocabulary_is_rejected(tiny_constitutional_bundle, tmp_path, bad_id):
+    """The vocabulary check is all that stands between a bad manifest and an out-of-bounds read of
+    llama.cpp's logits row. The label word is dropped, so the word-vs-tokenizer check cannot fire."""
+    from alignmenter_edge.errors import BundleError
+
+    copy = _copy(tiny_constitutional_bundle, tmp_path)
+    n_vocab = json.loads((copy / "manifest.json").read_text())["extra"]["n_vocab"]
+    assert n_vocab == 2048  # the GGUF's vocabulary (padded to the embedding rows)
+    token_id = bad_id(n_vocab)
+
+    def out_of_vocabulary(manifest: dict) -> None:
+        del manifest["labels"]["unsafe"]["word"]
+        manifest["labels"]["unsafe"]["token_id"] = token_id
+
+    _rewrite_manifest(copy, out_of_vocabulary)  # the file table does not cover the manifest itself
+    with pytest.raises(BundleError, match=rf"label token id {token_id} is outside the model's "
+                                          rf"vocabulary \({n_vocab}\)"):
+        _load(copy)
+
+
+def _tokenizer_with(bundle: Path, edit):
+    """The bundle's tokenizer.json with ``edit`` applied to its JSON."""
+    tokenizers = require("tokenizers")
+    data = json.loads((bundle / "tokenizer.json").read_text())
+    edit(data)
+    return tokenizers.Tokenizer.from_str(json.dumps(data))
+
+
+def _im_start_swallows_preceding_whitespace(data: dict) -> None:
+    (token,) = [t for t in data["added_tokens"] if t["content"] == "<|im_start|>"]
+    token["lstrip"] = True  # like RoBERTa's <mask>: the "\n" before it joins it in the full prompt
+
+
+def _adds_a_bos_token(data: dict) -> None:
+    (token,) = [t for t in data["added_tokens"] if t["content"] == "<|endoftext|>"]
+    data["post_processor"] = {"type": "TemplateProcessing",
+                              "single": [{"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
+                                         {"Sequence": {"id": "A", "type_id": 0}}],
+                              "pair": [{"Sequence": {"id": "A", "type_id": 0}},
+                                       {"Sequence": {"id": "B", "type_id": 1}}],
+                              "special_tokens": {"<|endoftext|>": {"id": "<|endoftext|>", "ids": [token["id"]],
+                                                                   "tokens": ["<|endoftext|>"]}}}
+
+
+@pytest.mark.parametrize("edit", [_im_start_swallows_preceding_whitespace, _adds_a_bos_token])
+def test_prompt_that_tokenizes_differently_in_two_halves_is_rejected(tiny_constitutional_bundle, edit):
+    """Reference: the tokenizer's own ids of the full prompt. A special token that strips the
+    whitespace before it merges across the split; a BOS post-processor adds a token the cached
+    prefix lacks. Either would make prefix-cached scores differ from the full prompt's."""
+    from alignmenter_edge.errors import BundleError
+    from alignmenter_edge.tiers.constitutional_gguf import PromptLayout
+
+    manifest = json.loads((tiny_constitutional_bundle / "manifest.json").read_text())
+    template, constitution = manifest["prompt"]["template"], manifest["prompt"]["constitution"]
+    tokenizer = _tokenizer_with(tiny_constitutional_bundle, edit)
+    layout_text = template.replace("{constitution}", constitution).replace("{content}", "x")
+    prefix_text = layout_text[:layout_text.rindex("<|im_start|>user")]
+    full = tokenizer.encode(layout_text).ids
+    split = (tokenizer.encode(prefix_text, add_special_tokens=False).ids
+             + tokenizer.encode(layout_text[len(prefix_text):], add_special_tokens=False).ids)
+    assert full != split  # the edit really breaks the split
+    with pytest.raises(BundleError, match="two halves does not give the ids of the full prompt"):
+        PromptLayout.build(tokenizer, template, constitution)
+    PromptLayout.build(_tokenizer_with(tiny_constitutional_bundle, lambda data: None), template, constitution)
 
 
 def test_template_without_special_token_split_is_rejected(tiny_constitutional_bundle):

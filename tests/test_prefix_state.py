@@ -221,16 +221,52 @@ def test_truncated_state_file_never_reaches_llama_cpp(tiny_constitutional_bundle
         assert clf.score_batch(TEXTS) == expected
 
 
+DOCUMENTED_PROBE_TOLERANCE = 1e-4  # docs/constitutional.md: probe logits reproduced "within 1e-4"
+
+
+def _shift_probe_logits(record: Path, factor: float) -> None:
+    """Move every recorded probe logit by ``factor`` times the documented relative tolerance."""
+    meta = json.loads(record.read_text())
+    meta["probe_logits"] = [x + factor * DOCUMENTED_PROBE_TOLERANCE * max(1.0, abs(x))
+                            for x in meta["probe_logits"]]
+    record.write_text(json.dumps(meta))
+
+
 def test_state_that_computes_differently_is_rejected_by_the_probe(tiny_constitutional_bundle, tmp_path):
+    """Reference: the documented tolerance (1e-4, relative above |logit| 1), not the module's constant:
+    probe logits off by twice it are a miss, off by half of it a hit (the restore is bit-exact)."""
     require("llama_cpp")
     cache = tmp_path / "states"
     _load(tiny_constitutional_bundle, prefix_state_cache=cache).close()
     _, record = _one_state(cache)
-    meta = json.loads(record.read_text())
-    meta["probe_logits"] = [x + 0.01 for x in meta["probe_logits"]]  # as if made by another model
-    record.write_text(json.dumps(meta))
+    _shift_probe_logits(record, 2.0)  # as if made by a slightly different model
     with _load(tiny_constitutional_bundle, prefix_state_cache=cache) as clf:
         assert _info(clf)["prefix"] == "evaluated, saved to disk"
+    _shift_probe_logits(record, 0.5)  # the rewritten record, moved within the tolerance
+    with _load(tiny_constitutional_bundle, prefix_state_cache=cache) as clf:
+        assert _info(clf)["prefix"] == "restored from disk"
+
+
+def test_two_models_sharing_a_cache_never_load_each_others_state(
+        tiny_constitutional_bundle, tiny_constitutional_bundle_f32, tmp_path, monkeypatch):
+    """Q8_0 and F32 exports of one model: same prompt, context and settings, different model file.
+    Reference: each model's own scores without a cache; neither start may hand llama.cpp the
+    other's state (the probe would catch it later, but the key must keep them apart first)."""
+    require("llama_cpp")
+    cache = tmp_path / "states"
+    bundles = (tiny_constitutional_bundle, tiny_constitutional_bundle_f32)
+    expected = [_reference(bundle) for bundle in bundles]
+    assert expected[0] != expected[1]
+    loads = _spy_on_state_loads(monkeypatch)
+    for bundle in bundles:
+        with _load(bundle, prefix_state_cache=cache) as clf:
+            assert _info(clf)["prefix"] == "evaluated, saved to disk"
+    assert loads == [] and len(list(cache.glob("*.state"))) == 2  # two keys, nothing read
+    for bundle, scores in zip(bundles, expected):
+        with _load(bundle, prefix_state_cache=cache) as clf:
+            assert _info(clf)["prefix"] == "restored from disk"
+            assert clf.score_batch(TEXTS) == scores
+    assert len(loads) == 2 and loads[0][0] != loads[1][0]
 
 
 def test_other_constitution_or_settings_get_their_own_state(tiny_constitutional_bundle, tmp_path):
