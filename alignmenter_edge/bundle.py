@@ -128,9 +128,13 @@ class Bundle:
 
     @property
     def digest(self) -> str:
-        """A short identity of the bundle: sha256 over its file table (names, sizes, hashes)."""
-        table = json.dumps(self.manifest.to_json()["files"], sort_keys=True).encode()
-        return hashlib.sha256(table).hexdigest()[:16]
+        """A short identity of the bundle: sha256 over its whole manifest as canonical JSON. The
+        manifest holds every file's sha256 and also what turns outputs into scores (labels,
+        threshold, prompt and constitution), so bundles with equal weights but different scoring
+        rules differ; a verified copy (``install``) keeps the digest."""
+        canonical = json.dumps(self.manifest.to_json(), sort_keys=True, separators=(",", ":"),
+                               ensure_ascii=False).encode()
+        return hashlib.sha256(canonical).hexdigest()[:16]
 
 
 def sha256_file(path: Path) -> str:

@@ -60,6 +60,19 @@ def test_digest_changes_when_a_file_changes(bundle_dir: Path, tmp_path: Path) ->
     assert read_bundle(bundle_dir).digest != before
 
 
+def test_digest_covers_how_outputs_become_scores_not_only_the_files(bundle_dir: Path) -> None:
+    """Same weights, another unsafe index or threshold: other scores, so another identity."""
+    created_at = read_bundle(bundle_dir).manifest.created_at
+    digests = set()
+    for change in ({}, {"labels": {"unsafe_index": 0}}, {"threshold": 0.3}):
+        write_bundle(bundle_dir, ["model.onnx", "tokenizer.json"], **{**FIELDS, **change, "created_at": created_at})
+        digests.add(read_bundle(bundle_dir).digest)
+    assert len(digests) == 3
+    manifest = bundle_dir / "manifest.json"
+    manifest.write_text(json.dumps(json.loads(manifest.read_text()), indent=None), encoding="utf-8")
+    assert read_bundle(bundle_dir).digest in digests  # the JSON's layout is not part of it
+
+
 def test_altered_file_is_a_hash_error_naming_it(bundle_dir: Path) -> None:
     data = bytearray((bundle_dir / "model.onnx").read_bytes())
     data[5] ^= 0xFF  # same size, different content
@@ -213,3 +226,14 @@ def test_licence_summary_names_every_source_and_never_hides_a_missing_licence() 
                {"id": "no role", "license": ""}, "not a mapping"]
     assert licence_summary(sources) == "base apache-2.0, adapter unknown, source unknown"
     assert licence_summary([]) == "not recorded"
+
+
+def test_the_format_document_describes_every_manifest_field() -> None:
+    import dataclasses
+
+    from alignmenter_edge.bundle import Manifest
+
+    document = (Path(__file__).resolve().parents[1] / "docs" / "bundle.md").read_text(encoding="utf-8")
+    assert f"# The bundle format (version {FORMAT_VERSION})" in document
+    undocumented = [f.name for f in dataclasses.fields(Manifest) if f"| `{f.name}` |" not in document]
+    assert undocumented == []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from alignmenter_edge.bundle import write_bundle
+from alignmenter_edge.bundle import read_bundle, write_bundle
 from alignmenter_edge.cli import main
 from alignmenter_edge.errors import BundleError, BundleIntegrityError, UnknownModelError
 from alignmenter_edge import install_bundle, uninstall_bundle
@@ -41,6 +41,7 @@ def test_install_copies_exactly_the_listed_files(data_home: Path, tmp_path: Path
     assert sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()) == [
         "manifest.json", "model.onnx", "sub/tokenizer.json"]  # notes.txt stays behind
     assert (target / "model.onnx").read_bytes() == (source / "model.onnx").read_bytes()
+    assert bundle.digest == read_bundle(source).digest  # the same bundle, wherever it lives
     assert installed_bundles() == {"roberta-int8": "roberta-onnx"}
     assert leftovers(data_home) == []
 
