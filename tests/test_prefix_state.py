@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
 
+from alignmenter_edge.errors import ModelOutputError
+from alignmenter_edge.tiers.prefix_state import PrefixStateCache
 from tests.helpers import require
 
 pytestmark = pytest.mark.slow
@@ -197,8 +201,6 @@ def test_verify_false_still_checks_the_saved_state(tiny_constitutional_bundle, t
 
 
 def test_cache_verify_takes_true_false_or_full(tmp_path):
-    from alignmenter_edge.tiers.prefix_state import PrefixStateCache
-
     with pytest.raises(ValueError, match="verify must be True, False or 'full'"):
         PrefixStateCache(tmp_path, verify="yes")
 
@@ -312,3 +314,43 @@ def test_info_reports_saved_prefixes(tiny_constitutional_bundle, data_home, caps
     assert states["entries"] == 1 and states["bytes"] == state_files[0].stat().st_size > 0
     assert main(["info"]) == 0
     assert f"saved constitution prefixes in {data_home / 'cache' / 'prefix-states'}: 1 (" in capsys.readouterr().out
+
+
+class _FakeSession:
+    """What PrefixStateCache.save needs of a llama session: write a state file, keep tokens."""
+
+    def save_sequence(self, path: Path, ids) -> None:
+        Path(path).write_bytes(b"state" * 1000)
+
+    def keep(self, n_tokens: int) -> None:
+        pass
+
+
+@pytest.mark.parametrize("failure", [ModelOutputError("NaN logits"), KeyboardInterrupt()])
+def test_a_save_cut_short_by_a_model_error_or_an_interrupt_leaves_no_temp_file(tmp_path, failure):
+    """Only OSError becomes a warning; anything else propagates, and never leaves the state's temp
+    file behind (for Qwen3-1.7B ~170 MB, which no eviction would ever find)."""
+    cache = PrefixStateCache(tmp_path / "states")
+
+    def probe():
+        raise failure
+
+    with pytest.raises(type(failure)):
+        cache.save(_FakeSession(), "k" * 64, [1, 2, 3], probe)
+    assert list((tmp_path / "states").iterdir()) == []
+
+
+def test_temp_files_of_a_killed_save_are_swept_but_a_running_save_is_left_alone(tmp_path):
+    from alignmenter_edge.tiers.prefix_state import STALE_TEMP_SECONDS
+
+    directory = tmp_path / "states"
+    directory.mkdir()
+    stale, running = directory / "a.state.111.tmp", directory / "b.state.222.tmp"
+    for temp in (stale, running):
+        temp.write_bytes(b"partial")
+    old = time.time() - STALE_TEMP_SECONDS - 60
+    os.utime(stale, (old, old))
+    assert PrefixStateCache(directory).save(_FakeSession(), "c" * 64, [1, 2], lambda: [0.5, 1.5]) is True
+    assert not stale.exists() and running.exists()
+    assert sorted(p.name for p in directory.iterdir()) == sorted(
+        ["b.state.222.tmp", "c" * 64 + ".json", "c" * 64 + ".state"])

@@ -43,6 +43,7 @@ import hashlib
 import json
 import math
 import os
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,7 @@ from ..verified import VerifiedFiles, check_verify_mode
 FORMAT = 1
 PROBE_TOLERANCE = 1e-4
 DEFAULT_MAX_ENTRIES = 2
+STALE_TEMP_SECONDS = 3600.0  # a temp file this old belongs to a save that died
 
 
 def default_directory() -> Path:
@@ -150,9 +152,11 @@ class PrefixStateCache:
             record_tmp.write_text(json.dumps(record), encoding="utf-8")
             os.replace(state_tmp, state_path)
             os.replace(record_tmp, record_path)
-        except OSError as exc:
+        except BaseException as exc:  # a model error or an interrupt must not leave a ~170 MB temp file
             for leftover in (state_tmp, record_tmp):
                 _remove(leftover)
+            if not isinstance(exc, OSError):
+                raise
             warnings.warn(f"could not save the constitution's evaluated prefix under {self.directory} "
                           f"({exc}); scoring is unaffected, but the next start evaluates it again. "
                           "Make the directory writable, or pass prefix_state_cache=False.",
@@ -162,11 +166,16 @@ class PrefixStateCache:
         return True
 
     def _evict(self, keep: str) -> None:
-        """Remove all but the ``max_entries`` most recently used states (never ``keep``)."""
+        """Remove all but the ``max_entries`` most recently used states (never ``keep``), and temp
+        files that a killed process left behind (older than STALE_TEMP_SECONDS: a save takes seconds)."""
         try:
             records = sorted(self.directory.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+            temps = [(p, p.stat().st_mtime) for p in self.directory.glob("*.tmp")]
         except OSError:
             return
+        for temp, modified in temps:
+            if time.time() - modified > STALE_TEMP_SECONDS:
+                _remove(temp)
         kept = 1
         for record in records:
             if record.stem == keep:
