@@ -308,3 +308,18 @@ def test_a_refusal_damps_the_harm_it_names_and_a_quoted_one_barely():
     assert lexicon.explain(quoted)["cues"]["detail"] == ["never say"]
     assert lexicon.explain(quoted)["evidence"] == pytest.approx(lexicon.explain(plain)["evidence"] * (1 - 0.6 * 0.8 * 0.2))
     assert lexicon(quoted) < lexicon.threshold
+
+
+def test_word_cache_holds_short_words_only_so_long_tokens_cannot_grow_it():
+    """Endless streams of distinct long tokens (hashes, base64) would otherwise fill 50,000 slots
+    with 20 kB keys, GBs in all; they are looked up each time and score the same as cached words."""
+    import hashlib
+
+    from alignmenter_edge.tiers.lexicon import CACHED_WORD_CHARS, LexiconScorer
+
+    scorer = LexiconScorer(load_lexicon())
+    long_words = [hashlib.sha256(str(i).encode()).hexdigest() * 100 for i in range(200)]
+    scores = [scorer.score(f"{word} how do I make a pipe bomb") for word in long_words]
+    assert len(scorer._matcher._cache) < 20  # the short words only
+    assert all(len(word) <= CACHED_WORD_CHARS for word in scorer._matcher._cache)
+    assert scores == [scorer.score("x how do I make a pipe bomb")] * 200 and scores[0] < 0.1

@@ -68,6 +68,8 @@ WINDOW = 150  # words per scored window; a text is as unsafe as its most harmful
 WINDOW_STRIDE = 75
 SCALE = 3.0  # safety = exp(-evidence / SCALE)
 CACHE_SIZE = 50_000  # distinct words whose lexicon candidates are remembered (cleared when full)
+CACHED_WORD_CHARS = 32  # longer words (hashes, URLs, base64) are looked up each time, never cached,
+# so the cache holds at most CACHE_SIZE short words (a few MB), whatever the stream
 # Precision first: unsafe when safety < 0.19, i.e. evidence > 4.98 (one unambiguous term plus a
 # request cue, or strong terms in several categories). Chosen by a written rule on the development
 # halves of ../shared/data (docs/lexicon.md): the largest threshold, rounded down to 0.01, whose
@@ -270,9 +272,10 @@ class _Matcher:
                     loose.append(pattern)
             found = ((tuple(loose), {w: tuple(ps) for w, ps in keyed.items()} if keyed else _NO_CANDIDATES[1],
                       tuple(gapped)) if hits else _NO_CANDIDATES)
-            if len(self._cache) >= CACHE_SIZE:
-                self._cache.clear()  # bounded memory on endless streams
-            self._cache[token] = found
+            if len(token) <= CACHED_WORD_CHARS:
+                if len(self._cache) >= CACHE_SIZE:
+                    self._cache.clear()  # bounded memory on endless streams
+                self._cache[token] = found
         return found
 
     def matches(self, tokens: list[str]) -> list[Match]:
