@@ -10,14 +10,26 @@ from .errors import MissingDependencyError
 
 
 def require(module: str, extra: str, purpose: str) -> ModuleType:
-    """Import ``module`` or raise MissingDependencyError telling which extra to install."""
+    """Import ``module`` or raise MissingDependencyError telling which extra to install, or, when
+    the package is there but does not import (a broken native library, a mismatched build), that
+    it must be reinstalled."""
+    package = module.split(".")[0]
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise MissingDependencyError(
-            f"{purpose} needs the Python package '{module.split('.')[0]}', which is not installed. "
-            f"Install it with: pip install 'alignmenter-edge[{extra}]'"
-        ) from exc
+        if exc.name is not None and exc.name.split(".")[0] == package:
+            raise MissingDependencyError(
+                f"{purpose} needs the Python package '{package}', which is not installed. "
+                f"Install it with: pip install 'alignmenter-edge[{extra}]'"
+            ) from exc
+        failure: Exception = exc
+    except (OSError, RuntimeError) as exc:  # e.g. llama_cpp: "Failed to load shared library"
+        failure = exc
+    raise MissingDependencyError(
+        f"{purpose} needs the Python package '{package}', which is installed but fails to import "
+        f"({type(failure).__name__}: {failure}). Reinstall it: pip install --force-reinstall "
+        f"--no-cache-dir 'alignmenter-edge[{extra}]'"
+    ) from failure
 
 
 def is_installed(module: str) -> bool:
