@@ -185,8 +185,11 @@ def scorer_settings(overrides: Mapping[str, Any] | None = None,
     for name, env in (("threads", THREADS_ENV), ("batch_size", BATCH_SIZE_ENV),
                       ("cache_size", CONFIG_ENV)):
         settings[name] = _int_setting(name, settings[name], env, minimum=0 if name == "cache_size" else 1)
-    if not isinstance(settings["id"], str) or not settings["id"]:
-        raise EdgeScorerConfigError(f"scorer id must be a non-empty string, got {settings['id']!r}.")
+    for name in ("model", "id"):
+        if not isinstance(settings[name], str) or not settings[name]:
+            raise EdgeScorerConfigError(
+                f"scorer {name} must be a non-empty string, got {settings[name]!r} (set it with "
+                f"{MODEL_ENV if name == 'model' else SCORER_ID_ENV} or the scorer config).")
     return settings
 
 

@@ -322,6 +322,15 @@ def test_bad_settings_name_the_fix(env, match):
         scorer_settings(environ=env)
 
 
+@pytest.mark.parametrize("content", ["model: 42\n", "model: [heuristic]\n", "model: ''\n"])
+def test_config_model_must_be_a_name_or_path(tmp_path, content):
+    config = tmp_path / "edge.yaml"
+    config.write_text(content)
+    with pytest.raises(EdgeScorerConfigError, match=r"scorer model must be a non-empty string, got .* "
+                                                     r"\(set it with ALIGNMENTER_EDGE_MODEL or the scorer config\)"):
+        scorer_settings(environ={"ALIGNMENTER_EDGE_CONFIG": str(config)})
+
+
 def test_config_file_unknown_key(tmp_path):
     config = tmp_path / "edge.json"
     config.write_text(json.dumps({"model": "heuristic", "treads": 2}))
