@@ -10,11 +10,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from ._version import __version__
 from .errors import BundleError, BundleIntegrityError
@@ -94,11 +95,40 @@ class Manifest:
         unknown = sorted(set(data) - names)
         if unknown:
             raise BundleError(f"{where}: manifest has unknown field(s): {', '.join(unknown)}.")
+        _check_field_values(data, where)
         try:
             files = {str(n): FileRecord(int(r["size"]), str(r["sha256"])) for n, r in data["files"].items()}
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"{where}: malformed 'files' table ({exc}).") from exc
         return cls(**{**data, "files": files})
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# field -> (what it must be, the test). The manifest is not covered by the file hashes, so a value
+# that would flag nothing (a NaN or negative threshold) or fail mid-run must be refused here.
+_FIELD_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "threshold": ("a finite number in [0, 1]",
+                  lambda v: _is_real(v) and math.isfinite(v) and 0 <= v <= 1),
+    "max_input_tokens": ("a positive integer",
+                         lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
+    "sources": ("a JSON list", lambda v: isinstance(v, list)),
+    "labels": ("a JSON object", lambda v: isinstance(v, dict)),
+    "extra": ("a JSON object", lambda v: isinstance(v, dict)),
+    "parity": ("a JSON object", lambda v: isinstance(v, dict)),
+    "prompt": ("a JSON object or null", lambda v: v is None or isinstance(v, dict)),
+}
+
+
+def _check_field_values(data: Mapping[str, Any], where: Path) -> None:
+    """BundleError naming the first field whose value has the wrong type or range, and the fix."""
+    for name, (expected, is_valid) in _FIELD_RULES.items():
+        if name in data and not is_valid(data[name]):
+            raise BundleError(f"{where}: field {name!r} is {data[name]!r}; it must be {expected}. "
+                              "The manifest was damaged or edited: re-export the bundle (or re-copy "
+                              "its manifest.json from the source).")
 
 
 def licence_summary(sources: Iterable[Mapping[str, Any]]) -> str:
@@ -168,13 +198,7 @@ def read_bundle(path: str | os.PathLike[str], *, verify: bool | str = True) -> B
             f"{root} is not a bundle: {MANIFEST_NAME} is missing. Create one with "
             "'alignmenter-edge export roberta|constitutional ... -o DIR'."
         )
-    try:
-        data = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{manifest_path}: not valid JSON ({exc}).") from exc
-    if not isinstance(data, dict):
-        raise BundleError(f"{manifest_path}: expected a JSON object.")
-    manifest = Manifest.from_json(data, manifest_path)
+    manifest = read_manifest(manifest_path)
     stamps = VerifiedFiles() if verify is True else None
     try:
         for name, record in manifest.files.items():
@@ -183,6 +207,19 @@ def read_bundle(path: str | os.PathLike[str], *, verify: bool | str = True) -> B
         if stamps is not None:
             stamps.save()
     return Bundle(root, manifest, verify)
+
+
+def read_manifest(path: Path) -> Manifest:
+    """Read and check one ``manifest.json`` (no files are touched); BundleError naming it otherwise."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BundleError(f"{path}: cannot be read ({exc}).") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{path}: not valid JSON ({exc}). Re-copy or re-export the bundle.") from exc
+    if not isinstance(data, dict):
+        raise BundleError(f"{path}: expected a JSON object. Re-copy or re-export the bundle.")
+    return Manifest.from_json(data, path)
 
 
 def _check_file(root: Path, name: str, record: FileRecord, verify: bool | str,

@@ -10,6 +10,7 @@ concurrent load or ``info`` sees a half-deleted bundle), then deleted.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -18,9 +19,7 @@ from pathlib import Path
 from .bundle import MANIFEST_NAME, Bundle, read_bundle
 from .errors import BundleError, BundleIntegrityError, UnknownModelError
 from .paths import bundles_dir
-from .registry import TIERS
-
-RESERVED_NAMES = ("auto",)  # plus every tier name: load_classifier reads those as tiers
+from .registry import name_read_as_tier
 
 
 def _check_plain_name(name: str) -> None:
@@ -32,9 +31,11 @@ def check_bundle_name(name: str) -> None:
     """Refuse names that are not one plain directory name, or that ``load_classifier`` would
     read as a tier instead of the bundle."""
     _check_plain_name(name)
-    if name in TIERS or name in RESERVED_NAMES:
-        raise BundleError(f"bundle name {name!r} is a tier name, so it would load that tier, not "
-                          "the bundle; pass another name with --name.")
+    tier = name_read_as_tier(name)
+    if tier is not None:
+        raise BundleError(f"bundle name {name!r} is the tier name {tier!r} (tier names are "
+                          "case-insensitive), so it would load that tier, not the bundle; pass "
+                          "another name with --name.")
 
 
 def install_bundle(source: str | os.PathLike[str], name: str | None = None, *,
@@ -47,8 +48,7 @@ def install_bundle(source: str | os.PathLike[str], name: str | None = None, *,
     root = bundles_dir()
     target = root / name
     if target.exists() and not force:
-        raise BundleError(f"a bundle named {name!r} is already installed ({target}); pass --force "
-                          "to replace it, or --name to install under another name.")
+        raise _already_installed(target)
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".install-{name}-", dir=root))
     try:
@@ -62,7 +62,7 @@ def install_bundle(source: str | os.PathLike[str], name: str | None = None, *,
             raise BundleIntegrityError(
                 f"the bundle at {origin.path} does not match its manifest, so nothing was installed: "
                 f"{exc}") from exc
-        _move_into_place(staging, target)
+        _move_into_place(staging, target, force)
     except OSError as exc:
         raise BundleError(f"cannot install {origin.path} into {target}: {exc}.") from exc
     finally:
@@ -79,7 +79,7 @@ def uninstall_bundle(name: str) -> int:
         from .registry import installed_bundles
 
         installed = ", ".join(installed_bundles()) or "none"
-        what = "a tier, not an installed bundle" if name in TIERS or name in RESERVED_NAMES else "not installed"
+        what = "a tier, not an installed bundle" if name_read_as_tier(name) else "not installed"
         raise UnknownModelError(f"{name!r} is {what}; installed bundles in {target.parent}: {installed}.")
     size = sum(path.stat().st_size for path in target.rglob("*") if path.is_file())
     try:
@@ -91,17 +91,35 @@ def uninstall_bundle(name: str) -> int:
     return size
 
 
-def _move_into_place(staging: Path, target: Path) -> None:
-    """Replace ``target`` by ``staging``; an existing bundle is moved aside first, then removed."""
-    if not target.exists():
-        os.replace(staging, target)
+def _already_installed(target: Path) -> BundleError:
+    return BundleError(f"a bundle named {target.name!r} is already installed ({target}); pass "
+                       "--force to replace it, or --name to install under another name.")
+
+
+def _move_into_place(staging: Path, target: Path, force: bool) -> None:
+    """Move ``staging`` to ``target``. Without ``force`` a bundle that appeared there meanwhile
+    (a concurrent install) is never replaced; with it an existing bundle is swapped out."""
+    if force and target.exists():
+        _swap_into_place(staging, target)
         return
-    retired = Path(tempfile.mkdtemp(prefix=f".replaced-{target.name}-", dir=target.parent))
-    os.replace(target, retired / target.name)
     try:
-        os.replace(staging, target)
-    except OSError:
-        os.replace(retired / target.name, target)  # put the old bundle back
+        os.rename(staging, target)  # fails onto a non-empty directory: never replaces a bundle
+    except OSError as exc:
+        if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+            raise _already_installed(target) from exc
+        raise
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    """Replace the bundle at ``target`` by ``staging``: the old one is moved aside first and put
+    back on any failure or interrupt before the new one is in place, then deleted."""
+    retired = Path(tempfile.mkdtemp(prefix=f".replaced-{target.name}-", dir=target.parent)) / target.name
+    try:
+        os.rename(target, retired)
+        os.rename(staging, target)
+    except BaseException:
+        if retired.exists() and not target.exists():
+            os.rename(retired, target)  # put the old bundle back
         raise
     finally:
-        shutil.rmtree(retired, ignore_errors=True)
+        shutil.rmtree(retired.parent, ignore_errors=True)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import importlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .bundle import MANIFEST_NAME, is_bundle_dir, read_bundle
+from .bundle import MANIFEST_NAME, Manifest, is_bundle_dir, read_bundle, read_manifest
 from .classifier import Classifier
 from .deps import is_installed
 from .errors import BundleError, MissingDependencyError, UnknownModelError
@@ -53,45 +52,75 @@ TIERS: dict[str, TierSpec] = {
 }
 
 
-def installed_bundle_manifests() -> dict[str, dict[str, Any]]:
-    """Bundles in the data directory: bundle name → its manifest's JSON (read, not verified).
-    Hidden directories are skipped: ``install`` stages its copies there."""
+AUTO = "auto"
+
+
+def name_read_as_tier(name: str) -> str | None:
+    """The tier (or ``auto``) that ``name`` reads as, or None. Compared case-insensitively: the
+    alignmenter drop-in lower-cases tier names, so a bundle named ``None`` would load ``none``."""
+    folded = name.casefold()
+    return next((tier for tier in (*TIERS, AUTO) if tier.casefold() == folded), None)
+
+
+def _scan_installed() -> tuple[dict[str, Manifest], dict[str, str]]:
+    """Bundles in the data directory (manifests read and checked, files not verified):
+    ``(readable, broken)``; broken maps a name to what is wrong and the fix. Hidden directories
+    are skipped (``install`` stages its copies there), as are directories without a manifest."""
     root = bundles_dir()
-    found: dict[str, dict[str, Any]] = {}
+    readable: dict[str, Manifest] = {}
+    broken: dict[str, str] = {}
     if not root.is_dir():
-        return found
+        return readable, broken
     for child in sorted(root.iterdir()):
-        if child.name.startswith("."):
+        if child.name.startswith(".") or not is_bundle_dir(child):
             continue
-        manifest = child / MANIFEST_NAME
-        if manifest.is_file():
-            try:
-                data = json.loads(manifest.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if isinstance(data, dict) and data.get("tier") in TIERS:
-                found[child.name] = data
-    return found
+        try:
+            readable[child.name] = read_manifest(child / MANIFEST_NAME)
+        except BundleError as exc:
+            broken[child.name] = (
+                f"installed bundle {child.name!r} cannot be read: {exc} Reinstall it with "
+                f"'alignmenter-edge install BUNDLE_DIR --name {child.name} --force', or remove it "
+                f"with 'alignmenter-edge uninstall {child.name}'.")
+    return readable, broken
+
+
+def installed_bundle_manifests() -> dict[str, dict[str, Any]]:
+    """Readable bundles in the data directory: bundle name → its manifest's JSON (not verified)."""
+    return {name: manifest.to_json() for name, manifest in _scan_installed()[0].items()}
+
+
+def broken_installed_bundles() -> dict[str, str]:
+    """Installed bundles whose manifest cannot be read: name → the problem and the fix."""
+    return _scan_installed()[1]
 
 
 def installed_bundles() -> dict[str, str]:
-    """Bundles in the data directory: bundle name → tier (manifests read, not verified)."""
-    return {name: data["tier"] for name, data in installed_bundle_manifests().items()}
+    """Readable bundles in the data directory: bundle name → tier (manifests read, not verified)."""
+    return {name: manifest.tier for name, manifest in _scan_installed()[0].items()}
 
 
 def available_tiers() -> dict[str, str]:
-    """Tier name → "ready" or the reason it cannot load now (missing extra or bundle)."""
-    bundles = installed_bundles()
-    status = {}
-    for spec in TIERS.values():
-        missing = spec.missing_modules()
-        if missing:
-            status[spec.name] = f"missing {', '.join(missing)}: pip install 'alignmenter-edge[{spec.extra}]'"
-        elif spec.needs_bundle and spec.name not in bundles.values():
-            status[spec.name] = f"no bundle installed under {bundles_dir()}"
-        else:
-            status[spec.name] = "ready"
-    return status
+    """Tier name → "ready" or the reason it cannot load by tier name or ``auto`` now."""
+    readable, broken = _scan_installed()
+    bundles = {name: manifest.tier for name, manifest in readable.items()}
+    return {spec.name: _tier_status(spec, bundles, broken) for spec in TIERS.values()}
+
+
+def _tier_status(spec: TierSpec, bundles: dict[str, str], broken: dict[str, str]) -> str:
+    missing = spec.missing_modules()
+    if missing:
+        return f"missing {', '.join(missing)}: pip install 'alignmenter-edge[{spec.extra}]'"
+    if not spec.needs_bundle:
+        return "ready"
+    if broken:
+        return (f"unreadable bundle(s) installed ({', '.join(broken)}): reinstall or uninstall "
+                "them, or load a bundle by name")
+    names = [name for name, tier in bundles.items() if tier == spec.name]
+    if not names:
+        return f"no bundle installed under {bundles_dir()}"
+    if len(names) > 1:
+        return f"several bundles installed ({', '.join(names)}): load one with --model NAME"
+    return "ready"
 
 
 def load_classifier(name_or_path: str | os.PathLike[str] = "auto", threads: int | None = None,
@@ -103,10 +132,11 @@ def load_classifier(name_or_path: str | os.PathLike[str] = "auto", threads: int 
     """
     settings = dict(threads=threads, batch_size=batch_size, **options)
     requested = os.fspath(name_or_path)
-    if requested == "auto":
+    _refuse_bundle_named_like_a_tier(requested)
+    if requested == AUTO:
         classifier = _load_auto(settings)
     elif requested in TIERS:
-        classifier = _load_tier(TIERS[requested], settings)
+        classifier = _load_tier(TIERS[requested], settings, requested)
     else:
         classifier = load_bundle_classifier(bundle_path(requested), settings)
     classifier.requested = requested
@@ -118,9 +148,29 @@ def bundle_path(name_or_path: str | os.PathLike[str]) -> Path:
     requested = os.fspath(name_or_path)
     if is_bundle_dir(requested):
         return Path(requested)
-    if requested in installed_bundles():
+    readable, broken = _scan_installed()
+    if requested in broken:
+        raise BundleError(broken[requested])
+    if requested in readable:
         return bundles_dir() / requested
     raise UnknownModelError(_unknown_message(requested))
+
+
+def _refuse_bundle_named_like_a_tier(requested: str) -> None:
+    """A bundle installed under a tier's name in any case (``None``, ``Auto``: older versions
+    allowed those) makes a request for that name ambiguous: BundleError naming the clash, never
+    a silent choice of the tier or the bundle."""
+    tier = name_read_as_tier(requested)
+    root = bundles_dir()
+    if tier is None or not root.is_dir():
+        return
+    for child in root.iterdir():
+        if child.name.casefold() == requested.casefold() and is_bundle_dir(child):
+            raise BundleError(
+                f"the installed bundle {child.name!r} ({child}) has the name of the {tier!r} tier "
+                f"(tier names are case-insensitive), so {requested!r} could mean either; refusing "
+                f"to guess. Rename that directory to another name, or remove it with "
+                f"'alignmenter-edge uninstall {child.name}'.")
 
 
 def load_bundle_classifier(path: str | os.PathLike[str], settings: dict[str, Any]) -> Classifier:
@@ -132,26 +182,36 @@ def load_bundle_classifier(path: str | os.PathLike[str], settings: dict[str, Any
     return _import_loader(spec).from_bundle(bundle, **settings)
 
 
-def _load_tier(spec: TierSpec, settings: dict[str, Any]) -> Classifier:
+def _load_tier(spec: TierSpec, settings: dict[str, Any], requested: str) -> Classifier:
     if not spec.needs_bundle:
         return _import_loader(spec)(**settings)
     _require_modules(spec)
-    return load_bundle_classifier(bundles_dir() / _bundle_for_tier(spec.name), settings)
+    return load_bundle_classifier(bundles_dir() / _bundle_for_tier(spec.name, requested), settings)
 
 
 def _load_auto(settings: dict[str, Any]) -> Classifier:
-    bundles = installed_bundles()
+    bundles = _installed_for_choice(AUTO)
     for spec in sorted(TIERS.values(), key=lambda s: -s.strength):
         if spec.strength <= 0 or spec.missing_modules():
             continue
         if spec.needs_bundle and spec.name not in bundles.values():
             continue
-        return _load_tier(spec, settings)
+        return _load_tier(spec, settings, AUTO)
     raise UnknownModelError("auto found no usable tier.")  # heuristic is always usable
 
 
-def _bundle_for_tier(tier: str) -> str:
-    names = [name for name, t in installed_bundles().items() if t == tier]
+def _installed_for_choice(requested: str) -> dict[str, str]:
+    """Installed bundles (name → tier) for picking one by tier; BundleError while any installed
+    bundle is unreadable, since it may be the one that would have been picked."""
+    readable, broken = _scan_installed()
+    if broken:
+        raise BundleError(f"{requested!r} does not pick a bundle while an installed bundle is "
+                          "unreadable (it may be the one meant): " + " ".join(broken.values()))
+    return {name: manifest.tier for name, manifest in readable.items()}
+
+
+def _bundle_for_tier(tier: str, requested: str) -> str:
+    names = [name for name, t in _installed_for_choice(requested).items() if t == tier]
     if not names:
         raise BundleError(
             f"no {tier} bundle is installed under {bundles_dir()} (set {HOME_ENV} to use another "
@@ -161,7 +221,9 @@ def _bundle_for_tier(tier: str) -> str:
         )
     if len(names) > 1:
         raise BundleError(
-            f"several {tier} bundles are installed ({', '.join(names)}); pass one by name or path."
+            f"several {tier} bundles are installed ({', '.join(names)}), so {requested!r} does not "
+            f"pick one of them. Load one by name: --model {names[0]} (Python: "
+            f"load_classifier({names[0]!r})), or by path; or uninstall the others."
         )
     return names[0]
 

@@ -14,15 +14,23 @@ def token_windows(ids: Sequence[T], size: int, stride: int | None = None) -> lis
     (default: half a window) and the last window ends at the last token, so every token is
     covered and none is dropped. Callers score each window and keep the most unsafe.
     """
-    if size < 1:
-        raise ValueError(f"window size must be positive, got {size}")
-    stride = stride or max(1, size // 2)
-    if not 0 < stride <= size:
-        raise ValueError(f"stride must be in 1..{size}, got {stride}")
+    stride = check_window(size, stride or max(1, size // 2))
     if len(ids) <= size:
         return [list(ids)]
     starts = list(range(0, len(ids) - size, stride)) + [len(ids) - size]
     return [list(ids[start:start + size]) for start in starts]
+
+
+def check_window(size: int, stride: int) -> int:
+    """``stride``, if windows of ``size`` tokens can start every ``stride`` tokens (1..size);
+    otherwise ValueError naming both. Tiers call it when they load, not at the first long text."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"window size must be a positive integer, got {size!r}")
+    if isinstance(stride, bool) or not isinstance(stride, int) or not 0 < stride <= size:
+        raise ValueError(f"window stride {stride!r} does not fit a window of {size} tokens: it must be "
+                         f"an integer in 1..{size}. Pass a smaller window_stride (or a larger "
+                         "max_input_tokens).")
+    return stride
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:

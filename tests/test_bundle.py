@@ -122,6 +122,44 @@ def test_manifest_problems_are_clear_errors(bundle_dir: Path, changes: dict, mes
         read_bundle(bundle_dir)
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("threshold", float("nan")),  # json writes NaN and reads it back: would flag nothing
+        ("threshold", float("inf")),
+        ("threshold", -1.0),          # would flag nothing
+        ("threshold", 2.0),           # would flag everything
+        ("threshold", "0.5"),
+        ("threshold", None),
+        ("threshold", True),
+        ("max_input_tokens", 0),
+        ("max_input_tokens", -512),
+        ("max_input_tokens", 512.0),
+        ("max_input_tokens", "512"),
+        ("max_input_tokens", True),
+        ("labels", ["SAFE", "UNSAFE"]),
+        ("labels", None),
+        ("extra", []),
+        ("parity", None),
+        ("prompt", "judge this"),
+        ("sources", {"id": "local/tiny"}),
+        ("sources", None),
+    ],
+)
+def test_scoring_fields_of_the_wrong_type_or_range_are_refused(bundle_dir: Path, field: str,
+                                                                value: object) -> None:
+    _edit_manifest(bundle_dir, **{field: value})
+    with pytest.raises(BundleError, match=rf"manifest.json: field '{field}' is .*; it must be .*re-export"):
+        read_bundle(bundle_dir)
+
+
+@pytest.mark.parametrize(("field", "value"), [("threshold", 0), ("threshold", 1), ("threshold", 0.3),
+                                              ("prompt", None), ("max_input_tokens", 1)])
+def test_scoring_fields_at_their_limits_are_read(bundle_dir: Path, field: str, value: object) -> None:
+    _edit_manifest(bundle_dir, **{field: value})
+    assert getattr(read_bundle(bundle_dir).manifest, field) == value
+
+
 def test_required_field_missing(bundle_dir: Path) -> None:
     path = bundle_dir / MANIFEST_NAME
     data = json.loads(path.read_text())

@@ -299,3 +299,30 @@ def test_verbose_lets_llama_cpp_logs_through(tiny_constitutional_bundle, capfd):
     with _load(tiny_constitutional_bundle) as clf:  # the verbose session is closed: quiet again
         clf("hello")
     assert capfd.readouterr().err == ""
+
+
+def test_window_stride_larger_than_the_window_is_refused_at_load(tiny_constitutional_bundle):
+    """A smaller max_input_tokens keeps the manifest's stride: refused at load, naming both."""
+    stride = json.loads((tiny_constitutional_bundle / "manifest.json").read_text())["extra"]["window_stride"]
+    size = stride - 1
+    with pytest.raises(ValueError, match=rf"window stride {stride} does not fit a window of {size} tokens"):
+        _load(tiny_constitutional_bundle, max_input_tokens=size)
+    with pytest.raises(ValueError, match=rf"window stride {size + 1} does not fit a window of {size} tokens"):
+        _load(tiny_constitutional_bundle, max_input_tokens=size, window_stride=size + 1)
+    with _load(tiny_constitutional_bundle, max_input_tokens=size, window_stride=size) as clf:
+        assert clf.scorer.window_stride == size
+
+
+def test_equal_safe_and_unsafe_token_ids_are_rejected(tiny_constitutional_bundle, tmp_path):
+    """Equal ids make every text score exactly 0.5, never flagged; with the word dropped the
+    word-vs-tokenizer check cannot catch it."""
+    from alignmenter_edge.errors import BundleError
+
+    copy = _copy(tiny_constitutional_bundle, tmp_path)
+
+    def same_ids(manifest: dict) -> None:
+        manifest["labels"]["unsafe"] = {"word": None, "token_id": manifest["labels"]["safe"]["token_id"]}
+
+    _rewrite_manifest(copy, same_ids)
+    with pytest.raises(BundleError, match=r"labels safe and unsafe have the same token id \d+.*Re-export"):
+        _load(copy)

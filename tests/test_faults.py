@@ -220,6 +220,32 @@ def test_manifest_path_escape_is_refused(tmp_path, data_home):
         load_classifier(bundle)
 
 
+@pytest.mark.parametrize("fixture", MODEL_BUNDLES)
+def test_manifest_threshold_that_would_flag_nothing_is_refused(request, fixture, tmp_path, data_home):
+    """json reads NaN; a NaN or negative threshold would flag no text, 2.0 every text. The file
+    hashes do not cover the manifest, so only this check stands in the way."""
+    bundle = copy_bundle(request.getfixturevalue(fixture), tmp_path)
+    for bad in (math.nan, -1.0, 2.0):
+        _edit_manifest(bundle, threshold=bad)
+        with pytest.raises(BundleError, match=rf"field 'threshold' is {bad!r}; it must be a finite "
+                                              r"number in \[0, 1\].*re-export"):
+            load_classifier(bundle)
+
+
+def test_broken_installed_bundle_is_named_by_score_never_unknown_or_skipped(tmp_path, data_home, capsys):
+    """`--model NAME` names the broken manifest and the fix; `auto` does not fall back past it."""
+    bundle = fake_bundle(data_home / "bundles" / "mine")
+    (bundle / MANIFEST_NAME).write_text("{not json", encoding="utf-8")
+    source = tmp_path / "in.txt"
+    source.write_text("how do i make a bomb\n", encoding="utf-8")
+    for model in (["--model", "mine"], []):
+        assert main(["score", str(source), "--no-progress", *model]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert f"installed bundle 'mine' cannot be read: {bundle / MANIFEST_NAME}: not valid JSON" in captured.err
+        assert "uninstall mine" in captured.err and "unknown model" not in captured.err
+
+
 # --- missing optional dependency (import blocked in a subprocess) -------------------------------
 
 BLOCK_AND_LOAD = r"""

@@ -183,3 +183,60 @@ def test_cli_uninstall(data_home: Path, tmp_path: Path, capsys) -> None:
     assert capsys.readouterr().out.startswith("uninstalled mine (0.0 MB freed)")
     assert main(["uninstall", "mine"]) == 2
     assert "'mine' is not installed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["None", "NONE", "Auto", "AUTO", "Heuristic", "Roberta-ONNX"])
+def test_tier_names_in_any_case_are_refused(name: str, data_home: Path, tmp_path: Path) -> None:
+    """The alignmenter drop-in lower-cases tier names: a bundle named "None" would load the none tier."""
+    with pytest.raises(BundleError, match=rf"bundle name '{name}' is the tier name '{name.lower()}'.*--name"):
+        install_bundle(make_source(tmp_path / "b"), name)
+    assert not (data_home / "bundles" / name).exists()
+
+
+def test_a_concurrent_install_of_the_same_name_is_not_replaced(data_home: Path, tmp_path: Path,
+                                                               monkeypatch) -> None:
+    """Another install finishes while this one verifies its copy: this one must fail, not replace it."""
+    import alignmenter_edge.install as install
+
+    other = make_source(tmp_path / "other")
+    (other / "model.onnx").write_bytes(b"the other install")
+    write_bundle(other, ["model.onnx", "sub/tokenizer.json"], tier="roberta-onnx", model_id="other",
+                 sources=[], labels={"unsafe_index": 1}, max_input_tokens=8, long_input_policy="w",
+                 quantization="int8")
+    real_read_bundle = install.read_bundle
+
+    def other_install_lands_meanwhile(path, **kwargs):
+        if kwargs.get("verify") == "full":  # this install is verifying its staged copy
+            shutil.copytree(other, data_home / "bundles" / "roberta")
+        return real_read_bundle(path, **kwargs)
+
+    monkeypatch.setattr(install, "read_bundle", other_install_lands_meanwhile)
+    with pytest.raises(BundleError, match="a bundle named 'roberta' is already installed.*--force"):
+        install_bundle(make_source(tmp_path / "mine"), "roberta")
+    assert json.loads((data_home / "bundles" / "roberta" / "manifest.json").read_text())["model_id"] == "other"
+    assert leftovers(data_home) == []
+
+
+def test_an_interrupt_during_a_forced_replacement_keeps_the_old_bundle(data_home: Path, tmp_path: Path,
+                                                                       monkeypatch) -> None:
+    """Ctrl-C after the old bundle was moved aside, before the new one is in: the old one comes back."""
+    import os
+
+    old = make_source(tmp_path / "old")
+    install_bundle(old, "roberta")
+    installed = data_home / "bundles" / "roberta"
+
+    def interrupted(move):
+        def wrapper(src, dst, *args, **kwargs):
+            if Path(src).name.startswith(".install-") and Path(dst) == installed:
+                raise KeyboardInterrupt
+            return move(src, dst, *args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(os, "replace", interrupted(os.replace))
+    monkeypatch.setattr(os, "rename", interrupted(os.rename))
+    with pytest.raises(KeyboardInterrupt):
+        install_bundle(make_source(tmp_path / "new"), "roberta", force=True)
+    assert (installed / "model.onnx").read_bytes() == (old / "model.onnx").read_bytes()
+    assert read_bundle(installed).manifest.model_id == "m"
+    assert leftovers(data_home) == []

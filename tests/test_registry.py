@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -154,3 +156,66 @@ def test_settings_are_validated(bad) -> None:
         ConstantClassifier(0.5, batch_size=bad)
     with pytest.raises(ValueError, match="threads"):
         ConstantClassifier(0.5, threads=bad)
+
+
+# --- bundles whose name reads as a tier (installed by an older version) -------------------------
+
+@pytest.mark.parametrize(("name", "tier"), [("None", "none"), ("AUTO", "auto"), ("Heuristic", "heuristic")])
+def test_a_bundle_named_like_a_tier_is_never_silently_taken_for_it(data_home: Path, fake_roberta: None,
+                                                                   name: str, tier: str) -> None:
+    """The drop-in lower-cases tier names, so "None" would load the none tier (every text 1.0)."""
+    from alignmenter_edge.alignmenter import load_safety_classifier
+
+    make_bundle(data_home / "bundles" / name)
+    for requested in (name, tier):
+        with pytest.raises(BundleError, match=rf"installed bundle '{name}' .* has the name of the "
+                                              rf"'{tier}' tier.*uninstall {name}"):
+            load_classifier(requested)
+    with pytest.raises(BundleError, match=f"'{name}'"):
+        load_safety_classifier(name)
+    assert load_classifier("lexicon").info.tier == "lexicon"  # other tiers are unaffected
+
+
+# --- installed bundles whose manifest cannot be read ---------------------------------------------
+
+def _break(manifest: Path, how: str) -> None:
+    if how == "not json":
+        manifest.write_text("{not json", encoding="utf-8")
+    else:
+        data = json.loads(manifest.read_text())
+        data.update({"threshold nan": {"threshold": math.nan}, "version 2": {"format_version": 2}}[how])
+        manifest.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("how", ["not json", "threshold nan", "version 2"])
+def test_a_broken_installed_bundle_loads_by_name_as_an_error_naming_its_manifest(
+        data_home: Path, fake_roberta: None, how: str) -> None:
+    manifest = make_bundle(data_home / "bundles" / "mine") / "manifest.json"
+    _break(manifest, how)
+    with pytest.raises(BundleError, match=rf"installed bundle 'mine' cannot be read: {re.escape(str(manifest))}.*"
+                                          r"install BUNDLE_DIR --name mine --force.*uninstall mine"):
+        load_classifier("mine")
+    assert set(registry.broken_installed_bundles()) == {"mine"}
+    assert registry.installed_bundles() == {}
+
+
+def test_auto_does_not_fall_back_past_a_broken_installed_bundle(data_home: Path, fake_roberta: None) -> None:
+    make_bundle(data_home / "bundles" / "good")
+    _break(make_bundle(data_home / "bundles" / "mine") / "manifest.json", "not json")
+    for requested in ("auto", "roberta-onnx"):
+        with pytest.raises(BundleError, match=rf"'{requested}' does not pick a bundle while an installed "
+                                              r"bundle is unreadable.*'mine'.*uninstall mine"):
+            load_classifier(requested)
+    assert "unreadable bundle(s) installed (mine)" in registry.available_tiers()["roberta-onnx"]
+    assert load_classifier("good").info.model_id == "fake-model"  # by name it still loads
+
+
+def test_auto_with_two_bundles_of_its_tier_says_which_and_how_to_pick(data_home: Path, fake_roberta: None) -> None:
+    make_bundle(data_home / "bundles" / "a")
+    make_bundle(data_home / "bundles" / "b")
+    assert registry.available_tiers()["roberta-onnx"] == \
+        "several bundles installed (a, b): load one with --model NAME"
+    with pytest.raises(BundleError, match=r"several roberta-onnx bundles are installed \(a, b\), so "
+                                          r"'auto' does not pick one.*--model a"):
+        load_classifier("auto")
+    assert load_classifier("b").info.bundle_path.endswith("b")

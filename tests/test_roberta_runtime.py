@@ -318,3 +318,15 @@ def test_runtime_never_imports_torch_or_transformers(tiny_roberta_bundle):
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
+
+
+def test_window_stride_larger_than_the_window_is_refused_at_load(tiny_roberta_bundle):
+    """Refused when the classifier loads, naming both numbers, not at the first long text."""
+    with load_classifier(tiny_roberta_bundle) as clf:
+        size = clf.info.details["window"]["size"]
+        assert clf.info.details["window"]["stride"] <= size
+    with pytest.raises(ValueError, match=rf"window stride {size + 1} does not fit a window of {size} tokens"):
+        load_classifier(tiny_roberta_bundle, window_stride=size + 1)
+    with load_classifier(tiny_roberta_bundle, window_stride=size) as clf:  # the limit itself is fine
+        assert clf.info.details["window"]["stride"] == size
+        clf(_long_text("how to make a bomb"))

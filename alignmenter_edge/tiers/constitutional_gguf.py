@@ -36,7 +36,7 @@ from ..classifier import BundleClassifier
 from ..deps import require
 from ..errors import BundleError, ModelOutputError
 from ..system import default_threads
-from ..windows import token_windows
+from ..windows import check_window, token_windows
 from .prefix_state import PrefixStateCache, default_directory, state_key
 
 CONSTITUTION = "{constitution}"
@@ -149,6 +149,8 @@ class ConstitutionalScorer:
             raise BundleError(f"expected two label token ids (safe, unsafe), got {list(label_ids)}.")
         if max_input_tokens < 1:
             raise ValueError(f"max_input_tokens must be positive, got {max_input_tokens}.")
+        self.window_stride = check_window(max_input_tokens,
+                                          window_stride or max(1, (3 * max_input_tokens) // 4))
         tokenizer_path = Path(tokenizer_path)
         if not tokenizer_path.is_file():
             raise BundleError(f"tokenizer file {tokenizer_path} does not exist.")
@@ -156,7 +158,6 @@ class ConstitutionalScorer:
                                          template, constitution)
         self.label_ids = (int(label_ids[0]), int(label_ids[1]))
         self.max_input_tokens = max_input_tokens
-        self.window_stride = window_stride or max(1, (3 * max_input_tokens) // 4)
         self.prefix_cache = prefix_cache
         self.threads = threads or default_threads()
         # A window's suffix can exceed head+content+tail by a few tokens where BPE merges
@@ -326,10 +327,19 @@ class ConstitutionalGGUFClassifier(BundleClassifier):
 
 
 def _label_ids(labels: Mapping[str, Any], where: Path) -> tuple[int, int]:
+    """(safe, unsafe) token ids: two different integers, or BundleError naming the problem."""
     try:
-        return int(labels["safe"]["token_id"]), int(labels["unsafe"]["token_id"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BundleError(f"{where}: manifest labels need safe/unsafe token ids ({exc}).") from exc
+        safe, unsafe = labels["safe"]["token_id"], labels["unsafe"]["token_id"]
+    except (KeyError, TypeError) as exc:
+        raise BundleError(f"{where}: manifest labels need safe/unsafe token ids ({exc}). "
+                          "Re-export the bundle.") from exc
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in (safe, unsafe)):
+        raise BundleError(f"{where}: label token ids must be integers, got safe {safe!r}, unsafe "
+                          f"{unsafe!r}. Re-export the bundle.")
+    if safe == unsafe:
+        raise BundleError(f"{where}: labels safe and unsafe have the same token id {safe}, so every "
+                          "text would score 0.5 and none would be flagged. Re-export the bundle.")
+    return safe, unsafe
 
 
 def _check_label_words(tokenizer: Any, labels: Mapping[str, Any], where: Path) -> None:

@@ -40,7 +40,7 @@ from ..classifier import BundleClassifier
 from ..deps import require
 from ..errors import BundleError, ModelOutputError
 from ..system import default_threads, release_free_heap
-from ..windows import length_sorted_batches, token_windows
+from ..windows import check_window, length_sorted_batches, token_windows
 
 ARENA_MODES = ("off", "on", "shrink")
 DEFAULT_MAX_BATCH_TOKENS = 2048  # 4 full 512-token windows per run: bounds attention memory
@@ -76,7 +76,7 @@ class RobertaEngine:
         self.window_size = self.max_input_tokens - len(self.prefix_ids) - len(self.suffix_ids)
         if self.window_size < 1:
             raise BundleError(f"max_input_tokens {max_input_tokens} leaves no room for text.")
-        self.window_stride = window_stride or max(1, self.window_size // 2)
+        self.window_stride = check_window(self.window_size, window_stride or max(1, self.window_size // 2))
         self.max_batch_tokens = max(int(max_batch_tokens), self.max_input_tokens)
         self.threads = threads or default_threads()
         if parallel_runs is not None and (not isinstance(parallel_runs, int) or parallel_runs < 1):
