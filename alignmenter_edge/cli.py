@@ -1,15 +1,43 @@
-"""The ``alignmenter-edge`` command line: score, info, eval, explain, export, install, uninstall."""
+"""The ``alignmenter-edge`` command line: score, info, eval, explain, export, install, uninstall.
+
+Every command ends here: an AlignmenterEdgeError or an OSError (a file that cannot be opened,
+read or written) is one ``alignmenter-edge: error:`` line and exit code 2; a reader that closed
+stdout (``| head``) ends the run quietly with exit code 141, as a SIGPIPE would; an interrupt
+says what it left behind and exits with code 130. Standard output is always UTF-8.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import sys
 
 from ._version import __version__
+from .commands.streams import STDOUT_NAME
 from .errors import AlignmenterEdgeError
 
 COMMANDS = ("score", "info", "eval", "explain", "export", "install", "uninstall")  # modules in alignmenter_edge/commands/
+EXIT_ERROR, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED = 2, 141, 130
+
+INTERRUPTED = {  # what an interrupt leaves behind, by command
+    "score": "output written so far is complete JSONL",
+    "eval": "the report was not finished; its --json and --plot files may be empty",
+    "export": "the export did not finish, so it wrote no bundle",
+    "install": "a bundle is installed only once every file is copied and verified; `info` lists them",
+    "uninstall": "`info` lists the bundles still installed",
+}
+
+OS_ERROR_FIXES = {
+    errno.ENOENT: "check the path",
+    errno.EACCES: "check its permissions",
+    errno.EPERM: "check its permissions",
+    errno.EISDIR: "give a file, not a directory",
+    errno.ENOSPC: "free some space or write elsewhere",
+    errno.EDQUOT: "free some space or write elsewhere",
+    errno.EROFS: "write elsewhere",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,14 +53,55 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _utf8_stdout()
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a full disk or closed pipe on stdout is reported here, not at exit
+        return code
     except AlignmenterEdgeError as exc:
-        print(f"alignmenter-edge: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
+    except BrokenPipeError as exc:  # the reader left (`| head`): stop quietly
+        _discard_stdout(exc)
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        _discard_stdout(exc)
+        return _fail(os_error_message(exc))
     except KeyboardInterrupt:
-        print("alignmenter-edge: interrupted; output written so far is complete JSONL.", file=sys.stderr)
-        return 130
+        left = INTERRUPTED.get(args.command)
+        print(f"alignmenter-edge: interrupted{'; ' + left if left else ''}.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def os_error_message(exc: OSError) -> str:
+    """``NAME: reason; fix`` for a file that could not be opened, read or written."""
+    name = STDOUT_NAME if exc.filename is None else exc.filename
+    fix = OS_ERROR_FIXES.get(exc.errno, "check the path and the device")
+    return f"{name}: {exc.strerror or exc}; {fix}."
+
+
+def _fail(message: str) -> int:
+    print(f"alignmenter-edge: error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _utf8_stdout() -> None:
+    """Write UTF-8 to stdout whatever the locale (JSON and JSONL readers expect it)."""
+    if (sys.stdout.encoding or "").lower().replace("-", "") != "utf8" and hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8")
+
+
+def _discard_stdout(exc: OSError) -> None:
+    """After stdout failed, point it at /dev/null so the interpreter's final flush of what is
+    still buffered cannot fail again (and print a traceback)."""
+    if exc.filename not in (None, STDOUT_NAME):
+        return
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 if __name__ == "__main__":

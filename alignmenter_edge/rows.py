@@ -9,11 +9,17 @@ Policies (documented in the README, tested):
   it cannot be tokenized or written back as UTF-8, so it is treated like invalid UTF-8.
 - Empty or whitespace-only text inside a JSONL row is scored like any other text (the ``score``
   command reports how many there were). Control characters and NUL are text and are scored as is.
+- One UTF-8 byte-order mark at the start of the input is dropped (Windows tools write one).
+- JSON that Python reads but no strict parser does (``NaN``, ``Infinity``, a number beyond the
+  float range), nesting too deep to read and integers of more than 4300 digits are malformed
+  lines, so every row written back is strict JSON.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Iterator, Literal
 
@@ -21,6 +27,7 @@ from .errors import InvalidInputError
 
 InputFormat = Literal["auto", "jsonl", "text"]
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+BOM = "\ufeff"
 
 
 @dataclass
@@ -59,17 +66,22 @@ class RowReader:
         self.skipped = SkipLog()
 
     def __iter__(self) -> Iterator[Row]:
-        for line_no, raw in enumerate(self._stream, start=1):
-            self.bytes_read += len(raw)
-            try:
-                row = self._parse(line_no, raw)
-            except InvalidInputError as exc:
-                if not self.skip_invalid:
-                    raise
-                self.skipped.add(str(exc))
-                continue
-            if row is not None:
-                yield row
+        try:
+            for line_no, raw in enumerate(self._stream, start=1):
+                self.bytes_read += len(raw)
+                try:
+                    row = self._parse(line_no, raw)
+                except InvalidInputError as exc:
+                    if not self.skip_invalid:
+                        raise
+                    self.skipped.add(str(exc))
+                    continue
+                if row is not None:
+                    yield row
+        except OSError as exc:  # a read error: name the input
+            if exc.filename is None:
+                exc.filename = self.name
+            raise
 
     def _parse(self, line_no: int, raw: bytes) -> Row | None:
         try:
@@ -80,6 +92,8 @@ class RowReader:
                 "UTF-8 or pass --skip-invalid."
             ) from None
         line = line.rstrip("\r\n")
+        if line_no == 1 and line.startswith(BOM):
+            line = line[1:]
         if not line.strip():
             return None
         if self.fmt == "auto":
@@ -90,11 +104,10 @@ class RowReader:
 
     def _parse_json(self, line_no: int, line: str) -> Row:
         try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
+            data = _strict_json(line)
+        except ValueError as exc:
             raise InvalidInputError(
-                f"{self.name}:{line_no}: malformed JSON ({exc.msg} at column {exc.colno}); fix the "
-                "line or pass --skip-invalid."
+                f"{self.name}:{line_no}: malformed JSON ({exc}); fix the line or pass --skip-invalid."
             ) from None
         if not isinstance(data, dict):
             raise InvalidInputError(
@@ -117,6 +130,39 @@ class RowReader:
                 "expected a string."
             )
         return Row(line_no, data, text)
+
+
+def _strict_json(line: str) -> Any:
+    """``json.loads`` refusing what strict JSON parsers refuse; every failure is a ValueError
+    whose message says what is wrong."""
+    try:
+        return _STRICT_DECODER.decode(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise ValueError("nested too deeply to read") from None
+    except ValueError as exc:
+        if isinstance(exc, _NotStrictJSON):
+            raise
+        raise ValueError(f"an integer of more than {sys.get_int_max_str_digits()} digits") from None
+
+
+class _NotStrictJSON(ValueError):
+    """A value Python's json reads but strict JSON has not."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotStrictJSON(f"{name} is not a JSON value; write null or a string")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise _NotStrictJSON(f"the number {text[:20]} is beyond the float range")
+    return value
+
+
+_STRICT_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
 def _has_lone_surrogate(data: Any) -> bool:

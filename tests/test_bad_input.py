@@ -224,3 +224,52 @@ def test_rows_before_a_bad_line_are_all_written(tmp_path, data_home):
     code, rows, err = score_cli(tmp_path, content, "--model", "heuristic", "--batch-size", "2")
     assert code == 2 and "in.jsonl:41:" in err
     assert [r["i"] for r in rows] == list(range(40))
+
+
+@pytest.mark.parametrize("line, reason", [
+    (b'{"text": "x", "deep": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply to read"),
+    (b'{"text": "x", "id": 1' + b"0" * 5000 + b"}", "an integer of more than 4300 digits"),
+], ids=["deep nesting", "5000-digit integer"])
+def test_lines_python_cannot_read_are_malformed_lines(tmp_path, data_home, line, reason):
+    """RecursionError and int(str)'s digit limit were raw tracebacks, even with --skip-invalid."""
+    content = jsonl({"text": "first"}) + line + b"\n" + jsonl({"text": "third"})
+    code, rows, err = score_cli(tmp_path, content, "--model", "heuristic")
+    assert code == 2 and f"in.jsonl:2: malformed JSON ({reason}); fix the line or pass --skip-invalid." in err
+    assert [r["text"] for r in rows] == ["first"]
+    code, rows, err = score_cli(tmp_path, content, "--model", "heuristic", "--skip-invalid")
+    assert code == 0 and [r["text"] for r in rows] == ["first", "third"] and "skipped 1" in err
+
+
+def _strict(line: str) -> dict:
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(line, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("value, named", [("NaN", "NaN is not a JSON value"), ("Infinity", "Infinity is not"),
+                                          ("-Infinity", "-Infinity is not"), ("1e999", "the number 1e999 is beyond")])
+def test_non_standard_json_numbers_are_malformed_so_output_is_strict_json(tmp_path, data_home, value, named):
+    """Python's json reads NaN/Infinity (and turns 1e999 into inf); writing them back made
+    output lines that strict JSON parsers refuse."""
+    content = jsonl({"text": "first"}) + f'{{"text": "x", "weight": {value}}}\n'.encode() + jsonl({"text": "third"})
+    code, rows, err = score_cli(tmp_path, content, "--model", "heuristic")
+    assert code == 2 and f"in.jsonl:2: malformed JSON ({named}" in err
+    code, rows, err = score_cli(tmp_path, content, "--model", "heuristic", "--skip-invalid")
+    assert code == 0 and [r["text"] for r in rows] == ["first", "third"] and "skipped 1" in err
+    out = (tmp_path / "out.jsonl").read_text(encoding="utf-8")
+    assert [_strict(line)["text"] for line in out.splitlines()] == ["first", "third"]
+
+
+# --- byte-order mark -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("suffix", [".jsonl", ""])
+def test_a_leading_byte_order_mark_is_dropped(tmp_path, data_home, suffix):
+    """A .jsonl file was refused ("Unexpected UTF-8 BOM"); a sniffed one was read as plain text,
+    each whole JSON line scored as a text and its other fields dropped."""
+    content = b"\xef\xbb\xbf" + jsonl({"id": 1, "text": "I hate this"}, {"id": 2, "text": "fine"})
+    code, rows, _ = score_cli(tmp_path, content, "--model", "heuristic", suffix=suffix)
+    assert code == 0
+    assert [(r["id"], r["text"], r["safety_score"]) for r in rows] == [(1, "I hate this", 0.8), (2, "fine", 1.0)]
+    code, rows, _ = score_cli(tmp_path, b"\xef\xbb\xbfplain text\n", "--model", "heuristic", suffix=".txt")
+    assert code == 0 and [r["text"] for r in rows] == ["plain text"]

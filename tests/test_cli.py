@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import errno
+import importlib
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +17,8 @@ import pytest
 from alignmenter_edge.cli import COMMANDS, main
 from alignmenter_edge.tiers.heuristic import heuristic_score
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sessions.jsonl"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "sessions.jsonl"
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -199,3 +205,164 @@ def test_every_help_page_renders_as_written(command: str, capsys) -> None:
     page = capsys.readouterr().out
     assert page.startswith(f"usage: alignmenter-edge {command}")
     assert "%%" not in page and "%(" not in page
+
+
+# --- files, pipes, locales and signals -------------------------------------------------------
+
+def cli_process(*args: str, env: dict | None = None, **kwargs) -> subprocess.Popen:
+    """``alignmenter-edge ARGS`` in a subprocess running this checkout."""
+    return subprocess.Popen([sys.executable, "-m", "alignmenter_edge", *args],
+                            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, **kwargs)
+
+
+def run_cli(*args: str, input: bytes = b"", env: dict | None = None, **kwargs) -> tuple[int, bytes, bytes]:
+    kwargs.setdefault("stdout", subprocess.PIPE)
+    proc = cli_process(*args, env=env, stdin=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+    out, err = proc.communicate(input, timeout=120)
+    return proc.returncode, out, err
+
+
+def many_rows(path: Path, n: int = 20_000) -> Path:
+    path.write_text("".join(json.dumps({"i": i, "text": f"row {i} about an attack"}) + "\n" for i in range(n)),
+                    encoding="utf-8")
+    return path
+
+
+def model_never_loads(args: object) -> None:
+    raise AssertionError("the model was loaded before the files were checked")
+
+
+@pytest.mark.parametrize("alias", ["same path", "symlink", "hard link"])
+def test_score_refuses_to_write_over_its_own_input(tmp_path: Path, capsys, alias: str) -> None:
+    """`score X -o X` emptied X before reading it and reported "scored 0 texts"."""
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(EXAMPLE.read_bytes())
+    output = source if alias == "same path" else tmp_path / "alias.jsonl"
+    if alias == "symlink":
+        output.symlink_to(source)
+    elif alias == "hard link":
+        os.link(source, output)
+    assert main(["score", str(source), "-o", str(output), "--model", "heuristic"]) == 2
+    assert f"the output ({output}) and the input ({source}) are the same file" in capsys.readouterr().err
+    assert source.read_bytes() == EXAMPLE.read_bytes()
+
+
+def test_unusable_files_are_one_error_line_before_the_model_loads(tmp_path: Path, capsys, monkeypatch) -> None:
+    """These were raw tracebacks (FileNotFoundError, IsADirectoryError), the output ones only
+    after the model had loaded."""
+    from alignmenter_edge.commands import score
+
+    monkeypatch.setattr(score, "load_from_args", model_never_loads)
+    absent, no_dir = tmp_path / "absent.jsonl", tmp_path / "no-such-dir" / "out.jsonl"
+    for argv, message in [([str(absent)], f"{absent}: No such file or directory; check the path."),
+                          ([str(EXAMPLE), "-o", str(no_dir)], f"{no_dir}: No such file or directory; check the path."),
+                          ([str(EXAMPLE), "-o", str(tmp_path)], f"{tmp_path}: Is a directory; give a file, not a directory.")]:
+        assert main(["score", *argv]) == 2
+        assert capsys.readouterr().err == f"alignmenter-edge: error: {message}\n"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_is_an_error_line_not_a_traceback() -> None:
+    code, _, err = run_cli("score", str(EXAMPLE), "-o", "/dev/full", "--model", "heuristic")
+    assert (code, err) == (2, b"alignmenter-edge: error: /dev/full: No space left on device; "
+                              b"free some space or write elsewhere.\n")
+    with open("/dev/full", "wb") as full:
+        code, _, err = run_cli("info", stdout=full)
+    assert (code, err) == (2, b"alignmenter-edge: error: standard output: No space left on device; "
+                              b"free some space or write elsewhere.\n")
+
+
+def test_a_disk_that_fills_mid_write_keeps_only_complete_lines(tmp_path: Path, capsys, monkeypatch) -> None:
+    """The second pool's write stops half-way with ENOSPC: the file is cut back to the first pool."""
+    from alignmenter_edge.commands import streams
+
+    def half_then_full(fd: int, data: bytes) -> None:
+        if os.fstat(fd).st_size:
+            os.write(fd, data[:len(data) // 2])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        os.write(fd, data)
+
+    monkeypatch.setattr(streams, "_write_all", half_then_full)
+    out = tmp_path / "out.jsonl"
+    argv = ["score", str(many_rows(tmp_path / "in.jsonl", 100)), "-o", str(out), "--model", "heuristic", "--batch-size", "5"]
+    assert main(argv) == 2
+    assert f"error: {out}: No space left on device; free some space or write elsewhere." in capsys.readouterr().err
+    assert [row["i"] for row in read_jsonl(out)] == list(range(40)) and out.read_text().endswith("\n")
+
+
+@pytest.mark.parametrize("command", ["score", "explain"])
+def test_a_reader_that_closes_the_pipe_ends_the_run_quietly(tmp_path: Path, command: str) -> None:
+    """`score big.jsonl | head -1` and `explain - | head -1` ended in a BrokenPipeError traceback;
+    now exit code 141, as for a process killed by SIGPIPE, and nothing on stderr."""
+    args = ["score", "-", "--model", "heuristic"] if command == "score" else ["explain", "-"]
+    with open(many_rows(tmp_path / "in.jsonl"), "rb") as source:
+        proc = cli_process(*args, stdin=source, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        first = proc.stdout.readline()
+        proc.stdout.close()
+        err = proc.stderr.read()
+        proc.wait(timeout=120)
+    assert b"row 0 about an attack" in first
+    assert (proc.returncode, err) == (141, b"")
+
+
+def test_output_is_utf8_whatever_the_locale() -> None:
+    """With a latin-1 stdout, a row holding 你好 was a UnicodeEncodeError."""
+    latin1 = {"PYTHONIOENCODING": "latin-1"}
+    code, out, err = run_cli("score", "-", "--model", "heuristic", input='{"text": "你好 attack"}\n'.encode(), env=latin1)
+    assert code == 0, err
+    assert json.loads(out.decode("utf-8"))["text"] == "你好 attack"
+    code, out, err = run_cli("explain", "--json", "你好", env=latin1)
+    assert code == 0 and json.loads(out.decode("utf-8"))["text"] == "你好", err
+
+
+def _bytes_waiting(fd: int) -> int:
+    import fcntl
+    import termios
+
+    return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, bytes(4)), sys.byteorder)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="FIONREAD on a FIFO is Linux's")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_a_write_the_reader_never_takes(tmp_path: Path, sig: int) -> None:
+    """Signals were held for the whole write, so with a reader that never reads SIGTERM and
+    SIGINT did nothing until the reader went away. Now the run stops at once with code 130, and
+    what reached the reader is complete lines for exactly the first N rows."""
+    import fcntl
+
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    proc = cli_process("score", str(many_rows(tmp_path / "in.jsonl")), "-o", str(fifo), "--model", "heuristic",
+                       "--no-progress", stderr=subprocess.PIPE)
+    try:
+        capacity, waiting, deadline = fcntl.fcntl(reader, fcntl.F_GETPIPE_SZ), -1, time.monotonic() + 60
+        while waiting != (waiting := _bytes_waiting(reader)) or waiting < capacity // 2:  # until it is full
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.3)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=10)
+        assert proc.returncode == 130, err
+        data = os.read(reader, 2 * waiting)
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(reader)
+    assert len(data) == waiting and data.endswith(b"\n")
+    assert [json.loads(line)["i"] for line in data.splitlines()] == list(range(data.count(b"\n")))
+
+
+@pytest.mark.parametrize("argv", [["score", "x"], ["info"], ["eval", "x"], ["explain", "x"],
+                                  ["export", "roberta", "-o", "x"], ["install", "x"], ["uninstall", "x"]])
+def test_an_interrupt_says_what_that_command_leaves(monkeypatch, capsys, argv: list[str]) -> None:
+    """Every command said "output written so far is complete JSONL"; only score writes JSONL."""
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    module = "export_roberta" if argv[0] == "export" else argv[0]
+    monkeypatch.setattr(importlib.import_module(f"alignmenter_edge.commands.{module}"), "run", interrupted)
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("alignmenter-edge: interrupted") and err.count("\n") == 1
+    assert ("complete JSONL" in err) is (argv[0] == "score")
+    assert ("bundle" in err) is (argv[0] in ("export", "install", "uninstall"))

@@ -124,7 +124,7 @@ def test_missing_label_and_missing_file(tmp_path, capsys):
     assert main(["eval", str(data), "--model", "heuristic"]) == 2
     assert "nolabel.jsonl:1: label missing" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "absent.jsonl"), "--model", "heuristic"]) == 2
-    assert "cannot read" in capsys.readouterr().err
+    assert f"{tmp_path / 'absent.jsonl'}: No such file or directory; check the path." in capsys.readouterr().err
 
 
 def test_labels_are_case_and_space_tolerant_and_category_is_kept():
@@ -202,3 +202,29 @@ def test_errors_lists_the_most_confident_mistakes_with_line_numbers(tmp_path, ca
     assert "errors" not in json.loads(out.read_text(encoding="utf-8"))  # only when asked for
     with pytest.raises(SystemExit):
         main(["eval", str(data), "--errors", "-1"])
+
+
+def model_never_loads(args: object) -> None:
+    raise AssertionError("the model was loaded before the files were checked")
+
+
+@pytest.mark.parametrize("option", ["--json", "--plot"])
+def test_an_unwritable_output_fails_before_the_model_loads(tmp_path, capsys, monkeypatch, option):
+    """It was a raw FileNotFoundError, and only after every text had been scored."""
+    from alignmenter_edge.commands import eval as eval_command
+
+    if option == "--plot":
+        require("matplotlib")
+    monkeypatch.setattr(eval_command, "load_from_args", model_never_loads)
+    data = write_jsonl(tmp_path / "tiny.jsonl", ROWS)
+    missing = tmp_path / "no-such-dir" / "out"
+    assert main(["eval", str(data), "--model", "heuristic", option, str(missing)]) == 2
+    assert f"error: {missing}: No such file or directory; check the path." in capsys.readouterr().err
+
+
+def test_a_report_over_its_own_data_is_refused(tmp_path, capsys):
+    data = write_jsonl(tmp_path / "tiny.jsonl", ROWS)
+    before = data.read_bytes()
+    assert main(["eval", str(data), "--model", "heuristic", "--json", str(data)]) == 2
+    assert "are the same file" in capsys.readouterr().err
+    assert data.read_bytes() == before

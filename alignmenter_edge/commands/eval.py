@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 
 from .options import add_model_options, load_from_args, non_negative_int
+from .streams import naming, open_input, open_output, refuse_same_file
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -33,40 +35,32 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import InvalidInputError
     from ..evaluation import build_report, format_report, plot_report, read_labelled, score_texts
 
     if args.plot:  # fail before scoring, not after
         from ..deps import require
 
         require("matplotlib", "plot", "eval --plot")
-    name = "<stdin>" if args.data == "-" else args.data
-    if args.data == "-":
-        rows = read_labelled(sys.stdin.buffer, name=name, text_field=args.text_field,
-                             label_field=args.label_field)
-    else:
-        try:
-            stream = open(args.data, "rb")
-        except OSError as exc:
-            raise InvalidInputError(f"cannot read {args.data}: {exc.strerror}.") from None
-        with stream:
-            rows = read_labelled(stream, name=name, text_field=args.text_field,
-                                 label_field=args.label_field)
-    dataset = "stdin" if args.data == "-" else os.path.splitext(os.path.basename(args.data))[0]
-    with load_from_args(args) as classifier:
-        scores, elapsed = score_texts(classifier, [row.text for row in rows])
-        report = build_report(classifier, rows, scores, elapsed, dataset=dataset, errors=args.errors)
-    table_stream = sys.stderr if args.json == "-" else sys.stdout
-    print(format_report(report), file=table_stream)
-    if args.json:
-        text = json.dumps(report, indent=2, allow_nan=False, default=_json_default) + "\n"
-        if args.json == "-":
-            sys.stdout.write(text)
-        else:
-            with open(args.json, "w", encoding="utf-8", newline="\n") as out:
-                out.write(text)
+    for output in (args.json, args.plot):
+        if output:
+            refuse_same_file(args.data, output)
+    with contextlib.ExitStack() as stack:  # the input is read and the outputs opened before the model loads
+        rows = read_labelled(open_input(args.data, stack), name="<stdin>" if args.data == "-" else args.data,
+                             text_field=args.text_field, label_field=args.label_field)
+        report_out = open_output(args.json, stack) if args.json else None
+        if args.plot:
+            open(args.plot, "wb").close()  # an unwritable path fails now, not after scoring
+        dataset = "stdin" if args.data == "-" else os.path.splitext(os.path.basename(args.data))[0]
+        with load_from_args(args) as classifier:
+            scores, elapsed = score_texts(classifier, [row.text for row in rows])
+            report = build_report(classifier, rows, scores, elapsed, dataset=dataset, errors=args.errors)
+        print(format_report(report), file=sys.stderr if args.json == "-" else sys.stdout)
+        if report_out:
+            text = json.dumps(report, indent=2, allow_nan=False, default=_json_default) + "\n"
+            report_out.write(text.encode("utf-8"))
     if args.plot:
-        plot_report(report, [row.unsafe for row in rows], scores, args.plot)
+        with naming(args.plot):
+            plot_report(report, [row.unsafe for row in rows], scores, args.plot)
     return 0
 
 

@@ -8,12 +8,13 @@ import os
 import signal
 import sys
 import time
-from typing import Any, BinaryIO, Iterator, TextIO
+from typing import Any, Iterator
 
 from ..classifier import is_flagged
 from ..errors import InvalidInputError
 from ..rows import Row, RowReader, dump_row, guess_format
 from .options import add_model_options, load_from_args
+from .streams import open_input, open_output, refuse_same_file
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -38,10 +39,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    classifier = load_from_args(args)
-    with classifier, contextlib.ExitStack() as stack, _terminate_gracefully():
-        source = _open_input(args.input, stack)
-        sink = _open_output(args.output, stack)
+    refuse_same_file(args.input, args.output)
+    with contextlib.ExitStack() as stack:  # input and output are opened before the model loads
+        stack.enter_context(_terminate_gracefully())
+        source = open_input(args.input, stack)
+        sink = open_output(args.output, stack)
+        classifier = stack.enter_context(load_from_args(args))
         fmt = args.format or (guess_format(args.input) if args.input != "-" else "auto")
         reader = RowReader(source, fmt=fmt, text_field=args.text_field,
                            skip_invalid=args.skip_invalid, name=args.input)
@@ -55,9 +58,7 @@ def run(args: argparse.Namespace) -> int:
             unsafe = [is_flagged(score, info.threshold) for score in scores]
             lines = "".join(dump_row({**row.data, "safety_score": score, "flagged": is_unsafe, "tier": info.tier})
                             for row, score, is_unsafe in zip(pool, scores, unsafe))
-            with _signals_deferred():  # a signal never cuts a line in half
-                sink.write(lines)
-                sink.flush()
+            sink.write(lines.encode("utf-8"))  # whole lines: a signal never cuts one in half
             scored += len(pool)
             blank += sum(not text.strip() for text in texts)
             flagged += sum(unsafe)
@@ -95,22 +96,6 @@ def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
         yield pool
 
 
-_STOP_SIGNALS = {signal.SIGINT, getattr(signal, "SIGTERM", signal.SIGINT)}
-
-
-@contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM while a batch of lines is written; they are delivered afterwards."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
 @contextlib.contextmanager
 def _terminate_gracefully() -> Iterator[None]:
     """Turn SIGTERM into KeyboardInterrupt (like SIGINT), so files are closed and the output
@@ -134,18 +119,6 @@ def _in_main_thread() -> bool:
     import threading
 
     return threading.current_thread() is threading.main_thread()
-
-
-def _open_input(path: str, stack: contextlib.ExitStack) -> BinaryIO:
-    if path == "-":
-        return sys.stdin.buffer
-    return stack.enter_context(open(path, "rb"))
-
-
-def _open_output(path: str, stack: contextlib.ExitStack) -> TextIO:
-    if path == "-":
-        return sys.stdout
-    return stack.enter_context(open(path, "w", encoding="utf-8", newline="\n"))
 
 
 def _input_size(path: str) -> int | None:

@@ -1,0 +1,170 @@
+"""The commands' input and output files: opened before any model loads, and written so that an
+interrupt never cuts a line in half, yet a write to a reader that stopped reading can be stopped.
+
+An OSError raised here carries the name of its file (``os.write`` errors carry none); ``cli.main``
+turns it into one clear error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import stat
+import sys
+from typing import BinaryIO, Iterator, TextIO
+
+from ..errors import AlignmenterEdgeError
+
+STDIO = "-"
+STDOUT_NAME = "standard output"
+STOP_SIGNALS = {signal.SIGINT, getattr(signal, "SIGTERM", signal.SIGINT)}
+PIPE_BUF = getattr(select, "PIPE_BUF", 512)  # a pipe takes a write this small whole or not at all
+WAIT_MS = 100  # while the output takes nothing, check for a stop signal this often
+GRACE_WAITS = 10  # inside a long line, give up after this many waits with a stop signal pending
+
+
+def refuse_same_file(input_path: str, output_path: str) -> None:
+    """Refuse an output that is the input file (also through a symlink or a hard link): opening
+    it for writing would empty the input before it is read. ``-`` is stdin / stdout."""
+    source, target = _regular_file(input_path, 0), _regular_file(output_path, 1)
+    if source and target and (source.st_dev, source.st_ino) == (target.st_dev, target.st_ino):
+        raise AlignmenterEdgeError(
+            f"the output ({_shown(output_path, STDOUT_NAME)}) and the input "
+            f"({_shown(input_path, 'standard input')}) are the same file; writing it would destroy the "
+            "input before it is read. Write to another file.")
+
+
+def _regular_file(path: str, fd: int) -> os.stat_result | None:
+    """Its stat if ``path`` (``-``: the descriptor ``fd``) is an existing regular file."""
+    try:
+        found = os.fstat(fd) if path == STDIO else os.stat(path)
+    except OSError:  # an absent output is no input; an absent input fails when it is opened
+        return None
+    return found if stat.S_ISREG(found.st_mode) else None
+
+
+def _shown(path: str, stdio: str) -> str:
+    return stdio if path == STDIO else path
+
+
+def open_input(path: str, stack: contextlib.ExitStack) -> BinaryIO:
+    """The input as a binary stream (``-``: stdin), closed with ``stack``."""
+    if path == STDIO:
+        return sys.stdin.buffer
+    return stack.enter_context(open(path, "rb"))
+
+
+def open_output(path: str, stack: contextlib.ExitStack) -> LineWriter | TextWriter:
+    """The output (``-``: stdout), created or emptied now, closed with ``stack``."""
+    if path != STDIO:
+        return LineWriter(stack.enter_context(open(path, "wb", buffering=0)).fileno(), path)
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # a stdout without a descriptor (in-process capture)
+        return TextWriter(sys.stdout)
+    sys.stdout.flush()
+    return LineWriter(fd, STDOUT_NAME)
+
+
+@contextlib.contextmanager
+def naming(name: str) -> Iterator[None]:
+    """Give an OSError raised inside the name of the file it concerns, if it has none."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = name
+        raise
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM; a held signal is delivered when the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _stop_pending() -> bool:
+    return bool(signal.sigpending() & STOP_SIGNALS)
+
+
+class LineWriter:
+    """Writes UTF-8 bytes of whole lines to a file descriptor, with SIGINT/SIGTERM held.
+
+    A regular file takes each write at once; if it fails (disk full) the file is cut back to its
+    last complete line. Anything else (a pipe, FIFO, terminal) is written in pieces of whole lines
+    up to PIPE_BUF bytes, each only once the output can take it, so the write never blocks with
+    the signals held: a stop signal ends it at the next line boundary, and inside a line longer
+    than PIPE_BUF only after the output took nothing for GRACE_WAITS x WAIT_MS.
+    """
+
+    def __init__(self, fd: int, name: str) -> None:
+        self.fd, self.name = fd, name
+        self.regular = stat.S_ISREG(os.fstat(fd).st_mode) or not hasattr(signal, "pthread_sigmask")
+
+    def write(self, data: bytes) -> None:
+        with signals_deferred(), naming(self.name):
+            if self.regular:
+                self._write_file(data)
+            else:
+                self._write_pieces(data)
+
+    def _write_file(self, data: bytes) -> None:
+        end = os.fstat(self.fd).st_size
+        try:
+            _write_all(self.fd, data)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, end)
+            raise
+
+    def _write_pieces(self, data: bytes) -> None:
+        ready = select.poll()
+        ready.register(self.fd, select.POLLOUT)
+        for piece, starts_line in _pieces(data, PIPE_BUF):
+            if starts_line and _stop_pending():
+                return
+            waits = 0
+            while not ready.poll(WAIT_MS):
+                if _stop_pending():
+                    if starts_line or waits == GRACE_WAITS:
+                        return
+                    waits += 1
+            _write_all(self.fd, piece)
+
+
+class TextWriter:
+    """Writes to a text stream that has no file descriptor (stdout captured in-process)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, data: bytes) -> None:
+        self.stream.write(data.decode("utf-8"))
+        self.stream.flush()
+
+
+def _pieces(data: bytes, size: int) -> Iterator[tuple[bytes, bool]]:
+    """``data`` in pieces of at most ``size`` bytes: as many whole lines as fit, else part of one
+    long line; each with whether it starts a line."""
+    start = 0
+    while start < len(data):
+        end = data.rfind(b"\n", start, start + size) + 1
+        if end <= start:
+            end = min(start + size, len(data))
+        yield data[start:end], start == 0 or data[start - 1:start] == b"\n"
+        start = end
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
