@@ -9,10 +9,14 @@ says what it left behind and exits with code 130. Standard output is always UTF-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib
 import os
+import signal
 import sys
+import threading
+from typing import Any, Iterator
 
 from ._version import __version__
 from .commands.streams import STDOUT_NAME
@@ -55,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _utf8_stdout()
     try:
-        code = int(args.func(args) or 0)
+        with sigterm_as_interrupt():
+            code = int(args.func(args) or 0)
         sys.stdout.flush()  # a full disk or closed pipe on stdout is reported here, not at exit
         return code
     except AlignmenterEdgeError as exc:
@@ -70,6 +75,26 @@ def main(argv: list[str] | None = None) -> int:
         left = INTERRUPTED.get(args.command)
         print(f"alignmenter-edge: interrupted{'; ' + left if left else ''}.", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM (``timeout``, ``docker stop``, a CI cancel) into KeyboardInterrupt, like
+    Ctrl-C, so every command cleans up: score ends on a complete line, an export removes its
+    multi-GB intermediates. Only in the main thread; the previous handler is restored."""
+    sigterm = getattr(signal, "SIGTERM", None)
+    if sigterm is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(sigterm, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(sigterm, previous)
 
 
 def os_error_message(exc: OSError) -> str:

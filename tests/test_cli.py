@@ -366,3 +366,24 @@ def test_an_interrupt_says_what_that_command_leaves(monkeypatch, capsys, argv: l
     assert err.startswith("alignmenter-edge: interrupted") and err.count("\n") == 1
     assert ("complete JSONL" in err) is (argv[0] == "score")
     assert ("bundle" in err) is (argv[0] in ("export", "install", "uninstall"))
+
+
+@pytest.mark.slow
+def test_sigterm_stops_an_export_and_leaves_no_intermediates(tiny_roberta_source, tmp_path) -> None:
+    """`timeout`, `docker stop` and CI cancels send SIGTERM: an export must clean up its staging
+    directory (for real models GBs of ONNX / GGUF intermediates) as it does on Ctrl-C."""
+    import signal
+    import time
+
+    out = tmp_path / "bundle"
+    proc = subprocess.Popen([sys.executable, "-m", "alignmenter_edge", "export", "roberta", str(tiny_roberta_source),
+                             "-o", str(out)], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".roberta-export-*")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the export ended before it staged anything"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted; the export did not finish, so it wrote no bundle" in err
+    assert not out.exists() and list(tmp_path.glob(".roberta-export-*")) == []

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import sys
 import time
-from typing import Any, Iterator
+from typing import Iterator
 
 from ..classifier import is_flagged
 from ..errors import InvalidInputError
@@ -41,7 +40,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     refuse_same_file(args.input, args.output)
     with contextlib.ExitStack() as stack:  # input and output are opened before the model loads
-        stack.enter_context(_terminate_gracefully())
         source = open_input(args.input, stack)
         sink = open_output(args.output, stack)
         classifier = stack.enter_context(load_from_args(args))
@@ -94,31 +92,6 @@ def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
         raise
     if pool:
         yield pool
-
-
-@contextlib.contextmanager
-def _terminate_gracefully() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt (like SIGINT), so files are closed and the output
-    ends with a complete line. Only in the main thread; the previous handler is restored."""
-    sigterm = getattr(signal, "SIGTERM", None)
-    if sigterm is None or not _in_main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(sigterm, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(sigterm, previous)
-
-
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 def _input_size(path: str) -> int | None:
