@@ -124,6 +124,20 @@ def test_info_lists_installed_bundles_with_their_licences(data_home: Path, capsy
     assert "licence base apache-2.0, adapter unknown" in capsys.readouterr().out
 
 
+def test_info_shows_an_unreadable_installed_bundle_as_broken_with_the_fix(data_home: Path, capsys) -> None:
+    broken = data_home / "bundles" / "judge"
+    broken.mkdir(parents=True)
+    (broken / "manifest.json").write_text("{not json", encoding="utf-8")
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "judge                BROKEN: installed bundle 'judge' cannot be read" in out
+    assert "alignmenter-edge uninstall judge" in out and "(none)" not in out
+    assert main(["info", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert list(report["broken_bundles"]) == ["judge"] and report["bundles"] == {}
+    assert report["tiers"]["roberta-onnx"]["status"].startswith("unreadable bundle(s) installed (judge)")
+
+
 def test_info_on_one_bundle_verifies_it_and_shows_its_provenance(data_home: Path, tmp_path: Path, capsys) -> None:
     from alignmenter_edge.bundle import write_bundle
 

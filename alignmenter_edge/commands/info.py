@@ -11,7 +11,8 @@ from typing import Any
 from .._version import __version__
 from ..paths import HOME_ENV, bundles_dir
 from ..bundle import licence_summary, read_bundle
-from ..registry import TIERS, available_tiers, bundle_path, installed_bundle_manifests
+from ..registry import (TIERS, available_tiers, broken_installed_bundles, bundle_path,
+                        installed_bundle_manifests)
 from ..system import cpu_features, default_threads, usable_cpus
 from ..tiers.prefix_state import disk_usage
 
@@ -40,6 +41,7 @@ def collect() -> dict[str, Any]:
                   for name, status in available_tiers().items()},
         "bundles_dir": str(bundles_dir()),
         "bundles": {name: _bundle_summary(manifest) for name, manifest in installed_bundle_manifests().items()},
+        "broken_bundles": broken_installed_bundles(),
         "prefix_states": disk_usage(),
         "packages": {name: _version(name) for name in RUNTIME_PACKAGES},
         "cpus": usable_cpus(),
@@ -63,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     for name, bundle in report["bundles"].items():
         print(f"  {name:<20} {bundle['tier']:<20} {bundle['model_id']} [{bundle['quantization']}]; "
               f"licence {licence_summary(bundle['sources'])}")
-    if not report["bundles"]:
+    for name, problem in report["broken_bundles"].items():
+        print(f"  {name:<20} BROKEN: {problem}")
+    if not report["bundles"] and not report["broken_bundles"]:
         print("  (none)")
     states = report["prefix_states"]
     print(f"saved constitution prefixes in {states['dir']}: {states['entries']} "
