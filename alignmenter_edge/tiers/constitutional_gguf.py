@@ -14,7 +14,9 @@ How an item is scored:
 3. At the answer position the logits of the two label tokens are read;
    ``P(unsafe) = softmax([safe, unsafe])[1]`` and the score is ``1 - P(unsafe)`` (1.0 = safe).
 
-Items whose content exceeds ``max_input_tokens`` are split into overlapping token windows
+Items whose suffix (content with the template's user/assistant turn around it) does not fit the
+context, i.e. content over about ``max_input_tokens`` (8 tokens of slack cover BPE merges at the
+boundaries), are split into overlapping token windows of ``max_input_tokens`` content tokens
 (:func:`alignmenter_edge.windows.token_windows`) and the most unsafe window decides, so a long
 text is never reported safe because its tail was cut off.
 
