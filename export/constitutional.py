@@ -12,11 +12,13 @@ Steps (each fails loudly; nothing is left at the output path on failure):
 4. Parity 1: the F32 GGUF, scored by the runtime's own code (prefix cache, F32 KV cache), must
    reproduce the reference label logits within ``parity_logit_tolerance`` (1e-4), else the
    export fails.
-5. Quantize with llama.cpp's quantizer (F16, Q8_0, Q4_K_M, or any llama.cpp ftype by name).
+5. Quantize with llama.cpp's quantizer (F16, Q8_0, Q4_K_M, or any llama.cpp ftype by name that
+   needs no importance matrix).
 6. Parity 2: the quantized model as the runtime runs it (F16 KV cache): max and mean
    |Δ P(unsafe)| and label agreement vs the reference, recorded in the manifest.
 7. Bundle: ``model.gguf``, ``tokenizer.json`` (the reference tokenizer's own pipeline) and the
-   manifest (template, constitution, label ids, quantization, parity, sources, hashes).
+   manifest (template, constitution, label ids, quantization, parity, sources with their kind and
+   hub-cache commit, hashes), verified and moved into place atomically (:mod:`.output`).
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ import ctypes
 import gc
 import os
 import shutil
-import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from .._version import __version__
 from ..bundle import write_bundle
@@ -38,14 +40,22 @@ from ..models import SPEC_DIR, load_spec
 from ..tiers.constitutional_gguf import (MODEL_FILE, TOKENIZER_FILE, ConstitutionalScorer,
                                          _softmax_pair)
 from .gguf_writer import read_vocab, tensors_from_state_dict, write_qwen3_gguf
-from .hub import DOWNLOAD_HINT, hub_offline
+from .hub import DOWNLOAD_HINT, cached_snapshot, hub_offline, snapshot_commit
 from .model_licence import ModelLicence, resolve_licence
+from .output import check_output, publish, staging_dir
 from .parity import compare_unsafe_probabilities, max_abs_diff, require_within
+from .probes import choose_probes
 
 SPEC_NAME = "constitutional-safety-classifier"
 TIER = "constitutional-gguf"
 FLOAT_QUANTS = {"F32": "LLAMA_FTYPE_ALL_F32", "F16": "LLAMA_FTYPE_MOSTLY_F16",
                 "BF16": "LLAMA_FTYPE_MOSTLY_BF16"}
+# Types llama.cpp's quantizer fails on here, refused before the slow steps instead of after them
+# (every ftype tried with llama-cpp-python 0.3.36 on the tiny Qwen3): these need an importance
+# matrix ("this quantization requires an imatrix"), which this export does not compute ...
+IMATRIX_QUANTS = ("IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS", "Q2_K_S")
+# ... and this one it does not write at all ("invalid output file type").
+UNWRITABLE_QUANTS = ("NVFP4",)
 
 # Short, varied probes for parity (benign, borderline, harmful requests; no operational detail).
 DEFAULT_PROBES = (
@@ -69,10 +79,17 @@ def resolve_quant(name: str) -> tuple[str, int]:
     llama_cpp = require("llama_cpp", "gguf", "quantizing with llama.cpp")
     canonical = name.strip().upper()
     attr = FLOAT_QUANTS.get(canonical, f"LLAMA_FTYPE_MOSTLY_{canonical}")
+    supported = ", ".join(["F32"] + sorted(
+        n[len("LLAMA_FTYPE_MOSTLY_"):] for n in dir(llama_cpp)
+        if n.startswith("LLAMA_FTYPE_MOSTLY_")
+        and n[len("LLAMA_FTYPE_MOSTLY_"):] not in IMATRIX_QUANTS + UNWRITABLE_QUANTS))
+    if canonical in IMATRIX_QUANTS:
+        raise ExportError(f"quantization {canonical} needs an importance matrix (imatrix), which this "
+                          f"export does not compute; choose one of {supported}.")
+    if canonical in UNWRITABLE_QUANTS:
+        raise ExportError(f"llama.cpp's quantizer cannot write {canonical} files; choose one of {supported}.")
     if not hasattr(llama_cpp, attr):
-        known = sorted(n[len("LLAMA_FTYPE_MOSTLY_"):] for n in dir(llama_cpp)
-                       if n.startswith("LLAMA_FTYPE_MOSTLY_"))
-        raise ExportError(f"unknown quantization {name!r}; llama.cpp knows F32, {', '.join(known)}.")
+        raise ExportError(f"unknown quantization {name!r}; choose one of {supported}.")
     return canonical, int(getattr(llama_cpp, attr))
 
 
@@ -86,11 +103,43 @@ def quantize_gguf(source: Path, target: Path, quant: str, threads: int | None = 
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = ftype
     params.nthread = threads or 0
-    status = llama_cpp.llama_model_quantize(os.fsencode(source), os.fsencode(target),
-                                            ctypes.byref(params))
+    with _llama_cpp_errors(llama_cpp) as errors:
+        status = llama_cpp.llama_model_quantize(os.fsencode(source), os.fsencode(target),
+                                                ctypes.byref(params))
     if status != 0 or not target.is_file():
-        raise ExportError(f"llama.cpp failed to quantize {source} to {quant} (status {status}).")
+        said = (" llama.cpp said: " + " | ".join(errors[-4:])) if errors else ""
+        raise ExportError(f"llama.cpp failed to quantize {source} to {quant} (status {status}).{said}")
     return target
+
+
+@contextmanager
+def _llama_cpp_errors(llama_cpp: Any) -> Iterator[list[str]]:
+    """Collect llama.cpp's warning and error lines while the block runs, printing nothing, then
+    restore the previous log callback. ggml's log levels: 2 info, 3 warn, 4 error, 5 continues the
+    previous message."""
+    lines: list[str] = []
+    keeping = [False]
+
+    @llama_cpp.llama_log_callback
+    def callback(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
+        message = " ".join((text or b"").decode("utf-8", "replace").split())
+        if level != 5:
+            keeping[0] = level in (3, 4)
+            if keeping[0] and message:
+                lines.append(message)
+        elif keeping[0] and message:
+            if lines:
+                lines[-1] += " " + message
+            else:
+                lines.append(message)
+
+    previous, user_data = llama_cpp.llama_log_callback(), ctypes.c_void_p()
+    llama_cpp.llama_log_get(ctypes.byref(previous), ctypes.byref(user_data))
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+    try:
+        yield lines
+    finally:
+        llama_cpp.llama_log_set(previous, user_data)
 
 
 def load_constitution(spec: dict[str, Any], spec_dir: Path, override: str | None) -> str:
@@ -113,11 +162,14 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
                           probes: Sequence[str] | None = None, base_revision: str | None = None,
                           adapter_revision: str | None = None, tolerance: float | None = None,
                           threads: int | None = None, overwrite: bool = False, download: bool = False,
+                          model_id: str | None = None,
                           progress: Callable[[str], None] | None = None) -> Any:
     """Export base + adapter into a ``constitutional-gguf`` bundle at ``output``; returns the Manifest.
 
-    ``base`` and ``adapter`` are local directories or hub ids; a hub id is read from the local
-    Hugging Face cache only, without any network access, unless ``download`` is true.
+    ``base`` and ``adapter`` are local directories (recorded as absolute paths, ``kind: local``)
+    or hub ids (``kind: hub``, with the commit of the hub-cache snapshot read); a hub id is read
+    from the local Hugging Face cache only, without any network access, unless ``download`` is
+    true. ``model_id`` defaults to the adapter's hub id, or its directory name when it is local.
     """
     torch = require("torch", "export", "the constitutional export")
     transformers = require("transformers", "export", "the constitutional export")
@@ -138,15 +190,18 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
     tolerance = float(tolerance if tolerance is not None else spec_data.get("parity_logit_tolerance", 1e-4))
     max_input_tokens = int(spec_data.get("max_input_tokens", 512))
     window_stride = int(spec_data.get("window_stride", (3 * max_input_tokens) // 4))
-    probes = list(probes or DEFAULT_PROBES)
-    base_revision = base_revision or (spec_data.get("base") or {}).get("revision")
-    adapter_revision = adapter_revision or (spec_data.get("adapter") or {}).get("revision")
+    probes, probe_set = choose_probes(probes, DEFAULT_PROBES)
+    base, base_local, base_revision = _resolve_source(spec_data, "base", base, base_revision)
+    adapter, adapter_local, adapter_revision = _resolve_source(spec_data, "adapter", adapter, adapter_revision)
+    model_id = model_id or (Path(adapter).name if adapter_local else adapter)
 
-    output = Path(output).expanduser().resolve()
-    if output.exists() and any(output.iterdir()) and not overwrite:
-        raise ExportError(f"{output} exists and is not empty; pass overwrite=True (--force) to replace it.")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".constitutional-export-", dir=output.parent))
+    def source_dirs() -> list[tuple[str, Any]]:  # the directories the export reads (cache snapshots)
+        return [("base", base if base_local else cached_snapshot(base, base_revision)),
+                ("adapter", adapter if adapter_local
+                 else cached_snapshot(adapter, adapter_revision, "adapter_config.json"))]
+
+    output = check_output(output, force=overwrite, sources=source_dirs())
+    work = staging_dir(output, ".constitutional-export-")
     try:
         # 1. tokenizer, base and adapter (local directories, the hub cache, or --download)
         say(f"loading {base} + adapter {adapter} (float32, unmerged)")
@@ -159,10 +214,15 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
                     base, revision=base_revision, dtype=torch.float32, use_safetensors=True,
                     local_files_only=local_only)
             except (OSError, ValueError) as exc:
-                hint = "" if download or Path(base).expanduser().is_dir() else " " + DOWNLOAD_HINT
+                hint = "" if download or base_local else " " + DOWNLOAD_HINT
                 raise ExportError(f"cannot load the base model {base!r}: {str(exc).rstrip('.')}.{hint}") from exc
             adapter_dir = _safetensors_adapter(adapter, adapter_revision, download)
-        base_commit = getattr(model.config, "_commit_hash", None)
+        commits = {"base": snapshot_commit(base if base_local else cached_snapshot(base, base_revision)),
+                   "adapter": snapshot_commit(adapter_dir)}
+        for role, source, local in (("base", base, base_local), ("adapter", adapter, adapter_local)):
+            if not local and commits[role] is None:
+                say(f"warning: the commit of the {role} {source} could not be read from the Hugging "
+                    "Face cache; the manifest records commit null")
 
         # 2. label ids, prompt layout (the runtime's own code), unmerged reference
         hf_tok.backend_tokenizer.save(str(work / TOKENIZER_FILE))
@@ -181,10 +241,13 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
             "bos_token": hf_tok.bos_token, "chat_template": getattr(hf_tok, "chat_template", None)})
         f32_path = work / "model-f32.gguf"
         say(f"writing F32 GGUF {f32_path.name}")
+        urls = {}  # hub pages only: a local path is no URL
+        if not adapter_local:
+            urls["general.source.url"] = f"https://huggingface.co/{adapter}"
+        if not base_local:
+            urls["general.base_model.0.repo_url"] = f"https://huggingface.co/{base}"
         write_qwen3_gguf(f32_path, config, vocab, tensors_from_state_dict(merged.state_dict()),
-                         dtype="F32", name=str(adapter), metadata={
-                             "general.source.url": f"https://huggingface.co/{adapter}",
-                             "general.base_model.0.repo_url": f"https://huggingface.co/{base}"})
+                         dtype="F32", name=model_id, metadata=urls)
         del merged, model
         gc.collect()
 
@@ -196,6 +259,7 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
         worst = max_abs_diff(reference, f32_logits)
         parity: dict[str, Any] = {
             "reference": "unmerged PyTorch base+adapter (float32), label logits at the answer position",
+            "probe_set": probe_set,
             "f32_gguf": {"max_abs_diff_label_logits": worst, "tolerance": tolerance,
                          "kv_cache": "f32", "probes": len(probes),
                          **compare_unsafe_probabilities(_p_unsafe(reference), _p_unsafe(f32_logits))},
@@ -220,16 +284,17 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
                 f"agreement {result['label_agreement']:.2f}")
 
         # 7. bundle
-        licences = {role: _source_licence(spec_data, role, str(source), revision, say)
+        licences = {role: _source_licence(spec_data, role, source, revision, say)
                     for role, source, revision in (("base", base, base_revision),
                                                    ("adapter", adapter, adapter_revision))}
         manifest = write_bundle(
             work, [MODEL_FILE, TOKENIZER_FILE],
             tier=TIER,
-            model_id=str(adapter),
-            sources=[{"role": "base", "id": str(base), "revision": base_revision, "resolved": base_commit,
-                      **licences["base"].record()},
-                     {"role": "adapter", "id": str(adapter), "revision": adapter_revision,
+            model_id=model_id,
+            sources=[{"role": "base", "id": base, "kind": "local" if base_local else "hub",
+                      "revision": base_revision, "commit": commits["base"], **licences["base"].record()},
+                     {"role": "adapter", "id": adapter, "kind": "local" if adapter_local else "hub",
+                      "revision": adapter_revision, "commit": commits["adapter"],
                       "merge": "peft merge_and_unload", **licences["adapter"].record()}],
             labels={**labels, "score": "1 - softmax([logit(safe), logit(unsafe)])[unsafe]"},
             max_input_tokens=max_input_tokens,
@@ -246,14 +311,23 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
                    "export_seconds": round(time.perf_counter() - started, 1),
                    "gguf_bytes": model_path.stat().st_size},
         )
-        if output.exists():
-            shutil.rmtree(output)
-        os.replace(work, output)
+        publish(work, output, force=overwrite, sources=source_dirs())
         say(f"bundle written to {output}")
         return manifest
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+
+
+def _resolve_source(spec: dict[str, Any], role: str, given: str,
+                    revision: str | None) -> tuple[str, bool, str | None]:
+    """``(id, local, revision)`` of the base or the adapter: a local directory becomes its absolute
+    path (no revision); a hub id keeps the revision asked for, else the spec's pin for that id."""
+    path = Path(given).expanduser()
+    if path.is_dir():
+        return str(path.resolve()), True, None
+    entry = spec.get(role) or {}
+    return str(given), False, revision or (entry.get("revision") if given == entry.get("id") else None)
 
 
 def _source_licence(spec: dict[str, Any], role: str, source: str, revision: str | None,

@@ -8,11 +8,45 @@ stops that, so every load that must stay local runs inside :func:`hub_offline`.
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 DOWNLOAD_HINT = ("It is not in the local Hugging Face cache; pass --download to fetch it, or give "
                  "a local model directory.")
+
+
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+def snapshot_commit(path: str | Path | None) -> str | None:
+    """The commit a Hugging Face cache path was read from: the 40-hex name of its
+    ``snapshots/<commit>/`` directory, or None for a path outside the cache.
+
+    transformers 5.x no longer sets ``config._commit_hash``; the snapshot path is the record of
+    what was actually read.
+    """
+    if path is None:
+        return None
+    parts = Path(path).parts
+    for name, commit in zip(parts, parts[1:]):
+        if name == "snapshots" and _COMMIT.fullmatch(commit):
+            return commit
+    return None
+
+
+def cached_snapshot(repo_id: str, revision: str | None, filename: str = "config.json") -> Path | None:
+    """The snapshot directory of ``repo_id`` at ``revision`` (default: main) in the local Hugging
+    Face cache, found through ``filename``; None when it is not cached. A pure cache lookup: no
+    network access."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(repo_id, filename, revision=revision)
+    except Exception:  # no huggingface_hub, or an id the hub would not accept: not in the cache
+        return None
+    return Path(found).parent if isinstance(found, str) else None
 
 
 @contextmanager

@@ -17,7 +17,10 @@ Pipeline (``export_roberta``):
    (tokenizer.json, windows, padding): max |Δ logit| must be ≤ 1e-4 or the export fails.
 5. ``quantize_dynamic`` with signed QInt8 weights (unsigned QUInt8 was 2x slower on AVX-512 VNNI),
    then int8 parity: label agreement and max / mean |Δ P(unsafe)| vs PyTorch, into the manifest.
-6. Write the bundle atomically: model.onnx, tokenizer.json, manifest.json (hashes).
+   Scored one window per session call, as the runtime scores int8 bundles by default
+   (dynamic int8 quantizes activations per batch, so a batched figure would not be what ships).
+6. Write the bundle, verify it and move it into place atomically (:mod:`.output`): model.onnx,
+   tokenizer.json, manifest.json (hashes, the source's commit from the hub cache snapshot).
 """
 
 from __future__ import annotations
@@ -25,19 +28,20 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ..bundle import Manifest, read_bundle, write_bundle
+from ..bundle import Manifest, write_bundle
 from ..deps import require
 from ..errors import ExportError
 from ..models import load_spec
-from .hub import DOWNLOAD_HINT, hub_offline
+from .hub import DOWNLOAD_HINT, cached_snapshot, hub_offline, snapshot_commit
 from .model_licence import resolve_licence
+from .output import check_output, publish, staging_dir
 from .parity import compare_unsafe_probabilities, max_abs_diff, require_within
+from .probes import choose_probes
 
 DEFAULT_SPEC = "distilled-safety-roberta"
 TIER = "roberta-onnx"
@@ -243,13 +247,13 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
     transformers = require("transformers", "export", "the RoBERTa export")
     require("onnx", "export", "the RoBERTa export")
     ort = require("onnxruntime", "export", "the RoBERTa export")
-    from ..tiers.roberta_onnx import RobertaEngine
+    from ..tiers.roberta_onnx import RobertaEngine, RobertaONNXClassifier
 
-    output = Path(output).expanduser().resolve()
-    if output.exists() and any(output.iterdir()) and not force:
-        raise ExportError(f"{output} exists and is not empty; choose another directory or pass --force.")
     spec_data = load_spec(spec)
     resolved = resolve_source(spec_data, source, revision, unsafe_index)
+    source_dir = Path(resolved.source) if resolved.local else cached_snapshot(resolved.source, resolved.revision)
+    output = check_output(output, force=force, sources=[("source", source_dir)])
+    probes, probe_set = choose_probes(probe_texts, PROBE_TEXTS)
     log(f"source: {resolved.source} ({'local directory' if resolved.local else 'hub id'}"
         f"{'' if resolved.local else ', revision ' + str(resolved.revision)})")
 
@@ -286,8 +290,13 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
     max_tokens = min(usable, int(spec_data.get("max_input_tokens", usable)), max_length or usable)
     special = special_token_layout(backend, tokenizer.pad_token_id)
 
-    probes = list(probe_texts or PROBE_TEXTS)
-    work = Path(tempfile.mkdtemp(prefix=".roberta-export-", dir=output.parent if output.parent.is_dir() else None))
+    if not resolved.local:  # what from_pretrained read: the snapshot the cache resolves to now
+        source_dir = cached_snapshot(resolved.source, resolved.revision)
+    commit = snapshot_commit(source_dir)
+    if not resolved.local and commit is None:
+        log(f"warning: the commit of {resolved.source} could not be read from the Hugging Face cache; "
+            "the manifest records commit null")
+    work = staging_dir(output, ".roberta-export-")
     try:
         stage = work / "bundle"
         stage.mkdir()
@@ -307,7 +316,8 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
         _check_tokenizer(tokenizer, probes, sequences, max_tokens)
         reference = torch_logits(model, sequences)
         ref_p = p_unsafe(reference, resolved.unsafe_index)
-        fp32_logits = engine.logits(sequences, batch_size=8).tolist()
+        fp32_batch = RobertaONNXClassifier.default_batch_size  # what an fp32 bundle runs at
+        fp32_logits = engine.logits(sequences, batch_size=fp32_batch).tolist()
         engine.close()
         fp32_delta = max_abs_diff(reference, fp32_logits)
         fp32_stats = compare_unsafe_probabilities(ref_p, p_unsafe(fp32_logits, resolved.unsafe_index))
@@ -316,18 +326,24 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
         parity: dict[str, Any] = {
             "reference": f"PyTorch {torch.__version__} (transformers {transformers.__version__}), "
                          "one probe per forward pass",
-            "probe_set": "built-in" if probe_texts is None else "caller-supplied",
-            "fp32": {"max_abs_diff_logit": fp32_delta, "tolerance": LOGIT_TOLERANCE, **fp32_stats},
+            "probe_set": probe_set,
+            "fp32": {"max_abs_diff_logit": fp32_delta, "tolerance": LOGIT_TOLERANCE, **fp32_stats,
+                     "batch_size": fp32_batch},
         }
 
         if quantize == "int8":
             log("quantizing: dynamic int8, signed QInt8 weights")
             quantize_int8(fp32, stage / "model.onnx")
+            # Measured as it ships: the runtime scores int8 bundles one window per call by default,
+            # and dynamic int8 quantizes activations per batch (batched scores move slightly).
+            int8_batch = RobertaONNXClassifier.int8_default_batch_size
             engine = RobertaEngine(stage / "model.onnx", stage / "tokenizer.json", **engine_kwargs)
-            int8_logits = engine.logits(sequences, batch_size=8).tolist()
+            int8_logits = engine.logits(sequences, batch_size=int8_batch).tolist()
             engine.close()
             int8_stats = compare_unsafe_probabilities(ref_p, p_unsafe(int8_logits, resolved.unsafe_index))
-            parity["int8"] = {"max_abs_diff_logit": max_abs_diff(reference, int8_logits), **int8_stats}
+            parity["int8"] = {"max_abs_diff_logit": max_abs_diff(reference, int8_logits), **int8_stats,
+                              "batch_size": int8_batch,
+                              "scored": "at the runtime's default batch size for int8 bundles"}
             log(f"int8 parity: label agreement {int8_stats['label_agreement']:.3f}, max |Δ P(unsafe)| "
                 f"{int8_stats['max_abs_diff_p_unsafe']:.3g}, mean {int8_stats['mean_abs_diff_p_unsafe']:.3g}")
             quantization = "int8-dynamic (QInt8 weights, per-tensor; dynamic uint8 activations)"
@@ -340,7 +356,7 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
                                   local_files_only=resolved.local or not download, log=log)
         source_record = {"role": "model", "id": resolved.source, "kind": "local" if resolved.local else "hub",
                          "revision": resolved.revision,
-                         "commit": getattr(config, "_commit_hash", None), **licence.record()}
+                         "commit": commit, **licence.record()}
         extra: dict[str, Any] = {
             "special_tokens": special,
             "architecture": {"model_type": config.model_type, "layers": config.num_hidden_layers,
@@ -367,10 +383,7 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
             long_input_policy=str(spec_data.get("long_input_policy", "windows, most unsafe window")).strip(),
             quantization=quantization, tokenizer="tokenizer.json", parity=parity,
             threshold=float(spec_data.get("threshold", 0.5)), extra=extra)
-        read_bundle(stage)  # the bundle as written must verify
-        if output.exists():
-            shutil.rmtree(output)
-        shutil.move(str(stage), str(output))
+        publish(stage, output, force=force, sources=[("source", source_dir)])
         log(f"bundle written: {output}")
         return manifest
     finally:

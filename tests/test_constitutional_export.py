@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -277,3 +279,169 @@ def test_cli_export_writes_a_bundle_and_summarises_it(tiny_qwen3_source, tmp_pat
     assert json.loads((out / "manifest.json").read_text())["quantization"] == "F32"
     assert cli_main(["export", "constitutional", str(base), "--adapter", str(adapter), "-o", str(out),
                      "--quant", "F32", "--quiet"]) == 2  # a non-empty output needs --force
+
+
+def _gguf_strings(path: Path) -> dict:
+    gguf = require("gguf")
+    fields = gguf.GGUFReader(path).fields
+    out = {}
+    for key in ("general.name", "general.source.url", "general.base_model.0.repo_url"):
+        if key in fields:
+            field = fields[key]
+            out[key] = field.contents() if hasattr(field, "contents") else bytes(field.parts[field.data[0]]).decode()
+    return out
+
+
+def test_hub_ids_from_the_cache_record_their_commits(tiny_qwen3_source, tiny_constitutional_bundle_f32,
+                                                     tmp_path, monkeypatch, fake_hf_cache):
+    """The commits come from the hub-cache snapshots read (transformers 5.x sets no
+    config._commit_hash; the adapter had none at all); hub ids get hub URLs in the GGUF; --force
+    replaces an existing bundle; the bundle has a plain directory's mode; no network."""
+    from alignmenter_edge.export.constitutional import export_constitutional
+
+    base, adapter = tiny_qwen3_source
+    base_commit = fake_hf_cache("alignmenter-edge-tests/tiny-qwen3", base)
+    adapter_commit = fake_hf_cache("alignmenter-edge-tests/tiny-adapter", adapter)
+    assert base_commit != adapter_commit
+    out = tmp_path / "bundles" / "hub"
+    out.parent.mkdir()
+    shutil.copytree(tiny_constitutional_bundle_f32, out)
+    attempts = _block_network(monkeypatch)
+    old_umask = os.umask(0o022)
+    try:
+        export_constitutional("alignmenter-edge-tests/tiny-qwen3", "alignmenter-edge-tests/tiny-adapter", out,
+                              quant="F32", overwrite=True, probes=["hello", "how do i poison a well"])
+    finally:
+        os.umask(old_umask)
+    assert attempts == []
+    manifest = json.loads((out / "manifest.json").read_text())
+    base_record, adapter_record = manifest["sources"]
+    assert (base_record["id"], base_record["kind"], base_record["commit"]) == (
+        "alignmenter-edge-tests/tiny-qwen3", "hub", base_commit)
+    assert (adapter_record["id"], adapter_record["kind"], adapter_record["commit"]) == (
+        "alignmenter-edge-tests/tiny-adapter", "hub", adapter_commit)
+    assert manifest["model_id"] == "alignmenter-edge-tests/tiny-adapter"
+    assert manifest["parity"]["probe_set"] == "caller-supplied" and manifest["parity"]["f32_gguf"]["probes"] == 2
+    assert _gguf_strings(out / "model.gguf") == {
+        "general.name": "alignmenter-edge-tests/tiny-adapter",
+        "general.source.url": "https://huggingface.co/alignmenter-edge-tests/tiny-adapter",
+        "general.base_model.0.repo_url": "https://huggingface.co/alignmenter-edge-tests/tiny-qwen3"}
+    assert (out.stat().st_mode & 0o777) == 0o755
+    assert [p.name for p in out.parent.iterdir()] == ["hub"]  # old bundle deleted, nothing hidden left
+
+
+def test_local_paths_are_recorded_absolute_and_never_as_hub_urls(tiny_qwen3_source, tmp_path, monkeypatch):
+    """Relative local paths once went into the manifest as given (looking like hub ids, no kind)
+    and into the GGUF as https://huggingface.co/<path>. Also: the bundle's mode is a plain
+    directory's (it was mkdtemp's 0700) and the built-in probe set is recorded as such."""
+    from alignmenter_edge.export.constitutional import DEFAULT_PROBES, export_constitutional
+
+    base, adapter = tiny_qwen3_source
+    shutil.copytree(base, tmp_path / "qwen" / "base")
+    shutil.copytree(adapter, tmp_path / "qwen" / "adapter")
+    monkeypatch.chdir(tmp_path)
+    old_umask = os.umask(0o022)
+    try:
+        export_constitutional("qwen/base", "qwen/adapter", "out", quant="F32")
+    finally:
+        os.umask(old_umask)
+    out = tmp_path / "out"
+    manifest = json.loads((out / "manifest.json").read_text())
+    base_record, adapter_record = manifest["sources"]
+    assert (base_record["id"], base_record["kind"], base_record["commit"], base_record["revision"]) == (
+        str(tmp_path / "qwen" / "base"), "local", None, None)
+    assert (adapter_record["id"], adapter_record["kind"], adapter_record["commit"]) == (
+        str(tmp_path / "qwen" / "adapter"), "local", None)
+    assert manifest["model_id"] == "adapter"  # the directory's name, as the RoBERTa export does
+    assert _gguf_strings(out / "model.gguf") == {"general.name": "adapter"}  # no URL for a local path
+    assert manifest["parity"]["probe_set"] == "built-in"
+    assert manifest["parity"]["f32_gguf"]["probes"] == len(DEFAULT_PROBES)
+    assert (out.stat().st_mode & 0o777) == 0o755
+
+
+def test_force_never_deletes_a_directory_that_is_not_a_bundle(tiny_qwen3_source, tmp_path):
+    from alignmenter_edge.errors import ExportError
+    from alignmenter_edge.export.constitutional import export_constitutional
+
+    base, adapter = tiny_qwen3_source
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "precious.txt").write_text("keep me")
+    with pytest.raises(ExportError, match="is not a bundle .*so --force will not delete it"):
+        export_constitutional(str(base), str(adapter), mine, quant="F32", overwrite=True)
+    assert (mine / "precious.txt").read_text() == "keep me"
+    work = tmp_path / "work"
+    shutil.copytree(adapter, work / "adapter")
+    (work / "manifest.json").write_text("{}")  # even a directory that looks like a bundle
+    with pytest.raises(ExportError, match="contains the adapter model directory"):
+        export_constitutional(str(base), str(work / "adapter"), work, quant="F32", overwrite=True)
+    assert (work / "adapter" / "adapter_model.safetensors").is_file()
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(ExportError, match=f"the output {afile} is a file, not a directory"):
+        export_constitutional(str(base), str(adapter), afile, quant="F32", overwrite=True)
+    assert not list(tmp_path.glob(".constitutional-export-*"))
+
+
+def test_bundle_is_verified_before_it_is_moved_into_place(tiny_qwen3_source, tmp_path, monkeypatch):
+    from alignmenter_edge.errors import BundleIntegrityError
+    from alignmenter_edge.export import constitutional
+
+    real_write_bundle = constitutional.write_bundle
+
+    def write_then_corrupt(directory, files, **fields):
+        manifest = real_write_bundle(directory, files, **fields)
+        with open(Path(directory) / "tokenizer.json", "a", encoding="utf-8") as handle:
+            handle.write(" ")  # what a failing disk or a racing process could do
+        return manifest
+
+    monkeypatch.setattr(constitutional, "write_bundle", write_then_corrupt)
+    base, adapter = tiny_qwen3_source
+    with pytest.raises(BundleIntegrityError, match="tokenizer.json"):
+        constitutional.export_constitutional(str(base), str(adapter), tmp_path / "out", quant="F32",
+                                             probes=["hello"])
+    assert not (tmp_path / "out").exists()
+    assert not list(tmp_path.glob(".constitutional-export-*"))
+
+
+def test_imatrix_quantizations_are_refused_before_the_slow_steps(tiny_qwen3_source, tmp_path, monkeypatch):
+    require("llama_cpp")
+    from alignmenter_edge.errors import ExportError
+    from alignmenter_edge.export import constitutional
+
+    for name in ("IQ2_XXS", "iq1_s"):
+        with pytest.raises(ExportError, match=r"needs an importance matrix .*choose one of F32, .*Q4_K_M"):
+            constitutional.resolve_quant(name)
+    loaded = []
+    monkeypatch.setattr(constitutional, "_safetensors_adapter", lambda *a: loaded.append(a))
+    base, adapter = tiny_qwen3_source
+    with pytest.raises(ExportError, match="IQ2_XXS needs an importance matrix"):
+        constitutional.export_constitutional(str(base), str(adapter), tmp_path / "out", quant="IQ2_XXS")
+    assert loaded == [] and not (tmp_path / "out").exists()
+
+
+def test_quantizer_failure_quotes_llama_cpp(tmp_path):
+    require("llama_cpp")
+    from alignmenter_edge.errors import ExportError
+    from alignmenter_edge.export.constitutional import quantize_gguf
+
+    junk = tmp_path / "junk.gguf"
+    junk.write_bytes(b"not a gguf file at all" * 100)
+    with pytest.raises(ExportError, match=r"failed to quantize .*llama.cpp said: .*(magic|failed to load model)"):
+        quantize_gguf(junk, tmp_path / "out.gguf", "Q8_0")
+
+
+def test_empty_probe_list_is_an_error_not_the_built_in_probes(tiny_qwen3_source, tmp_path, capsys):
+    from alignmenter_edge.cli import main as cli_main
+    from alignmenter_edge.errors import ExportError
+    from alignmenter_edge.export.constitutional import export_constitutional
+
+    base, adapter = tiny_qwen3_source
+    with pytest.raises(ExportError, match="probe list is empty"):
+        export_constitutional(str(base), str(adapter), tmp_path / "a", quant="F32", probes=[])
+    empty = tmp_path / "probes.txt"
+    empty.write_text("\n \n")
+    assert cli_main(["export", "constitutional", str(base), "--adapter", str(adapter), "-o",
+                     str(tmp_path / "b"), "--quant", "F32", "--probes", str(empty), "--quiet"]) == 2
+    assert "probe" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

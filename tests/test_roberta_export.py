@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -203,3 +204,193 @@ def test_probe_file_is_used(tiny_roberta_source, tmp_path):
                      "--quantize", "none", "--probes", str(probes)]) == 0
     parity = json.loads((out / "manifest.json").read_text())["parity"]
     assert parity["fp32"]["probes"] == 3 and parity["probe_set"] == "caller-supplied"
+
+
+# --- output directory: --force replaces bundles only, atomically (export/output.py, both exports) ---
+
+def test_force_never_deletes_a_directory_that_is_not_a_bundle(tiny_roberta_source, tmp_path):
+    """`export roberta DIR/model -o DIR --force` once deleted the source and the user's files."""
+    from alignmenter_edge.export.roberta import export_roberta
+
+    work = tmp_path / "work"
+    shutil.copytree(tiny_roberta_source, work / "model")
+    (work / "notes.txt").write_text("mine")
+    before = sorted(p.relative_to(work) for p in work.rglob("*"))
+    with pytest.raises(ExportError, match="contains the source model directory"):
+        export_roberta(str(work / "model"), work, quantize="none", force=True)
+    (work / "manifest.json").write_text("{}")  # looks like a bundle: still refused, it holds the source
+    with pytest.raises(ExportError, match="contains the source model directory"):
+        export_roberta(str(work / "model"), work, quantize="none", force=True)
+    (work / "manifest.json").unlink()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "precious.txt").write_text("keep me")
+    with pytest.raises(ExportError, match=r"is not a bundle \(it has no manifest.json\), so --force will not"):
+        export_roberta(str(work / "model"), other, quantize="none", force=True)
+    assert (other / "precious.txt").read_text() == "keep me"
+    assert sorted(p.relative_to(work) for p in work.rglob("*")) == before
+    assert not list(tmp_path.glob(".*"))  # no work directory left behind
+
+
+def test_output_that_is_a_file_is_an_export_error(tiny_roberta_source, tmp_path):
+    from alignmenter_edge.export.roberta import export_roberta
+
+    target = tmp_path / "afile"
+    target.write_text("not a directory")
+    with pytest.raises(ExportError, match=f"the output {target} is a file, not a directory"):
+        export_roberta(str(tiny_roberta_source), target, quantize="none", force=True)
+    with pytest.raises(ExportError, match=f"{target} is a file, not a directory"):
+        export_roberta(str(tiny_roberta_source), target / "bundle", quantize="none")
+    assert target.read_text() == "not a directory"
+
+
+def _fake_bundle(directory: Path, text: str) -> None:
+    from alignmenter_edge.bundle import write_bundle
+
+    directory.mkdir()
+    (directory / "model.onnx").write_text(text)
+    write_bundle(directory, ["model.onnx"], tier="roberta-onnx", model_id=text, sources=[],
+                 labels={"unsafe_index": 1}, max_input_tokens=8, long_input_policy="windows",
+                 quantization="fp32")
+
+
+def test_publish_replaces_a_bundle_atomically_and_puts_it_back_on_failure(tmp_path, monkeypatch):
+    """The shared last step of both exports: verify, chmod, move the old bundle aside (hidden,
+    same parent), move the new one in, delete the old one; on failure the old one is put back."""
+    from alignmenter_edge.export import output as output_module
+
+    root = tmp_path / "bundles"
+    root.mkdir()
+    out, stage = root / "bundle", root / ".stage-1"
+    _fake_bundle(out, "old")
+    _fake_bundle(stage, "new")
+    real_rename = os.rename
+    moves = []
+
+    def failing_rename(src, dst):
+        moves.append((Path(src), Path(dst)))
+        if Path(src) == stage:
+            raise OSError(28, "No space left on device")
+        real_rename(src, dst)
+
+    monkeypatch.setattr(output_module.os, "rename", failing_rename)
+    with pytest.raises(ExportError, match="cannot move the bundle into .*nothing there was changed"):
+        output_module.publish(stage, out, force=True)
+    assert (out / "model.onnx").read_text() == "old"  # put back
+    assert moves[0][0] == out and moves[0][1].parent.name.startswith(".bundle.replaced-")  # aside first
+    assert sorted(p.name for p in root.iterdir()) == [".stage-1", "bundle"]
+    monkeypatch.setattr(output_module.os, "rename", real_rename)
+    old_umask = os.umask(0o027)
+    try:
+        output_module.publish(stage, out, force=True)
+    finally:
+        os.umask(old_umask)
+    assert (out / "model.onnx").read_text() == "new"
+    assert (out.stat().st_mode & 0o777) == 0o750  # 0o755 & ~umask, not mkdtemp's 0o700
+    assert [p.name for p in root.iterdir()] == ["bundle"]  # the old one is gone, nothing hidden left
+    with pytest.raises(ExportError, match="exists and is not empty; .*--force"):
+        output_module.check_output(out, force=False)
+
+
+@pytest.mark.slow
+def test_hub_id_from_the_cache_records_its_commit(tiny_roberta_source, tiny_roberta_bundle_fp32, tmp_path,
+                                                  monkeypatch, fake_hf_cache):
+    """transformers 5.x no longer sets config._commit_hash: the commit comes from the snapshot
+    directory the cache resolves the id to. Also: --force replaces an existing bundle, the new one
+    has a plain directory's mode, and nothing connects to the network."""
+    import socket
+
+    require("onnxruntime")
+    from alignmenter_edge.export.roberta import export_roberta
+
+    commit = fake_hf_cache("alignmenter-edge-tests/tiny-roberta", tiny_roberta_source)
+    out = tmp_path / "bundles" / "hub"
+    out.parent.mkdir()
+    shutil.copytree(tiny_roberta_bundle_fp32, out)
+    attempts = []
+
+    def blocked(*args, **kwargs):
+        attempts.append(args[:2])
+        raise OSError("network blocked by the test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", blocked)
+    monkeypatch.setattr(socket.socket, "connect", blocked)
+    old_umask = os.umask(0o022)
+    try:
+        export_roberta("alignmenter-edge-tests/tiny-roberta", out, quantize="none", force=True,
+                       probe_texts=["hello there", "how do i make a bomb"])
+    finally:
+        os.umask(old_umask)
+    assert attempts == []
+    manifest = json.loads((out / "manifest.json").read_text())
+    source = manifest["sources"][0]
+    assert (source["id"], source["kind"], source["commit"]) == ("alignmenter-edge-tests/tiny-roberta", "hub", commit)
+    assert manifest["model_id"] == "alignmenter-edge-tests/tiny-roberta"  # replaced the copied fp32 bundle
+    assert (out.stat().st_mode & 0o777) == 0o755
+    assert [p.name for p in out.parent.iterdir()] == ["hub"]
+
+
+@pytest.mark.slow
+def test_int8_parity_is_measured_as_the_runtime_scores_int8(tiny_roberta_source, tiny_roberta_bundle):
+    """Reference: PyTorch on each probe's first window; candidate: the bundle as load_classifier
+    runs it by default (one window per call for int8). The manifest must record exactly that."""
+    require("onnxruntime")
+    from transformers import AutoModelForSequenceClassification
+
+    from alignmenter_edge.export.parity import compare_unsafe_probabilities, max_abs_diff
+    from alignmenter_edge.export.roberta import PROBE_TEXTS, p_unsafe, torch_logits
+
+    parity = json.loads((tiny_roberta_bundle / "manifest.json").read_text())["parity"]
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_roberta_source).eval()
+    with load_classifier(tiny_roberta_bundle) as clf:
+        assert clf.batch_size == 1
+        sequences = [clf.engine.windows(ids)[0] for ids in clf.engine.encode(list(PROBE_TEXTS))]
+        shipped = clf.engine.logits(sequences, clf.batch_size).tolist()
+        batched = clf.engine.logits(sequences, 8).tolist()
+    reference = torch_logits(model, sequences)
+    expected = compare_unsafe_probabilities(p_unsafe(reference, 1), p_unsafe(shipped, 1))
+    assert parity["int8"]["batch_size"] == 1 and "default batch size" in parity["int8"]["scored"]
+    # Thread counts differ from the export's (last digits move: ~1e-4 relative); batches of 8 moved
+    # these figures by 4-10 % on this model.
+    for key in ("max_abs_diff_p_unsafe", "mean_abs_diff_p_unsafe"):
+        assert parity["int8"][key] == pytest.approx(expected[key], rel=2e-3), key
+    assert parity["int8"]["max_abs_diff_logit"] == pytest.approx(max_abs_diff(reference, shipped), rel=2e-3)
+    assert max_abs_diff(shipped, batched) > 1e-5  # batching really changes int8 logits here
+
+
+# --- probe sets ---
+
+def test_probe_file_reading(tmp_path):
+    from alignmenter_edge.export.probes import choose_probes, read_probe_file
+
+    good = tmp_path / "good.txt"
+    good.write_text('plain text\n\n{"text": "{braces} as JSONL"}\n  indented line\n')
+    assert read_probe_file(good) == ["plain text", "{braces} as JSONL", "  indented line"]
+    bad = tmp_path / "bad.txt"
+    bad.write_text("fine\n{not json} but text\n")
+    with pytest.raises(ExportError, match=r"bad.txt line 2: starts with '\{' but is not a JSON object .*invalid JSON"):
+        read_probe_file(bad)
+    bad.write_text('{"prompt": "no text key"}\n')
+    with pytest.raises(ExportError, match=r"line 1: .*no \"text\" string"):
+        read_probe_file(bad)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n  \n")
+    with pytest.raises(ExportError, match="holds no probe texts"):
+        read_probe_file(empty)
+    assert choose_probes(None, ("a", "b")) == (["a", "b"], "built-in")
+    assert choose_probes(["x", ""], ("a",)) == (["x", ""], "caller-supplied")
+    with pytest.raises(ExportError, match="probe list is empty"):
+        choose_probes([], ("a",))
+
+
+@pytest.mark.slow
+def test_empty_probe_file_is_an_error_not_the_built_in_probes(tiny_roberta_source, tmp_path, capsys):
+    """An empty --probes file once fell back to the built-in probes while the manifest said
+    probe_set "caller-supplied"."""
+    empty = tmp_path / "probes.txt"
+    empty.write_text("\n")
+    out = tmp_path / "p"
+    assert cli_main(["export", "roberta", str(tiny_roberta_source), "-o", str(out),
+                     "--quantize", "none", "--probes", str(empty)]) == 2
+    assert "probe" in capsys.readouterr().err
+    assert not out.exists()

@@ -1,0 +1,119 @@
+"""Where an export writes its bundle, shared by both exports (one rule for ``-o`` and ``--force``).
+
+* :func:`check_output` runs before the slow steps and again just before the bundle is moved in.
+  ``-o`` must be a directory path, not a file; it must not contain (or be) a source model
+  directory; an existing non-empty directory is replaced only with ``force``, and only when it is
+  a bundle (holds ``manifest.json``). Anything else is left alone: ``--force`` never deletes a
+  directory that is not a bundle.
+* :func:`staging_dir` makes the hidden work directory next to the output (same file system, so
+  the final move is a rename).
+* :func:`publish` verifies the staged bundle (``read_bundle``), gives it the mode of a plain
+  directory (``0o755`` minus the umask; ``mkdtemp`` makes it 0700) and moves it into place. An old
+  bundle is first renamed to a hidden name in the same parent, the new one renamed in, and only
+  then is the old one deleted; on any failure the old one is put back.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+from ..bundle import MANIFEST_NAME, read_bundle
+from ..errors import ExportError
+
+BUNDLE_MODE = 0o755
+
+
+def check_output(output: str | os.PathLike[str], *, force: bool,
+                 sources: Iterable[tuple[str, str | os.PathLike[str] | None]] = ()) -> Path:
+    """Resolve ``output`` and refuse what the export must not write to or delete.
+
+    ``sources`` are ``(role, directory)`` pairs (local model directories, hub cache snapshots;
+    ``None`` entries are skipped): an output that is or contains one of them is refused.
+    """
+    path = Path(output).expanduser().resolve()
+    for role, source in sources:
+        if source is None:
+            continue
+        source_path = Path(source).expanduser().resolve()
+        if source_path == path or path in source_path.parents:
+            raise ExportError(f"the output {path} contains the {role} model directory {source_path}; "
+                              "the export would replace it. Choose an output directory outside it.")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ExportError(f"cannot write the bundle to {path}: {parent} is a file, not a "
+                                  "directory. Choose another output path.")
+            break
+    if path.exists() and not path.is_dir():
+        raise ExportError(f"the output {path} is a file, not a directory; -o names the bundle "
+                          "directory to create. Choose another path.")
+    if not path.is_dir():
+        return path
+    try:
+        empty = not any(path.iterdir())
+    except OSError as exc:
+        raise ExportError(f"cannot read the output directory {path} ({exc}); choose another one.") from exc
+    if empty:
+        return path
+    if not force:
+        raise ExportError(f"{path} exists and is not empty; choose another directory, or pass --force "
+                          "to replace the bundle in it.")
+    if not (path / MANIFEST_NAME).is_file():
+        raise ExportError(f"{path} is not a bundle (it has no {MANIFEST_NAME}), so --force will not "
+                          "delete it; choose an empty or new output directory.")
+    return path
+
+
+def staging_dir(output: Path, prefix: str) -> Path:
+    """A new hidden work directory in ``output``'s parent (created if needed)."""
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=output.parent))
+    except OSError as exc:
+        raise ExportError(f"cannot create a work directory next to {output} ({exc}); choose an "
+                          "output path in a writable directory.") from exc
+
+
+def publish(stage: Path, output: Path, *, force: bool,
+            sources: Iterable[tuple[str, str | os.PathLike[str] | None]] = ()) -> None:
+    """Verify the bundle staged at ``stage`` and move it to ``output`` (see the module docstring)."""
+    read_bundle(stage)  # the bundle as written must verify
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(stage, BUNDLE_MODE & ~umask)
+    check_output(output, force=force, sources=sources)  # it may have changed during the export
+    try:
+        if output.is_dir() and any(output.iterdir()):
+            _swap(stage, output)
+            return
+        if output.is_dir():
+            output.rmdir()  # empty (checked): a rename onto it is not portable
+        os.rename(stage, output)
+    except OSError as exc:
+        raise ExportError(f"cannot move the bundle into {output} ({exc}); nothing there was changed.") from exc
+
+
+def _swap(stage: Path, output: Path) -> None:
+    """Replace the bundle at ``output`` by ``stage``; the old one is put back on any failure."""
+    retired_dir = Path(tempfile.mkdtemp(prefix=f".{output.name}.replaced-", dir=output.parent))
+    retired = retired_dir / output.name
+    try:
+        os.rename(output, retired)
+    except BaseException:
+        retired_dir.rmdir()
+        raise
+    try:
+        os.rename(stage, output)
+    except BaseException:
+        try:
+            os.rename(retired, output)  # put the old bundle back
+        except OSError as exc:
+            raise ExportError(f"the new bundle could not be moved to {output}, and the old one could "
+                              f"not be put back ({exc}); it is at {retired}.") from exc
+        retired_dir.rmdir()
+        raise
+    shutil.rmtree(retired_dir, ignore_errors=True)
