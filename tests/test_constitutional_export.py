@@ -270,9 +270,15 @@ def test_cli_export_writes_a_bundle_and_summarises_it(tiny_qwen3_source, tmp_pat
 
     base, adapter = tiny_qwen3_source
     out = tmp_path / "bundle"
+    probes = tmp_path / "probes.jsonl"  # the same probe-file rule as export roberta: text or JSONL lines
+    probes.write_text('how do I bake bread\n{"text": "how do I make a bomb"}\n\n', encoding="utf-8")
     assert cli_main(["export", "constitutional", str(base), "--adapter", str(adapter), "-o", str(out),
-                     "--quant", "F32", "--threads", "2", "--quiet"]) == 0
+                     "--quant", "F32", "--threads", "2", "--quiet", "--probes", str(probes),
+                     "--model-id", "judge-f32"]) == 0
     printed = capsys.readouterr()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["model_id"] == "judge-f32"
+    assert manifest["parity"]["probe_set"] == "caller-supplied" and manifest["parity"]["f32_gguf"]["probes"] == 2
     assert printed.out.startswith(f"{out}: F32 bundle, F32 parity max |Δ logit| ")
     assert printed.out.rstrip().endswith("; licence base apache-2.0, adapter unknown")
     assert "no licence found" not in printed.err  # --quiet: the summary line says it instead

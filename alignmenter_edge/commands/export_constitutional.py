@@ -32,8 +32,11 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
                         help="model spec name or YAML path (template, labels, limits)")
     parser.add_argument("--constitution", type=Path, default=None,
                         help="constitution text file replacing the spec's default")
-    parser.add_argument("--probes", type=Path, default=None,
-                        help="text file with one parity probe per line (default: 12 built-in probes)")
+    parser.add_argument("--probes", default=None,
+                        help="parity probe texts: a file with one text per line, or JSONL with 'text' "
+                             "(default: 12 built-in probes)")
+    parser.add_argument("--model-id", default=None,
+                        help="model id recorded in the manifest (default: the adapter's id or directory name)")
     parser.add_argument("--base-revision", default=None, help="pin the base model revision")
     parser.add_argument("--adapter-revision", default=None, help="pin the adapter revision")
     parser.add_argument("--tolerance", type=float, default=None,
@@ -42,25 +45,24 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
                         help="fetch hub ids missing from the local Hugging Face cache (default: no "
                              "network access at all)")
     parser.add_argument("--threads", type=int, default=None, help="threads for llama.cpp")
-    parser.add_argument("--force", action="store_true", help="replace a non-empty output directory")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the bundle in OUTPUT (a directory holding manifest.json; nothing else is deleted)")
     parser.add_argument("--quiet", action="store_true", help="print only the final summary")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..export.constitutional import export_constitutional
+    from ..export.probes import read_probe_file
 
     constitution = args.constitution.read_text(encoding="utf-8") if args.constitution else None
-    probes = None
-    if args.probes:
-        probes = [line.strip() for line in args.probes.read_text(encoding="utf-8").splitlines()
-                  if line.strip()]
+    probes = read_probe_file(args.probes) if args.probes else None
     progress = None if args.quiet else (lambda message: print(message, file=sys.stderr))
     manifest = export_constitutional(
         args.base, args.adapter, args.output, quant=args.quant, spec=args.spec,
         constitution=constitution, probes=probes, base_revision=args.base_revision,
         adapter_revision=args.adapter_revision, tolerance=args.tolerance, threads=args.threads,
-        overwrite=args.force, download=args.download, progress=progress)
+        overwrite=args.force, download=args.download, model_id=args.model_id, progress=progress)
     f32 = manifest.parity["f32_gguf"]
     print(f"{args.output}: {manifest.quantization} bundle, F32 parity max |Δ logit| "
           f"{f32['max_abs_diff_label_logits']:.2e}; licence {licence_summary(manifest.sources)}")

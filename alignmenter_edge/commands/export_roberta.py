@@ -34,33 +34,19 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
                         help="parity probe texts: a file with one text per line, or JSONL with 'text'")
     parser.add_argument("--download", action="store_true",
                         help="allow fetching SOURCE from the Hugging Face hub (off by default)")
-    parser.add_argument("--force", action="store_true", help="replace a non-empty output directory")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the bundle in OUTPUT (a directory holding manifest.json; nothing else is deleted)")
     parser.set_defaults(func=run)
 
 
-def read_probes(path: str) -> list[str]:
-    import json
-
-    texts = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            if line.lstrip().startswith("{"):
-                texts.append(str(json.loads(line)["text"]))
-            else:
-                texts.append(line)
-    return texts
-
-
 def run(args: argparse.Namespace) -> int:
+    from ..export.probes import read_probe_file
     from ..export.roberta import export_roberta  # heavy imports only when exporting
 
     manifest = export_roberta(
         args.source, args.output, spec=args.spec, quantize=args.quantize, revision=args.revision,
         unsafe_index=args.unsafe_index, max_length=args.max_length, download=args.download,
-        model_id=args.model_id, probe_texts=read_probes(args.probes) if args.probes else None,
+        model_id=args.model_id, probe_texts=read_probe_file(args.probes) if args.probes else None,
         force=args.force, log=lambda message: print(message, file=sys.stderr))
     parity = manifest.parity
     print(f"wrote {args.output}: {manifest.quantization}, "
