@@ -28,9 +28,8 @@ import gc
 import os
 import shutil
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 from .._version import __version__
 from ..bundle import write_bundle
@@ -95,7 +94,7 @@ def resolve_quant(name: str) -> tuple[str, int]:
 
 def quantize_gguf(source: Path, target: Path, quant: str, threads: int | None = None) -> Path:
     """Quantize ``source`` (F32/F16 GGUF) into ``target`` with llama.cpp's own quantizer."""
-    from ..tiers.llama_session import quiet_logs
+    from ..tiers.llama_session import forget_messages, quiet_logs, recent_errors
 
     llama_cpp = require("llama_cpp", "gguf", "quantizing with llama.cpp")
     _, ftype = resolve_quant(quant)
@@ -103,43 +102,12 @@ def quantize_gguf(source: Path, target: Path, quant: str, threads: int | None = 
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = ftype
     params.nthread = threads or 0
-    with _llama_cpp_errors(llama_cpp) as errors:
-        status = llama_cpp.llama_model_quantize(os.fsencode(source), os.fsencode(target),
-                                                ctypes.byref(params))
+    forget_messages()
+    status = llama_cpp.llama_model_quantize(os.fsencode(source), os.fsencode(target), ctypes.byref(params))
     if status != 0 or not target.is_file():
-        said = (" llama.cpp said: " + " | ".join(errors[-4:])) if errors else ""
-        raise ExportError(f"llama.cpp failed to quantize {source} to {quant} (status {status}).{said}")
+        raise ExportError(f"llama.cpp failed to quantize {source} to {quant} (status {status})."
+                          f"{recent_errors()}")
     return target
-
-
-@contextmanager
-def _llama_cpp_errors(llama_cpp: Any) -> Iterator[list[str]]:
-    """Collect llama.cpp's warning and error lines while the block runs, printing nothing, then
-    restore the previous log callback. ggml's log levels: 2 info, 3 warn, 4 error, 5 continues the
-    previous message."""
-    lines: list[str] = []
-    keeping = [False]
-
-    @llama_cpp.llama_log_callback
-    def callback(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
-        message = " ".join((text or b"").decode("utf-8", "replace").split())
-        if level != 5:
-            keeping[0] = level in (3, 4)
-            if keeping[0] and message:
-                lines.append(message)
-        elif keeping[0] and message:
-            if lines:
-                lines[-1] += " " + message
-            else:
-                lines.append(message)
-
-    previous, user_data = llama_cpp.llama_log_callback(), ctypes.c_void_p()
-    llama_cpp.llama_log_get(ctypes.byref(previous), ctypes.byref(user_data))
-    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
-    try:
-        yield lines
-    finally:
-        llama_cpp.llama_log_set(previous, user_data)
 
 
 def load_constitution(spec: dict[str, Any], spec_dir: Path, override: str | None) -> str:

@@ -26,7 +26,7 @@ from ..errors import BundleError, ModelOutputError
 KV_TYPES = {"f32": 0, "f16": 1, "q8_0": 8}  # ggml_type ids (GGML_TYPE_F32, _F16, _Q8_0)
 
 _lock = threading.Lock()
-_state: dict[str, Any] = {"callback": None, "verbose": 0, "backend": False}
+_state: dict[str, Any] = {"callback": None, "verbose": 0, "backend": False, "keeping": False}
 _recent = collections.deque(maxlen=12)  # last warning/error lines from llama.cpp
 
 
@@ -42,8 +42,7 @@ def quiet_logs(verbose: bool = False) -> None:
             @llama_cpp.llama_log_callback
             def callback(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
                 message = text.decode("utf-8", "replace") if text else ""
-                if level in (2, 3):  # GGML_LOG_LEVEL_WARN, _ERROR
-                    _recent.append(message.strip())
+                _remember(level, " ".join(message.split()))
                 if _state["verbose"] > 0:
                     sys.stderr.write(message)
 
@@ -56,7 +55,24 @@ def quiet_logs(verbose: bool = False) -> None:
             _state["verbose"] += 1
 
 
-def _recent_errors() -> str:
+def _remember(level: int, message: str) -> None:
+    """Keep warnings and errors, with the lines that continue them. ggml's levels: 0 none,
+    1 debug, 2 info, 3 warn, 4 error, 5 continues the previous message."""
+    if level != 5:
+        _state["keeping"] = level in (3, 4)
+        if _state["keeping"] and message:
+            _recent.append(message)
+    elif _state["keeping"] and message:
+        _recent.append(f"{_recent.pop()} {message}" if _recent else message)
+
+
+def forget_messages() -> None:
+    """Drop the warnings and errors kept so far (before an operation whose own ones matter)."""
+    _recent.clear()
+
+
+def recent_errors() -> str:
+    """`` llama.cpp said: ...`` with its last warnings and errors (then forgotten), or ""."""
     lines = [line for line in _recent if line]
     _recent.clear()
     return (" llama.cpp said: " + " | ".join(lines[-4:])) if lines else ""
@@ -83,7 +99,7 @@ class LlamaSession:
             raise BundleError(f"GGUF model file {self.path} does not exist.")
         quiet_logs(verbose)
         self._verbose = verbose
-        _recent.clear()
+        forget_messages()
         try:
             mparams = llama_cpp.llama_model_default_params()
             mparams.n_gpu_layers = 0
@@ -92,7 +108,7 @@ class LlamaSession:
             self._model = llama_cpp.llama_model_load_from_file(os.fsencode(self.path), mparams)
             if not self._model:
                 raise BundleError(f"llama.cpp could not load {self.path}: not a valid GGUF model or "
-                                  f"truncated.{_recent_errors()}")
+                                  f"truncated.{recent_errors()}")
             self.n_vocab = llama_cpp.llama_vocab_n_tokens(llama_cpp.llama_model_get_vocab(self._model))
             self.n_ctx_train = llama_cpp.llama_model_n_ctx_train(self._model)
             if n_ctx > self.n_ctx_train:
@@ -114,7 +130,7 @@ class LlamaSession:
             self._ctx = llama_cpp.llama_init_from_model(self._model, cparams)
             if not self._ctx:
                 raise BundleError(f"llama.cpp could not create a context of {n_ctx} tokens for "
-                                  f"{self.path}.{_recent_errors()}")
+                                  f"{self.path}.{recent_errors()}")
             self.n_ctx = llama_cpp.llama_n_ctx(self._ctx)
             self._memory = llama_cpp.llama_get_memory(self._ctx)
             self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
@@ -161,7 +177,7 @@ class LlamaSession:
             batch.n_tokens = len(chunk)
             status = self._llama.llama_decode(self._ctx, batch)
             if status != 0:
-                raise ModelOutputError(f"llama_decode failed with status {status}.{_recent_errors()}")
+                raise ModelOutputError(f"llama_decode failed with status {status}.{recent_errors()}")
             self.n_past += len(chunk)
         self._has_logits = want_logits
 
@@ -189,7 +205,7 @@ class LlamaSession:
         array = (self._llama.llama_token * len(tokens))(*tokens)
         written = self._llama.llama_state_seq_save_file(self._ctx, os.fsencode(path), 0, array, len(tokens))
         if not written:
-            raise OSError(f"llama.cpp could not write the sequence state to {path}.{_recent_errors()}")
+            raise OSError(f"llama.cpp could not write the sequence state to {path}.{recent_errors()}")
         return int(written)
 
     def load_sequence(self, path: str | os.PathLike[str], capacity: int) -> list[int] | None:
@@ -202,7 +218,7 @@ class LlamaSession:
         read = self._llama.llama_state_seq_load_file(self._ctx, os.fsencode(path), 0, array, capacity,
                                                      ctypes.byref(count))
         if not read:
-            _recent_errors()
+            recent_errors()
             self._llama.llama_memory_clear(self._memory, True)
             return None
         self.n_past = int(count.value)
