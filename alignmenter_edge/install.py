@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from .bundle import MANIFEST_NAME, Bundle, read_bundle
+from .directories import swap_directory
 from .errors import BundleError, BundleIntegrityError, UnknownModelError
 from .paths import bundles_dir
 from .registry import name_read_as_tier
@@ -100,7 +101,7 @@ def _move_into_place(staging: Path, target: Path, force: bool) -> None:
     """Move ``staging`` to ``target``. Without ``force`` a bundle that appeared there meanwhile
     (a concurrent install) is never replaced; with it an existing bundle is swapped out."""
     if force and target.exists():
-        _swap_into_place(staging, target)
+        swap_directory(staging, target)
         return
     try:
         os.rename(staging, target)  # fails onto a non-empty directory: never replaces a bundle
@@ -108,18 +109,3 @@ def _move_into_place(staging: Path, target: Path, force: bool) -> None:
         if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
             raise _already_installed(target) from exc
         raise
-
-
-def _swap_into_place(staging: Path, target: Path) -> None:
-    """Replace the bundle at ``target`` by ``staging``: the old one is moved aside first and put
-    back on any failure or interrupt before the new one is in place, then deleted."""
-    retired = Path(tempfile.mkdtemp(prefix=f".replaced-{target.name}-", dir=target.parent)) / target.name
-    try:
-        os.rename(target, retired)
-        os.rename(staging, target)
-    except BaseException:
-        if retired.exists() and not target.exists():
-            os.rename(retired, target)  # put the old bundle back
-        raise
-    finally:
-        shutil.rmtree(retired.parent, ignore_errors=True)

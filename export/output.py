@@ -16,12 +16,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterable
 
 from ..bundle import MANIFEST_NAME, read_bundle
+from ..directories import swap_directory
 from ..errors import ExportError
 
 BUNDLE_MODE = 0o755
@@ -88,32 +88,10 @@ def publish(stage: Path, output: Path, *, force: bool,
     check_output(output, force=force, sources=sources)  # it may have changed during the export
     try:
         if output.is_dir() and any(output.iterdir()):
-            _swap(stage, output)
+            swap_directory(stage, output)
             return
         if output.is_dir():
             output.rmdir()  # empty (checked): a rename onto it is not portable
         os.rename(stage, output)
     except OSError as exc:
-        raise ExportError(f"cannot move the bundle into {output} ({exc}); nothing there was changed.") from exc
-
-
-def _swap(stage: Path, output: Path) -> None:
-    """Replace the bundle at ``output`` by ``stage``; the old one is put back on any failure."""
-    retired_dir = Path(tempfile.mkdtemp(prefix=f".{output.name}.replaced-", dir=output.parent))
-    retired = retired_dir / output.name
-    try:
-        os.rename(output, retired)
-    except BaseException:
-        retired_dir.rmdir()
-        raise
-    try:
-        os.rename(stage, output)
-    except BaseException:
-        try:
-            os.rename(retired, output)  # put the old bundle back
-        except OSError as exc:
-            raise ExportError(f"the new bundle could not be moved to {output}, and the old one could "
-                              f"not be put back ({exc}); it is at {retired}.") from exc
-        retired_dir.rmdir()
-        raise
-    shutil.rmtree(retired_dir, ignore_errors=True)
+        raise ExportError(f"cannot move the bundle into {output}: {exc}.") from exc
