@@ -23,3 +23,19 @@ def require(module: str, minversion: str | None = None) -> ModuleType:
         version = getattr(found, "__version__", "0")
         assert Version(version) >= Version(minversion), f"{module} {version} < {minversion} required"
     return found
+
+
+def block_network(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Refuse every DNS look-up and connection in this process, recording each attempt: the hub
+    libraries swallow their own network errors, so a test asserts the list stays empty."""
+    import socket
+
+    attempts: list = []
+
+    def blocked(*args, **kwargs):
+        attempts.append(args[:2])
+        raise OSError("network blocked by the test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", blocked)
+    monkeypatch.setattr(socket.socket, "connect", blocked)
+    return attempts

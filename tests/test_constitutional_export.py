@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import require
+from tests.helpers import block_network, require
 
 pytestmark = pytest.mark.slow
 
@@ -232,28 +232,13 @@ def test_unknown_quantization_is_rejected():
         resolve_quant("Q9_ZZ")
 
 
-def _block_network(monkeypatch) -> list:
-    """Record (and refuse) every connection attempt; the hub libraries swallow their own errors."""
-    import socket
-
-    attempts = []
-
-    def blocked(*args, **kwargs):
-        attempts.append(args[:2])
-        raise OSError("network blocked by the test")
-
-    monkeypatch.setattr(socket, "getaddrinfo", blocked)
-    monkeypatch.setattr(socket.socket, "connect", blocked)
-    return attempts
-
-
 @pytest.mark.slow
 def test_hub_ids_without_download_stay_offline(tiny_qwen3_source, tmp_path, monkeypatch):
     require("transformers")
     from alignmenter_edge.errors import ExportError
     from alignmenter_edge.export.constitutional import export_constitutional
 
-    attempts = _block_network(monkeypatch)
+    attempts = block_network(monkeypatch)
     base, adapter = tiny_qwen3_source
     with pytest.raises(ExportError, match="(?s)base model 'alignmenter-edge-tests/no-such-base'.*--download"):
         export_constitutional("alignmenter-edge-tests/no-such-base", str(adapter), tmp_path / "a", quant="F32")
@@ -312,7 +297,7 @@ def test_hub_ids_from_the_cache_record_their_commits(tiny_qwen3_source, tiny_con
     out = tmp_path / "bundles" / "hub"
     out.parent.mkdir()
     shutil.copytree(tiny_constitutional_bundle_f32, out)
-    attempts = _block_network(monkeypatch)
+    attempts = block_network(monkeypatch)
     old_umask = os.umask(0o022)
     try:
         export_constitutional("alignmenter-edge-tests/tiny-qwen3", "alignmenter-edge-tests/tiny-adapter", out,

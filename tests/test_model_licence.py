@@ -7,7 +7,7 @@ import json
 import pytest
 
 from alignmenter_edge.export.model_licence import ModelLicence, card_licence, resolve_licence
-from tests.helpers import require
+from tests.helpers import block_network, require
 
 
 @pytest.mark.parametrize("card, expected", [
@@ -53,16 +53,7 @@ def test_unknown_licence_is_recorded_and_warned(tmp_path):
 
 def test_uncached_hub_id_never_goes_online(monkeypatch):
     """With local_files_only (the default) a hub id not in the cache falls back to the spec."""
-    import socket
-
-    attempts = []
-
-    def no_network(*args, **kwargs):  # recorded, not raised: the lookup swallows its own errors
-        attempts.append(args)
-        raise OSError("network blocked by the test")
-
-    monkeypatch.setattr(socket, "getaddrinfo", no_network)
-    monkeypatch.setattr(socket.socket, "connect", no_network)
+    attempts = block_network(monkeypatch)
     found = resolve_licence("alignmenter-edge-tests/no-such-model", declared="apache-2.0")
     assert found == ModelLicence("apache-2.0", "model spec")
     assert resolve_licence("alignmenter-edge-tests/no-such-model").license is None

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import require
+from tests.helpers import block_network, require
 
 from alignmenter_edge.cli import main as cli_main
 from alignmenter_edge.errors import ExportError
@@ -76,19 +76,10 @@ def test_cli_parser_does_not_import_torch():
 @pytest.mark.slow
 def test_hub_id_without_download_stays_offline(tmp_path, monkeypatch):
     """Not even one connection: local_files_only alone still let huggingface_hub 2.x reach the hub."""
-    import socket
-
     require("transformers")
     from alignmenter_edge.export.roberta import export_roberta
 
-    attempts = []
-
-    def blocked(*args, **kwargs):  # recorded: the hub libraries swallow their own network errors
-        attempts.append(args[:2])
-        raise OSError("network blocked by the test")
-
-    monkeypatch.setattr(socket, "getaddrinfo", blocked)
-    monkeypatch.setattr(socket.socket, "connect", blocked)
+    attempts = block_network(monkeypatch)
     with pytest.raises(ExportError, match="--download"):
         export_roberta("alignmenter-edge-tests/no-such-model", tmp_path / "out")
     assert not (tmp_path / "out").exists()
@@ -298,8 +289,6 @@ def test_hub_id_from_the_cache_records_its_commit(tiny_roberta_source, tiny_robe
     """transformers 5.x no longer sets config._commit_hash: the commit comes from the snapshot
     directory the cache resolves the id to. Also: --force replaces an existing bundle, the new one
     has a plain directory's mode, and nothing connects to the network."""
-    import socket
-
     require("onnxruntime")
     from alignmenter_edge.export.roberta import export_roberta
 
@@ -307,14 +296,7 @@ def test_hub_id_from_the_cache_records_its_commit(tiny_roberta_source, tiny_robe
     out = tmp_path / "bundles" / "hub"
     out.parent.mkdir()
     shutil.copytree(tiny_roberta_bundle_fp32, out)
-    attempts = []
-
-    def blocked(*args, **kwargs):
-        attempts.append(args[:2])
-        raise OSError("network blocked by the test")
-
-    monkeypatch.setattr(socket, "getaddrinfo", blocked)
-    monkeypatch.setattr(socket.socket, "connect", blocked)
+    attempts = block_network(monkeypatch)
     old_umask = os.umask(0o022)
     try:
         export_roberta("alignmenter-edge-tests/tiny-roberta", out, quantize="none", force=True,
