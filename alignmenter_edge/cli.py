@@ -19,7 +19,7 @@ import threading
 from typing import Any, Iterator
 
 from ._version import __version__
-from .commands.streams import STDOUT_NAME
+from .commands.streams import STDOUT_NAME, naming
 from .errors import AlignmenterEdgeError
 
 COMMANDS = ("score", "info", "eval", "explain", "export", "install", "uninstall")  # modules in alignmenter_edge/commands/
@@ -61,15 +61,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with sigterm_as_interrupt():
             code = int(args.func(args) or 0)
-        sys.stdout.flush()  # a full disk or closed pipe on stdout is reported here, not at exit
+        with naming(STDOUT_NAME):
+            sys.stdout.flush()  # a full disk or closed pipe on stdout is reported here, not at exit
         return code
     except AlignmenterEdgeError as exc:
         return _fail(str(exc))
-    except BrokenPipeError as exc:  # the reader left (`| head`): stop quietly
-        _discard_stdout(exc)
+    except BrokenPipeError:  # the reader left (`| head`): stop quietly
+        _discard_stdout()
         return EXIT_BROKEN_PIPE
     except OSError as exc:
-        _discard_stdout(exc)
+        if exc.filename == STDOUT_NAME:
+            _discard_stdout()
         return _fail(os_error_message(exc))
     except KeyboardInterrupt:
         left = INTERRUPTED.get(args.command)
@@ -98,10 +100,11 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 def os_error_message(exc: OSError) -> str:
-    """``NAME: reason; fix`` for a file that could not be opened, read or written."""
-    name = STDOUT_NAME if exc.filename is None else exc.filename
+    """``NAME: reason; fix`` for a file that could not be opened, read or written (``reason; fix``
+    when the error names no file: it is never guessed)."""
     fix = OS_ERROR_FIXES.get(exc.errno, "check the path and the device")
-    return f"{name}: {exc.strerror or exc}; {fix}."
+    reason = f"{exc.strerror or exc}; {fix}."
+    return reason if exc.filename is None else f"{exc.filename}: {reason}"
 
 
 def _fail(message: str) -> int:
@@ -115,11 +118,9 @@ def _utf8_stdout() -> None:
         sys.stdout.reconfigure(encoding="utf-8")
 
 
-def _discard_stdout(exc: OSError) -> None:
+def _discard_stdout() -> None:
     """After stdout failed, point it at /dev/null so the interpreter's final flush of what is
     still buffered cannot fail again (and print a traceback)."""
-    if exc.filename not in (None, STDOUT_NAME):
-        return
     try:
         fd = sys.stdout.fileno()
     except (AttributeError, OSError, ValueError):

@@ -282,8 +282,24 @@ def test_a_full_disk_is_an_error_line_not_a_traceback() -> None:
                               b"free some space or write elsewhere.\n")
     with open("/dev/full", "wb") as full:
         code, _, err = run_cli("info", stdout=full)
-    assert (code, err) == (2, b"alignmenter-edge: error: standard output: No space left on device; "
+    # print() names no file, and an unnamed error is never guessed to be stdout's (it may be a
+    # library's own file, below)
+    assert (code, err) == (2, b"alignmenter-edge: error: No space left on device; "
                               b"free some space or write elsewhere.\n")
+
+
+def test_an_error_that_names_no_file_is_not_blamed_on_standard_output(capsys, monkeypatch) -> None:
+    """A library writing its own file (torch saving the ONNX graph under a file-size limit) raises
+    an OSError without a file name: the message must not say 'standard output', and stdout stays."""
+    from alignmenter_edge.commands import info
+
+    def library_write_fails(args):
+        raise OSError(errno.EFBIG, os.strerror(errno.EFBIG))
+
+    monkeypatch.setattr(info, "run", library_write_fails)
+    assert main(["info"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == "alignmenter-edge: error: File too large; check the path and the device.\n"
 
 
 def test_a_disk_that_fills_mid_write_keeps_only_complete_lines(tmp_path: Path, capsys, monkeypatch) -> None:
@@ -364,6 +380,64 @@ def test_a_signal_stops_a_write_the_reader_never_takes(tmp_path: Path, sig: int)
         os.close(reader)
     assert len(data) == waiting and data.endswith(b"\n")
     assert [json.loads(line)["i"] for line in data.splitlines()] == list(range(data.count(b"\n")))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="FIONREAD on a FIFO is Linux's")
+def test_an_ignored_sigint_never_drops_rows(tmp_path: Path) -> None:
+    """Under nohup or `trap '' INT` SIGINT is ignored, yet the kernel still queues it while it is
+    held: a write that stopped for it dropped the rest of the batch and the run went on (4,027 of
+    20,000 rows written, exit 0). An ignored signal must change nothing."""
+    import fcntl
+
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    proc = cli_process("score", str(many_rows(tmp_path / "in.jsonl")), "-o", str(fifo), "--model", "heuristic",
+                       "--no-progress", stderr=subprocess.PIPE,
+                       preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    chunks = []
+    try:
+        capacity, waiting, deadline = fcntl.fcntl(reader, fcntl.F_GETPIPE_SZ), -1, time.monotonic() + 60
+        while waiting != (waiting := _bytes_waiting(reader)) or waiting < capacity // 2:  # until it is full
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        while proc.poll() is None or _bytes_waiting(reader):
+            assert time.monotonic() < deadline + 60
+            try:
+                chunks.append(os.read(reader, 1 << 16))
+            except BlockingIOError:
+                time.sleep(0.01)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(reader)
+    assert proc.returncode == 0, err
+    lines = b"".join(chunks).splitlines()
+    assert [json.loads(line)["i"] for line in lines] == list(range(20_000))
+
+
+def test_a_model_that_fails_to_load_leaves_the_output_file_alone(tmp_path: Path, capsys) -> None:
+    """Outputs are opened before the model loads (so a bad path fails first), but emptied only once
+    it has loaded: an existing file keeps its rows, and a new one is not left behind."""
+    previous = tmp_path / "previous.jsonl"
+    previous.write_text('{"text": "kept"}\n', encoding="utf-8")
+    fresh = tmp_path / "fresh.jsonl"
+    for output in (previous, fresh):
+        assert main(["score", str(EXAMPLE), "-o", str(output), "--model", "no-such-model"]) == 2
+    assert "unknown model 'no-such-model'" in capsys.readouterr().err
+    assert previous.read_text(encoding="utf-8") == '{"text": "kept"}\n' and not fresh.exists()
+    report = tmp_path / "report.json"
+    report.write_text("{}", encoding="utf-8")
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text('{"text": "hi", "label": "safe"}\n', encoding="utf-8")
+    assert main(["eval", str(labelled), "--json", str(report), "--model", "no-such-model"]) == 2
+    assert report.read_text(encoding="utf-8") == "{}"
+    assert main(["score", str(EXAMPLE), "-o", str(previous), "--model", "heuristic"]) == 0
+    assert len(read_jsonl(previous)) == 10  # replaced once the model is there
 
 
 @pytest.mark.parametrize("argv", [["score", "x"], ["info"], ["eval", "x"], ["explain", "x"],

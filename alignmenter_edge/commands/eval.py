@@ -9,7 +9,7 @@ import os
 import sys
 
 from .options import add_model_options, load_from_args, non_negative_int
-from .streams import naming, open_input, open_output, refuse_same_file
+from .streams import check_writable, naming, open_input, open_output, refuse_same_file
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -49,9 +49,11 @@ def run(args: argparse.Namespace) -> int:
                              text_field=args.text_field, label_field=args.label_field)
         report_out = open_output(args.json, stack) if args.json else None
         if args.plot:
-            open(args.plot, "wb").close()  # an unwritable path fails now, not after scoring
+            check_writable(args.plot)  # an unwritable path fails now, not after scoring
         dataset = "stdin" if args.data == "-" else os.path.splitext(os.path.basename(args.data))[0]
         with load_from_args(args) as classifier:
+            if report_out:
+                report_out.begin()
             scores, elapsed = score_texts(classifier, [row.text for row in rows])
             report = build_report(classifier, rows, scores, elapsed, dataset=dataset, errors=args.errors)
         print(format_report(report), file=sys.stderr if args.json == "-" else sys.stdout)

@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         source = open_input(args.input, stack)
         sink = open_output(args.output, stack)
         classifier = stack.enter_context(load_from_args(args))
+        sink.begin()  # only now is an existing output file emptied: a model that fails to load leaves it
         fmt = args.format or (guess_format(args.input) if args.input != "-" else "auto")
         reader = RowReader(source, fmt=fmt, text_field=args.text_field,
                            skip_invalid=args.skip_invalid, name=args.input)

@@ -57,15 +57,38 @@ def open_input(path: str, stack: contextlib.ExitStack) -> BinaryIO:
 
 
 def open_output(path: str, stack: contextlib.ExitStack) -> LineWriter | TextWriter:
-    """The output (``-``: stdout), created or emptied now, closed with ``stack``."""
+    """The output (``-``: stdout), opened now so an unusable path fails before any model loads,
+    but emptied only by ``begin()``: a run that fails before it (a model that does not load)
+    leaves an existing file as it was, and removes a file it created. Closed with ``stack``."""
     if path != STDIO:
-        return LineWriter(stack.enter_context(open(path, "wb", buffering=0)).fileno(), path)
+        fd, created = _open_untruncated(path)
+        writer = LineWriter(fd, path)
+        stack.callback(os.close, fd)
+        stack.callback(writer.discard_unless_begun, path if created else None)
+        return writer
     try:
         fd = sys.stdout.fileno()
     except (AttributeError, OSError, ValueError):  # a stdout without a descriptor (in-process capture)
         return TextWriter(sys.stdout)
     sys.stdout.flush()
-    return LineWriter(fd, STDOUT_NAME)
+    return LineWriter(fd, STDOUT_NAME, begun=True)
+
+
+def check_writable(path: str) -> None:
+    """Fail now (OSError naming ``path``) if ``path`` cannot be written, without emptying it."""
+    fd, created = _open_untruncated(path)
+    os.close(fd)
+    if created:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def _open_untruncated(path: str) -> tuple[int, bool]:
+    """A descriptor for writing ``path`` (created if missing, never truncated) and whether it was created."""
+    created = not os.path.lexists(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(21, "Is a directory", path)
+    return os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666), created
 
 
 @contextlib.contextmanager
@@ -93,7 +116,9 @@ def signals_deferred() -> Iterator[None]:
 
 
 def _stop_pending() -> bool:
-    return bool(signal.sigpending() & STOP_SIGNALS)
+    """A SIGINT/SIGTERM is held that will stop the run: one whose handler ignores it (``nohup``,
+    ``trap '' INT``) is dropped when unblocked, so it must not stop the write either."""
+    return any(signal.getsignal(number) is not signal.SIG_IGN for number in signal.sigpending() & STOP_SIGNALS)
 
 
 class LineWriter:
@@ -106,39 +131,59 @@ class LineWriter:
     than PIPE_BUF only after the output took nothing for GRACE_WAITS x WAIT_MS.
     """
 
-    def __init__(self, fd: int, name: str) -> None:
-        self.fd, self.name = fd, name
-        self.regular = stat.S_ISREG(os.fstat(fd).st_mode) or not hasattr(signal, "pthread_sigmask")
+    def __init__(self, fd: int, name: str, *, begun: bool = False) -> None:
+        self.fd, self.name, self.begun = fd, name, begun
+        self.regular = (stat.S_ISREG(os.fstat(fd).st_mode) or not hasattr(signal, "pthread_sigmask")
+                        or not hasattr(select, "poll"))
+
+    def begin(self) -> None:
+        """Empty the file (once the run is sure to start): nothing written before this."""
+        if not self.begun:
+            with naming(self.name):
+                if self.regular and stat.S_ISREG(os.fstat(self.fd).st_mode):
+                    os.ftruncate(self.fd, 0)
+            self.begun = True
+
+    def discard_unless_begun(self, created: str | None) -> None:
+        """At close: a file this run created but never began is removed again."""
+        if not self.begun and created is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(created)
 
     def write(self, data: bytes) -> None:
-        with signals_deferred(), naming(self.name):
-            if self.regular:
-                self._write_file(data)
-            else:
-                self._write_pieces(data)
+        self.begin()
+        with naming(self.name):
+            with signals_deferred():
+                stopped = self._write_file(data) if self.regular else self._write_pieces(data)
+            if stopped:  # a stop signal was pending and is not ignored: its handler ran on unblock,
+                raise KeyboardInterrupt  # or, if it did not raise, the run must still stop here
 
-    def _write_file(self, data: bytes) -> None:
-        end = os.fstat(self.fd).st_size
+    def _write_file(self, data: bytes) -> bool:
+        end = os.lseek(self.fd, 0, os.SEEK_CUR)
         try:
             _write_all(self.fd, data)
         except OSError:
             with contextlib.suppress(OSError):
                 os.ftruncate(self.fd, end)
             raise
+        return False
 
-    def _write_pieces(self, data: bytes) -> None:
+    def _write_pieces(self, data: bytes) -> bool:
+        """True when a stop signal ended the write early (at a line boundary, or inside a long line
+        after the grace period)."""
         ready = select.poll()
         ready.register(self.fd, select.POLLOUT)
         for piece, starts_line in _pieces(data, PIPE_BUF):
             if starts_line and _stop_pending():
-                return
+                return True
             waits = 0
             while not ready.poll(WAIT_MS):
                 if _stop_pending():
                     if starts_line or waits == GRACE_WAITS:
-                        return
+                        return True
                     waits += 1
             _write_all(self.fd, piece)
+        return False
 
 
 class TextWriter:
@@ -146,6 +191,9 @@ class TextWriter:
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
+
+    def begin(self) -> None:
+        pass
 
     def write(self, data: bytes) -> None:
         self.stream.write(data.decode("utf-8"))
