@@ -110,8 +110,8 @@ def _is_real(value: Any) -> bool:
 # field -> (what it must be, the test). The manifest is not covered by the file hashes, so a value
 # that would flag nothing (a NaN or negative threshold) or fail mid-run must be refused here.
 _FIELD_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
-    "threshold": ("a finite number in [0, 1]",
-                  lambda v: _is_real(v) and math.isfinite(v) and 0 <= v <= 1),
+    "threshold": ("a finite number in (0, 1]; 0 would flag nothing",
+                  lambda v: _is_real(v) and math.isfinite(v) and 0 < v <= 1),
     "max_input_tokens": ("a positive integer",
                          lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
     "sources": ("a JSON list", lambda v: isinstance(v, list)),

@@ -14,6 +14,17 @@ import tempfile
 from pathlib import Path
 
 
+PLAIN_DIRECTORY_MODE = 0o755
+
+
+def give_plain_directory_mode(path: Path) -> None:
+    """``0o755`` minus the umask, as ``mkdir`` would give: ``mkdtemp`` makes its directories 0700,
+    which would keep other users (a service account, a container's user) from reading a bundle."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, PLAIN_DIRECTORY_MODE & ~umask)
+
+
 def swap_directory(new: Path, target: Path) -> None:
     """Put ``new`` where the existing directory ``target`` is (same file system), then delete the
     old ``target``; OSError if that cannot be done, with ``target`` unchanged or its location named."""

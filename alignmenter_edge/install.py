@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from .bundle import MANIFEST_NAME, Bundle, read_bundle
-from .directories import swap_directory
+from .directories import give_plain_directory_mode, swap_directory
 from .errors import BundleError, BundleIntegrityError, UnknownModelError
 from .paths import bundles_dir
 from .registry import name_read_as_tier
@@ -63,6 +63,7 @@ def install_bundle(source: str | os.PathLike[str], name: str | None = None, *,
             raise BundleIntegrityError(
                 f"the bundle at {origin.path} does not match its manifest, so nothing was installed: "
                 f"{exc}") from exc
+        give_plain_directory_mode(staging)
         _move_into_place(staging, target, force)
     except OSError as exc:
         raise BundleError(f"cannot install {origin.path} into {target}: {exc}.") from exc
@@ -85,10 +86,18 @@ def uninstall_bundle(name: str) -> int:
     size = sum(path.stat().st_size for path in target.rglob("*") if path.is_file())
     try:
         retired = Path(tempfile.mkdtemp(prefix=f".uninstall-{name}-", dir=target.parent))
-        os.replace(target, retired / name)
     except OSError as exc:
         raise BundleError(f"cannot uninstall {target}: {exc}.") from exc
-    shutil.rmtree(retired, ignore_errors=True)
+    try:
+        os.rename(target, retired / name)
+    except OSError as exc:
+        retired.rmdir()
+        raise BundleError(f"cannot uninstall {target}: {exc}.") from exc
+    try:
+        shutil.rmtree(retired)
+    except OSError as exc:  # it no longer loads, but its bytes are not all free: say where they are
+        raise BundleError(f"{name!r} is uninstalled, but not all of its files could be deleted "
+                          f"({exc}); delete {retired} by hand to free the space.") from exc
     return size
 
 

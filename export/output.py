@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Iterable
 
 from ..bundle import MANIFEST_NAME, read_bundle
-from ..directories import swap_directory
+from ..directories import give_plain_directory_mode, swap_directory
 from ..errors import ExportError
 
-BUNDLE_MODE = 0o755
 
 
 def check_output(output: str | os.PathLike[str], *, force: bool,
@@ -82,9 +81,7 @@ def publish(stage: Path, output: Path, *, force: bool,
             sources: Iterable[tuple[str, str | os.PathLike[str] | None]] = ()) -> None:
     """Verify the bundle staged at ``stage`` and move it to ``output`` (see the module docstring)."""
     read_bundle(stage)  # the bundle as written must verify
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(stage, BUNDLE_MODE & ~umask)
+    give_plain_directory_mode(stage)
     check_output(output, force=force, sources=sources)  # it may have changed during the export
     try:
         if output.is_dir() and any(output.iterdir()):

@@ -22,7 +22,7 @@ def read_probe_file(path: str | os.PathLike[str]) -> list[str]:
     """The probe texts of ``path`` (plain lines and/or JSONL ``{"text": ...}`` lines)."""
     try:
         with open(path, encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
+            lines = handle.read().split("\n")  # not splitlines(): U+2028 or a form feed is text
     except (OSError, UnicodeDecodeError) as exc:
         raise ExportError(f"cannot read the probe file {path} ({exc}).") from exc
     texts = []

@@ -128,6 +128,7 @@ def test_manifest_problems_are_clear_errors(bundle_dir: Path, changes: dict, mes
         ("threshold", float("nan")),  # json writes NaN and reads it back: would flag nothing
         ("threshold", float("inf")),
         ("threshold", -1.0),          # would flag nothing
+        ("threshold", 0),             # so would 0: no score is below it
         ("threshold", 2.0),           # would flag everything
         ("threshold", "0.5"),
         ("threshold", None),
@@ -153,7 +154,7 @@ def test_scoring_fields_of_the_wrong_type_or_range_are_refused(bundle_dir: Path,
         read_bundle(bundle_dir)
 
 
-@pytest.mark.parametrize(("field", "value"), [("threshold", 0), ("threshold", 1), ("threshold", 0.3),
+@pytest.mark.parametrize(("field", "value"), [("threshold", 1e-9), ("threshold", 1), ("threshold", 0.3),
                                               ("prompt", None), ("max_input_tokens", 1)])
 def test_scoring_fields_at_their_limits_are_read(bundle_dir: Path, field: str, value: object) -> None:
     _edit_manifest(bundle_dir, **{field: value})

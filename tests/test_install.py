@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -29,6 +30,12 @@ def make_source(root: Path) -> Path:
     return root
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def leftovers(data_home: Path) -> list[str]:
     return sorted(p.name for p in (data_home / "bundles").iterdir() if p.name.startswith("."))
 
@@ -42,6 +49,7 @@ def test_install_copies_exactly_the_listed_files(data_home: Path, tmp_path: Path
         "manifest.json", "model.onnx", "sub/tokenizer.json"]  # notes.txt stays behind
     assert (target / "model.onnx").read_bytes() == (source / "model.onnx").read_bytes()
     assert bundle.digest == read_bundle(source).digest  # the same bundle, wherever it lives
+    assert target.stat().st_mode & 0o777 == 0o755 & ~_umask()  # a plain directory, not mkdtemp's 0700
     assert installed_bundles() == {"roberta-int8": "roberta-onnx"}
     assert leftovers(data_home) == []
 
@@ -240,3 +248,32 @@ def test_an_interrupt_during_a_forced_replacement_keeps_the_old_bundle(data_home
     assert (installed / "model.onnx").read_bytes() == (old / "model.onnx").read_bytes()
     assert read_bundle(installed).manifest.model_id == "m"
     assert leftovers(data_home) == []
+
+
+def test_uninstall_that_cannot_delete_everything_says_where_the_rest_is(data_home: Path, tmp_path: Path,
+                                                                        monkeypatch) -> None:
+    """It used to report the bytes as freed while a failed delete left them in a hidden directory."""
+    install_bundle(make_source(tmp_path / "a"), "big")
+
+    def rmtree_fails(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(shutil, "rmtree", rmtree_fails)
+    with pytest.raises(BundleError, match=r"'big' is uninstalled, but not all of its files could be deleted "
+                                          r".*delete .*\.uninstall-big-.* by hand"):
+        uninstall_bundle("big")
+    assert installed_bundles() == {}
+
+
+def test_uninstall_that_cannot_move_the_bundle_leaves_nothing_hidden(data_home: Path, tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    install_bundle(make_source(tmp_path / "a"), "kept")
+
+    def rename_fails(src, dst):
+        raise OSError(16, "Device or resource busy")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "rename", rename_fails)
+        with pytest.raises(BundleError, match="cannot uninstall .*Device or resource busy"):
+            uninstall_bundle("kept")
+    assert installed_bundles() == {"kept": "roberta-onnx"} and leftovers(data_home) == []

@@ -66,6 +66,8 @@ def open_output(path: str, stack: contextlib.ExitStack) -> LineWriter | TextWrit
         stack.callback(os.close, fd)
         stack.callback(writer.discard_unless_begun, path if created else None)
         return writer
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: the console writer, not raw bytes
+        return TextWriter(sys.stdout)
     try:
         fd = sys.stdout.fileno()
     except (AttributeError, OSError, ValueError):  # a stdout without a descriptor (in-process capture)
