@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from ._version import __version__
-from .errors import BundleError, BundleIntegrityError
+from .errors import BundleError, BundleIntegrityError, UnsupportedBundleError
 from .verified import VerifiedFiles, check_verify_mode
 
 FORMAT_NAME = "alignmenter-edge-bundle"
@@ -76,7 +76,7 @@ class Manifest:
         if fmt != FORMAT_NAME:
             raise BundleError(f"{where}: not an alignmenter-edge bundle manifest (format={fmt!r}).")
         if version != FORMAT_VERSION:
-            raise BundleError(
+            raise UnsupportedBundleError(
                 f"{where}: bundle format version {version!r} is not supported by alignmenter-edge "
                 f"{__version__} (it reads version {FORMAT_VERSION}). Re-export the bundle with this "
                 "version, or install the alignmenter-edge version that wrote it "
@@ -84,7 +84,7 @@ class Manifest:
             )
         tier = data.get("tier")
         if tier not in BUNDLE_TIERS:
-            raise BundleError(
+            raise UnsupportedBundleError(
                 f"{where}: unknown tier {tier!r}; this version knows {', '.join(BUNDLE_TIERS)}."
             )
         names = {f.name for f in dataclasses.fields(cls)}

@@ -19,6 +19,10 @@ class BundleError(AlignmenterEdgeError):
     """A bundle on disk is missing, incomplete, corrupt or of an unsupported format."""
 
 
+class UnsupportedBundleError(BundleError):
+    """A bundle of a format version or tier this version does not know (e.g. from a newer one)."""
+
+
 class BundleIntegrityError(BundleError):
     """A file of a bundle does not match the size or sha256 recorded in its manifest."""
 

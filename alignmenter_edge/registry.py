@@ -11,7 +11,7 @@ from typing import Any
 from .bundle import MANIFEST_NAME, Manifest, is_bundle_dir, read_bundle, read_manifest
 from .classifier import Classifier
 from .deps import is_installed
-from .errors import BundleError, MissingDependencyError, UnknownModelError
+from .errors import BundleError, MissingDependencyError, UnknownModelError, UnsupportedBundleError
 from .paths import HOME_ENV, bundles_dir
 
 
@@ -64,24 +64,35 @@ def name_read_as_tier(name: str) -> str | None:
 
 def _scan_installed() -> tuple[dict[str, Manifest], dict[str, str]]:
     """Bundles in the data directory (manifests read and checked, files not verified):
-    ``(readable, broken)``; broken maps a name to what is wrong and the fix. Hidden directories
-    are skipped (``install`` stages its copies there), as are directories without a manifest."""
+    ``(readable, broken)``; broken maps a name to what is wrong and the fix. Bundles of a format
+    version or tier this version does not know (from a newer one sharing the data home) are in
+    neither: they are not broken, only not for this version (:func:`unsupported_installed_bundles`).
+    Hidden directories are skipped (``install`` stages its copies there), as are directories
+    without a manifest."""
+    readable, broken, _ = _scan_all()
+    return readable, broken
+
+
+def _scan_all() -> tuple[dict[str, Manifest], dict[str, str], dict[str, str]]:
     root = bundles_dir()
     readable: dict[str, Manifest] = {}
     broken: dict[str, str] = {}
+    unsupported: dict[str, str] = {}
     if not root.is_dir():
-        return readable, broken
+        return readable, broken, unsupported
     for child in sorted(root.iterdir()):
         if child.name.startswith(".") or not is_bundle_dir(child):
             continue
         try:
             readable[child.name] = read_manifest(child / MANIFEST_NAME)
+        except UnsupportedBundleError as exc:
+            unsupported[child.name] = f"installed bundle {child.name!r} is not for this version: {exc}"
         except BundleError as exc:
             broken[child.name] = (
                 f"installed bundle {child.name!r} cannot be read: {exc} Reinstall it with "
                 f"'alignmenter-edge install BUNDLE_DIR --name {child.name} --force', or remove it "
                 f"with 'alignmenter-edge uninstall {child.name}'.")
-    return readable, broken
+    return readable, broken, unsupported
 
 
 def installed_bundle_manifests() -> dict[str, dict[str, Any]]:
@@ -92,6 +103,11 @@ def installed_bundle_manifests() -> dict[str, dict[str, Any]]:
 def broken_installed_bundles() -> dict[str, str]:
     """Installed bundles whose manifest cannot be read: name → the problem and the fix."""
     return _scan_installed()[1]
+
+
+def unsupported_installed_bundles() -> dict[str, str]:
+    """Installed bundles of a format version or tier this version does not read: name → why."""
+    return _scan_all()[2]
 
 
 def installed_bundles() -> dict[str, str]:
@@ -148,9 +164,11 @@ def bundle_path(name_or_path: str | os.PathLike[str]) -> Path:
     requested = os.fspath(name_or_path)
     if is_bundle_dir(requested):
         return Path(requested)
-    readable, broken = _scan_installed()
+    readable, broken, unsupported = _scan_all()
     if requested in broken:
         raise BundleError(broken[requested])
+    if requested in unsupported:
+        raise UnsupportedBundleError(unsupported[requested])
     if requested in readable:
         return bundles_dir() / requested
     raise UnknownModelError(_unknown_message(requested))

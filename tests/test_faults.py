@@ -225,10 +225,10 @@ def test_manifest_threshold_that_would_flag_nothing_is_refused(request, fixture,
     """json reads NaN; a NaN or negative threshold would flag no text, 2.0 every text. The file
     hashes do not cover the manifest, so only this check stands in the way."""
     bundle = copy_bundle(request.getfixturevalue(fixture), tmp_path)
-    for bad in (math.nan, -1.0, 2.0):
+    for bad in (math.nan, -1.0, 0.0, 2.0):
         _edit_manifest(bundle, threshold=bad)
         with pytest.raises(BundleError, match=rf"field 'threshold' is {bad!r}; it must be a finite "
-                                              r"number in \[0, 1\].*re-export"):
+                                              r"number in \(0, 1\]; 0 would flag nothing.*re-export"):
             load_classifier(bundle)
 
 

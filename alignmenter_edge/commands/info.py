@@ -12,7 +12,7 @@ from .._version import __version__
 from ..paths import HOME_ENV, bundles_dir
 from ..bundle import licence_summary, read_bundle
 from ..registry import (TIERS, available_tiers, broken_installed_bundles, bundle_path,
-                        installed_bundle_manifests)
+                        installed_bundle_manifests, unsupported_installed_bundles)
 from ..system import cpu_features, default_threads, usable_cpus
 from ..tiers.prefix_state import disk_usage
 
@@ -42,6 +42,7 @@ def collect() -> dict[str, Any]:
         "bundles_dir": str(bundles_dir()),
         "bundles": {name: _bundle_summary(manifest) for name, manifest in installed_bundle_manifests().items()},
         "broken_bundles": broken_installed_bundles(),
+        "unsupported_bundles": unsupported_installed_bundles(),
         "prefix_states": disk_usage(),
         "packages": {name: _version(name) for name in RUNTIME_PACKAGES},
         "cpus": usable_cpus(),
@@ -67,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
               f"licence {licence_summary(bundle['sources'])}")
     for name, problem in report["broken_bundles"].items():
         print(f"  {name:<20} BROKEN: {problem}")
-    if not report["bundles"] and not report["broken_bundles"]:
+    for name, reason in report["unsupported_bundles"].items():
+        print(f"  {name:<20} NOT FOR THIS VERSION (auto skips it): {reason}")
+    if not any(report[key] for key in ("bundles", "broken_bundles", "unsupported_bundles")):
         print("  (none)")
     states = report["prefix_states"]
     print(f"saved constitution prefixes in {states['dir']}: {states['entries']} "
