@@ -264,6 +264,9 @@ def test_cli_export_writes_a_bundle_and_summarises_it(tiny_qwen3_source, tmp_pat
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model_id"] == "judge-f32"
     assert manifest["parity"]["probe_set"] == "caller-supplied" and manifest["parity"]["f32_gguf"]["probes"] == 2
+    as_it_runs = manifest["parity"]["f32_gguf_f16_kv"]  # the runtime's default KV cache, beside the F32-KV gate
+    assert as_it_runs["kv_cache"] == "f16" and as_it_runs["probes"] == 2
+    assert 0 < as_it_runs["max_abs_diff_label_logits"] < 1e-2
     assert printed.out.startswith(f"{out}: F32 bundle, F32 parity max |Δ logit| ")
     assert printed.out.rstrip().endswith("; licence base apache-2.0, adapter unknown")
     assert "no licence found" not in printed.err  # --quiet: the summary line says it instead
