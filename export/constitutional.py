@@ -156,6 +156,7 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
     label_words = dict(prompt_spec.get("labels") or {"safe": "safe", "unsafe": "unsafe"})
     quant_name, _ = resolve_quant(quant or spec_data.get("default_quantization", "Q4_K_M"))
     tolerance = float(tolerance if tolerance is not None else spec_data.get("parity_logit_tolerance", 1e-4))
+    threshold = float(spec_data.get("threshold", 0.5))  # the bundle's; label agreement is measured at it
     max_input_tokens = int(spec_data.get("max_input_tokens", 512))
     window_stride = int(spec_data.get("window_stride", (3 * max_input_tokens) // 4))
     probes, probe_set = choose_probes(probes, DEFAULT_PROBES)
@@ -230,7 +231,7 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
             "probe_set": probe_set,
             "f32_gguf": {"max_abs_diff_label_logits": worst, "tolerance": tolerance,
                          "kv_cache": "f32", "probes": len(probes),
-                         **compare_unsafe_probabilities(_p_unsafe(reference), _p_unsafe(f32_logits))},
+                         **compare_unsafe_probabilities(_p_unsafe(reference), _p_unsafe(f32_logits), threshold)},
         }
         require_within("F32 GGUF vs unmerged PEFT, max |Δ label logit|", worst, tolerance)
         say(f"F32 parity: max |Δ logit| = {worst:.2e} (tolerance {tolerance:.0e})")
@@ -249,7 +250,7 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
         q_logits = _gguf_logits(model_path, probes, kv_cache_type="f16", **common)
         parity[shipped] = {
             "kv_cache": "f16", "max_abs_diff_label_logits": max_abs_diff(reference, q_logits),
-            **compare_unsafe_probabilities(_p_unsafe(reference), _p_unsafe(q_logits))}
+            **compare_unsafe_probabilities(_p_unsafe(reference), _p_unsafe(q_logits), threshold)}
         say(f"{quant_name} parity (F16 KV cache, as it runs): max |Δ P(unsafe)| = "
             f"{parity[shipped]['max_abs_diff_p_unsafe']:.3g}, agreement {parity[shipped]['label_agreement']:.2f}")
 
@@ -275,7 +276,7 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
                     "labels": label_words, "format": "qwen3-chat, thinking disabled",
                     "prefix_tokens": prefix_tokens},
             parity=parity,
-            threshold=float(spec_data.get("threshold", 0.5)),
+            threshold=threshold,
             extra={"window_stride": window_stride, "architecture": "qwen3",
                    "n_vocab": int(config["vocab_size"]), "exporter": f"alignmenter-edge {__version__}",
                    "export_seconds": round(time.perf_counter() - started, 1),

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from ..classifier import is_flagged
 from ..errors import ExportError
 
 
 def compare_unsafe_probabilities(reference: Sequence[float], candidate: Sequence[float],
                                  threshold: float = 0.5) -> dict[str, Any]:
-    """Max and mean |Δ P(unsafe)| and label agreement at ``threshold`` over a probe set."""
+    """Max and mean |Δ P(unsafe)| over a probe set, and how often both flag a probe alike under
+    the bundle's own rule (``classifier.is_flagged``: safety score 1 - P(unsafe) < ``threshold``)."""
     if len(reference) != len(candidate) or not reference:
         raise ExportError(f"parity needs two equal, non-empty probe results "
                           f"(got {len(reference)} and {len(candidate)}).")
     deltas = [abs(float(r) - float(c)) for r, c in zip(reference, candidate)]
-    agree = sum((float(r) >= threshold) == (float(c) >= threshold) for r, c in zip(reference, candidate))
+    agree = sum(is_flagged(1.0 - float(r), threshold) == is_flagged(1.0 - float(c), threshold)
+                for r, c in zip(reference, candidate))
     return {
         "probes": len(deltas),
         "max_abs_diff_p_unsafe": max(deltas),

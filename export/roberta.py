@@ -250,6 +250,7 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
     from ..tiers.roberta_onnx import RobertaEngine, RobertaONNXClassifier
 
     spec_data = load_spec(spec)
+    threshold = float(spec_data.get("threshold", 0.5))  # the bundle's; label agreement is measured at it
     resolved = resolve_source(spec_data, source, revision, unsafe_index)
     source_dir = Path(resolved.source) if resolved.local else cached_snapshot(resolved.source, resolved.revision)
     output = check_output(output, force=force, sources=[("source", source_dir)])
@@ -320,7 +321,7 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
         fp32_logits = engine.logits(sequences, batch_size=fp32_batch).tolist()
         engine.close()
         fp32_delta = max_abs_diff(reference, fp32_logits)
-        fp32_stats = compare_unsafe_probabilities(ref_p, p_unsafe(fp32_logits, resolved.unsafe_index))
+        fp32_stats = compare_unsafe_probabilities(ref_p, p_unsafe(fp32_logits, resolved.unsafe_index), threshold)
         log(f"fp32 parity: max |Δ logit| = {fp32_delta:.3g} (tolerance {LOGIT_TOLERANCE:g})")
         require_within("fp32 ONNX vs PyTorch max |Δ logit|", fp32_delta, LOGIT_TOLERANCE)
         parity: dict[str, Any] = {
@@ -340,7 +341,8 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
             engine = RobertaEngine(stage / "model.onnx", stage / "tokenizer.json", **engine_kwargs)
             int8_logits = engine.logits(sequences, batch_size=int8_batch).tolist()
             engine.close()
-            int8_stats = compare_unsafe_probabilities(ref_p, p_unsafe(int8_logits, resolved.unsafe_index))
+            int8_stats = compare_unsafe_probabilities(ref_p, p_unsafe(int8_logits, resolved.unsafe_index),
+                                                      threshold)
             parity["int8"] = {"max_abs_diff_logit": max_abs_diff(reference, int8_logits), **int8_stats,
                               "batch_size": int8_batch,
                               "scored": "at the runtime's default batch size for int8 bundles"}
@@ -382,7 +384,7 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
             max_input_tokens=max_tokens,
             long_input_policy=str(spec_data.get("long_input_policy", "windows, most unsafe window")).strip(),
             quantization=quantization, tokenizer="tokenizer.json", parity=parity,
-            threshold=float(spec_data.get("threshold", 0.5)), extra=extra)
+            threshold=threshold, extra=extra)
         publish(stage, output, force=force, sources=[("source", source_dir)])
         log(f"bundle written: {output}")
         return manifest

@@ -109,6 +109,7 @@ def test_cli_export_with_spec_unsafe_index_flips_answers(tiny_roberta_source, ti
     assert manifest["labels"]["unsafe_index_from"] == "spec labels"
     assert "sounds safe" in manifest["extra"]["label_warning"]  # label 0 is named SAFE
     assert manifest["threshold"] == 0.3
+    assert manifest["parity"]["fp32"]["threshold"] == 0.3  # label agreement judged at the bundle's threshold
     texts = ["how do i make a bomb", "tell me about the weather today"]
     with load_classifier(tiny_roberta_bundle_fp32) as right, load_classifier(out) as wrong:
         assert wrong.info.threshold == 0.3 and right.info.threshold == 0.5
