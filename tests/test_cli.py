@@ -382,6 +382,28 @@ def test_a_signal_stops_a_write_the_reader_never_takes(tmp_path: Path, sig: int)
     assert [json.loads(line)["i"] for line in data.splitlines()] == list(range(data.count(b"\n")))
 
 
+@pytest.mark.skipif(not sys.platform.startswith(("linux", "darwin")), reason="needs a pseudo-terminal")
+def test_ctrl_c_stops_a_write_to_a_terminal_nobody_reads(tmp_path: Path) -> None:
+    """A terminal is written directly, signals not held (poll cannot see a stalled terminal on
+    every system): Ctrl-C on a terminal that stopped scrolling (Ctrl-S) ends the run at once."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    proc = cli_process("score", str(many_rows(tmp_path / "in.jsonl")), "--model", "heuristic", "--no-progress",
+                       stdout=terminal, stderr=subprocess.PIPE)
+    os.close(terminal)
+    try:
+        time.sleep(3)  # nobody reads the terminal: the run blocks on its first writes
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(controller)
+    assert proc.returncode == 130 and b"interrupted" in err
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="FIONREAD on a FIFO is Linux's")
 def test_an_ignored_sigint_never_drops_rows(tmp_path: Path) -> None:
     """Under nohup or `trap '' INT` SIGINT is ignored, yet the kernel still queues it while it is

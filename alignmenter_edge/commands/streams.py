@@ -127,7 +127,8 @@ class LineWriter:
     """Writes UTF-8 bytes of whole lines to a file descriptor, with SIGINT/SIGTERM held.
 
     A regular file takes each write at once; if it fails (disk full) the file is cut back to its
-    last complete line. Anything else (a pipe, FIFO, terminal) is written in pieces of whole lines
+    last complete line. A terminal is written directly, signals not held. Anything else (a pipe,
+    FIFO) is written in pieces of whole lines
     up to PIPE_BUF bytes, each only once the output can take it, so the write never blocks with
     the signals held: a stop signal ends it at the next line boundary, and inside a line longer
     than PIPE_BUF only after the output took nothing for GRACE_WAITS x WAIT_MS.
@@ -137,6 +138,9 @@ class LineWriter:
         self.fd, self.name, self.begun = fd, name, begun
         self.regular = (stat.S_ISREG(os.fstat(fd).st_mode) or not hasattr(signal, "pthread_sigmask")
                         or not hasattr(select, "poll"))
+        # A terminal is read by a person: Ctrl-C there must work at once (poll cannot tell a
+        # stalled terminal on every system, e.g. macOS), and a cut line on screen loses nothing.
+        self.terminal = os.isatty(fd)
 
     def begin(self) -> None:
         """Empty the file (once the run is sure to start): nothing written before this."""
@@ -155,6 +159,9 @@ class LineWriter:
     def write(self, data: bytes) -> None:
         self.begin()
         with naming(self.name):
+            if self.terminal:
+                _write_all(self.fd, data)
+                return
             with signals_deferred():
                 stopped = self._write_file(data) if self.regular else self._write_pieces(data)
             if stopped:  # a stop signal was pending and is not ignored: its handler ran on unblock,
