@@ -18,6 +18,7 @@ from .errors import (
     MissingDependencyError,
     ModelOutputError,
     UnknownModelError,
+    UnsupportedBundleError,
 )
 from .install import install_bundle, uninstall_bundle
 from .registry import TIERS, available_tiers, load_classifier
@@ -36,6 +37,7 @@ __all__ = [
     "ModelOutputError",
     "TIERS",
     "UnknownModelError",
+    "UnsupportedBundleError",
     "__version__",
     "available_tiers",
     "install_bundle",

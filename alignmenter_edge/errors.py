@@ -48,4 +48,5 @@ __all__ = [
     "MissingDependencyError",
     "ModelOutputError",
     "UnknownModelError",
+    "UnsupportedBundleError",
 ]

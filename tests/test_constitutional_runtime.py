@@ -302,10 +302,15 @@ def test_verbose_lets_llama_cpp_logs_through(tiny_constitutional_bundle, capfd):
 
 
 def test_window_stride_larger_than_the_window_is_refused_at_load(tiny_constitutional_bundle):
-    """A smaller max_input_tokens keeps the manifest's stride: refused at load, naming both."""
+    """A smaller max_input_tokens keeps the manifest's stride: refused at load, naming both (a
+    BundleError, so the CLI prints it as an error line; a bad window_stride= argument is a
+    ValueError)."""
+    from alignmenter_edge.errors import BundleError
+
     stride = json.loads((tiny_constitutional_bundle / "manifest.json").read_text())["extra"]["window_stride"]
     size = stride - 1
-    with pytest.raises(ValueError, match=rf"window stride {stride} does not fit a window of {size} tokens"):
+    with pytest.raises(BundleError, match=rf"manifest extra.window_stride: window stride {stride} does not fit "
+                                          rf"a window of {size} tokens"):
         _load(tiny_constitutional_bundle, max_input_tokens=size)
     with pytest.raises(ValueError, match=rf"window stride {size + 1} does not fit a window of {size} tokens"):
         _load(tiny_constitutional_bundle, max_input_tokens=size, window_stride=size + 1)
@@ -326,3 +331,15 @@ def test_equal_safe_and_unsafe_token_ids_are_rejected(tiny_constitutional_bundle
     _rewrite_manifest(copy, same_ids)
     with pytest.raises(BundleError, match=r"labels safe and unsafe have the same token id \d+.*Re-export"):
         _load(copy)
+
+
+def test_a_manifest_stride_wider_than_its_window_is_an_error_line_not_a_traceback(
+        tiny_constitutional_bundle, tmp_path, capsys):
+    from alignmenter_edge.cli import main
+
+    copy = _copy(tiny_constitutional_bundle, tmp_path)
+    _rewrite_manifest(copy, lambda manifest: manifest["extra"].update(window_stride=4096))
+    texts = tmp_path / "in.txt"
+    texts.write_text("hello\n", encoding="utf-8")
+    assert main(["score", str(texts), "--model", str(copy)]) == 2
+    assert "manifest extra.window_stride: window stride 4096 does not fit a window of" in capsys.readouterr().err

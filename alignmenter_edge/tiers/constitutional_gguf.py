@@ -274,6 +274,12 @@ class ConstitutionalGGUFClassifier(BundleClassifier):
         prompt = manifest.prompt or {}
         if "template" not in prompt or "constitution" not in prompt:
             raise BundleError(f"{bundle.path}: the manifest has no prompt template/constitution.")
+        if window_stride is None and manifest.extra.get("window_stride") is not None:
+            try:  # the manifest's stride must fit its window: a bad bundle, not a bad argument
+                check_window(max_input_tokens or manifest.max_input_tokens, manifest.extra["window_stride"])
+            except ValueError as exc:
+                raise BundleError(f"{bundle.path}: manifest extra.window_stride: {exc} Re-export the "
+                                  "bundle, or pass window_stride=.") from exc
         self.constitution_overridden = constitution is not None
         state_cache = None
         if prefix_cache and prefix_state_cache is not False:
