@@ -21,10 +21,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "score", help="score JSONL rows or text lines; writes each row with safety_score",
         description="Read JSONL rows (e.g. alignmenter sessions) or plain text lines and write each "
                     "row back with 'safety_score' (1.0 = safe), 'flagged' (safety_score below the "
-                    "model's own threshold, which `info` and the summary line show) and 'tier'. "
-                    "Output is flushed per "
-                    "batch, so an interrupted run leaves valid JSONL: complete lines for the first "
-                    "N input rows, in order.")
+                    "model's own threshold, which `info BUNDLE` and the summary line show) and 'tier'. "
+                    "Output is flushed every pool of batches, so an interrupted run leaves valid "
+                    "JSONL: complete lines for the first N input rows, in order.")
     parser.add_argument("input", help="input file, or - for standard input")
     parser.add_argument("-o", "--output", default="-", help="output JSONL file (default: stdout)")
     add_model_options(parser)
