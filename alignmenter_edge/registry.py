@@ -6,7 +6,7 @@ import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .bundle import MANIFEST_NAME, Manifest, is_bundle_dir, read_bundle, read_manifest
 from .classifier import Classifier
@@ -62,24 +62,29 @@ def name_read_as_tier(name: str) -> str | None:
     return next((tier for tier in (*TIERS, AUTO) if tier.casefold() == folded), None)
 
 
-def _scan_installed() -> tuple[dict[str, Manifest], dict[str, str]]:
-    """Bundles in the data directory (manifests read and checked, files not verified):
-    ``(readable, broken)``; broken maps a name to what is wrong and the fix. Bundles of a format
-    version or tier this version does not know (from a newer one sharing the data home) are in
-    neither: they are not broken, only not for this version (:func:`unsupported_installed_bundles`).
-    Hidden directories are skipped (``install`` stages its copies there), as are directories
-    without a manifest."""
-    readable, broken, _ = _scan_all()
-    return readable, broken
+class InstalledBundles(NamedTuple):
+    """The bundles in the data directory, by name, as one scan found them."""
+
+    readable: dict[str, Manifest]
+    broken: dict[str, str]  # manifest damaged: what is wrong and the fix
+    unsupported: dict[str, str]  # format version or tier this version does not know: why
+
+    @property
+    def tiers(self) -> dict[str, str]:
+        """Readable bundle name → its tier."""
+        return {name: manifest.tier for name, manifest in self.readable.items()}
 
 
-def _scan_all() -> tuple[dict[str, Manifest], dict[str, str], dict[str, str]]:
+def scan_installed() -> InstalledBundles:
+    """Read and check every installed bundle's manifest (files not verified). A bundle of a format
+    version or tier this version does not know (from a newer one sharing the data home) is not
+    broken, only not for this version. Hidden directories are skipped (``install`` stages its
+    copies there), as are directories without a manifest."""
     root = bundles_dir()
-    readable: dict[str, Manifest] = {}
-    broken: dict[str, str] = {}
-    unsupported: dict[str, str] = {}
+    found = InstalledBundles({}, {}, {})
+    readable, broken, unsupported = found
     if not root.is_dir():
-        return readable, broken, unsupported
+        return found
     for child in sorted(root.iterdir()):
         if child.name.startswith(".") or not is_bundle_dir(child):
             continue
@@ -92,34 +97,20 @@ def _scan_all() -> tuple[dict[str, Manifest], dict[str, str], dict[str, str]]:
                 f"installed bundle {child.name!r} cannot be read: {exc} Reinstall it with "
                 f"'alignmenter-edge install BUNDLE_DIR --name {child.name} --force', or remove it "
                 f"with 'alignmenter-edge uninstall {child.name}'.")
-    return readable, broken, unsupported
-
-
-def installed_bundle_manifests() -> dict[str, dict[str, Any]]:
-    """Readable bundles in the data directory: bundle name → its manifest's JSON (not verified)."""
-    return {name: manifest.to_json() for name, manifest in _scan_installed()[0].items()}
-
-
-def broken_installed_bundles() -> dict[str, str]:
-    """Installed bundles whose manifest cannot be read: name → the problem and the fix."""
-    return _scan_installed()[1]
-
-
-def unsupported_installed_bundles() -> dict[str, str]:
-    """Installed bundles of a format version or tier this version does not read: name → why."""
-    return _scan_all()[2]
+    return found
 
 
 def installed_bundles() -> dict[str, str]:
     """Readable bundles in the data directory: bundle name → tier (manifests read, not verified)."""
-    return {name: manifest.tier for name, manifest in _scan_installed()[0].items()}
+    return scan_installed().tiers
 
 
-def available_tiers() -> dict[str, str]:
-    """Tier name → "ready" or the reason it cannot load by tier name or ``auto`` now."""
-    readable, broken = _scan_installed()
-    bundles = {name: manifest.tier for name, manifest in readable.items()}
-    return {spec.name: _tier_status(spec, bundles, broken) for spec in TIERS.values()}
+def available_tiers(installed: InstalledBundles | None = None) -> dict[str, str]:
+    """Tier name → "ready" or the reason it cannot load by tier name or ``auto`` now
+    (``installed``: a scan already made, e.g. by ``info``)."""
+    installed = scan_installed() if installed is None else installed
+    tiers = installed.tiers
+    return {spec.name: _tier_status(spec, tiers, installed.broken) for spec in TIERS.values()}
 
 
 def _tier_status(spec: TierSpec, bundles: dict[str, str], broken: dict[str, str]) -> str:
@@ -164,12 +155,12 @@ def bundle_path(name_or_path: str | os.PathLike[str]) -> Path:
     requested = os.fspath(name_or_path)
     if is_bundle_dir(requested):
         return Path(requested)
-    readable, broken, unsupported = _scan_all()
-    if requested in broken:
-        raise BundleError(broken[requested])
-    if requested in unsupported:
-        raise UnsupportedBundleError(unsupported[requested])
-    if requested in readable:
+    installed = scan_installed()
+    if requested in installed.broken:
+        raise BundleError(installed.broken[requested])
+    if requested in installed.unsupported:
+        raise UnsupportedBundleError(installed.unsupported[requested])
+    if requested in installed.readable:
         return bundles_dir() / requested
     raise UnknownModelError(_unknown_message(requested))
 
@@ -200,11 +191,14 @@ def load_bundle_classifier(path: str | os.PathLike[str], settings: dict[str, Any
     return _import_loader(spec).from_bundle(bundle, **settings)
 
 
-def _load_tier(spec: TierSpec, settings: dict[str, Any], requested: str) -> Classifier:
+def _load_tier(spec: TierSpec, settings: dict[str, Any], requested: str,
+               bundles: dict[str, str] | None = None) -> Classifier:
+    """``bundles``: the installed bundles' tiers when the caller has already scanned them."""
     if not spec.needs_bundle:
         return _import_loader(spec)(**settings)
     _require_modules(spec)
-    return load_bundle_classifier(bundles_dir() / _bundle_for_tier(spec.name, requested), settings)
+    bundles = _installed_for_choice(requested) if bundles is None else bundles
+    return load_bundle_classifier(bundles_dir() / _bundle_for_tier(spec.name, requested, bundles), settings)
 
 
 def _load_auto(settings: dict[str, Any]) -> Classifier:
@@ -214,22 +208,22 @@ def _load_auto(settings: dict[str, Any]) -> Classifier:
             continue
         if spec.needs_bundle and spec.name not in bundles.values():
             continue
-        return _load_tier(spec, settings, AUTO)
+        return _load_tier(spec, settings, AUTO, bundles)
     raise UnknownModelError("auto found no usable tier.")  # heuristic is always usable
 
 
 def _installed_for_choice(requested: str) -> dict[str, str]:
     """Installed bundles (name → tier) for picking one by tier; BundleError while any installed
     bundle is unreadable, since it may be the one that would have been picked."""
-    readable, broken = _scan_installed()
-    if broken:
+    installed = scan_installed()
+    if installed.broken:
         raise BundleError(f"{requested!r} does not pick a bundle while an installed bundle is "
-                          "unreadable (it may be the one meant): " + " ".join(broken.values()))
-    return {name: manifest.tier for name, manifest in readable.items()}
+                          "unreadable (it may be the one meant): " + " ".join(installed.broken.values()))
+    return installed.tiers
 
 
-def _bundle_for_tier(tier: str, requested: str) -> str:
-    names = [name for name, t in _installed_for_choice(requested).items() if t == tier]
+def _bundle_for_tier(tier: str, requested: str, bundles: dict[str, str]) -> str:
+    names = [name for name, t in bundles.items() if t == tier]
     if not names:
         raise BundleError(
             f"no {tier} bundle is installed under {bundles_dir()} (set {HOME_ENV} to use another "

@@ -195,7 +195,7 @@ def test_a_broken_installed_bundle_loads_by_name_as_an_error_naming_its_manifest
     with pytest.raises(BundleError, match=rf"installed bundle 'mine' cannot be read: {re.escape(str(manifest))}.*"
                                           r"install BUNDLE_DIR --name mine --force.*uninstall mine"):
         load_classifier("mine")
-    assert set(registry.broken_installed_bundles()) == {"mine"}
+    assert set(registry.scan_installed().broken) == {"mine"}
     assert registry.installed_bundles() == {}
 
 
@@ -211,7 +211,7 @@ def test_a_bundle_for_a_newer_version_is_not_broken_only_not_for_this_one(data_h
     with pytest.raises(UnsupportedBundleError, match="'newer' is not for this version: .*format version 2 is not "
                                                      "supported .*install the alignmenter-edge version that wrote it"):
         load_classifier("newer")
-    assert registry.broken_installed_bundles() == {} and set(registry.unsupported_installed_bundles()) == {"newer"}
+    assert registry.scan_installed().broken == {} and set(registry.scan_installed().unsupported) == {"newer"}
     assert registry.installed_bundles() == {"good": "roberta-onnx"}
     assert registry.available_tiers()["roberta-onnx"] == "ready"
 

@@ -11,8 +11,7 @@ from typing import Any
 from .._version import __version__
 from ..paths import HOME_ENV, bundles_dir
 from ..bundle import licence_summary, read_bundle
-from ..registry import (TIERS, available_tiers, broken_installed_bundles, bundle_path,
-                        installed_bundle_manifests, unsupported_installed_bundles)
+from ..registry import TIERS, available_tiers, bundle_path, scan_installed
 from ..system import cpu_features, default_threads, usable_cpus
 from ..tiers.prefix_state import disk_usage
 
@@ -32,17 +31,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def collect() -> dict[str, Any]:
-    """Everything `info` reports, without importing any heavy package."""
+    """Everything `info` reports, without importing any heavy package (the bundles scanned once)."""
+    installed = scan_installed()
     return {
         "alignmenter_edge": __version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "tiers": {name: {"status": status, "description": TIERS[name].description}
-                  for name, status in available_tiers().items()},
+                  for name, status in available_tiers(installed).items()},
         "bundles_dir": str(bundles_dir()),
-        "bundles": {name: _bundle_summary(manifest) for name, manifest in installed_bundle_manifests().items()},
-        "broken_bundles": broken_installed_bundles(),
-        "unsupported_bundles": unsupported_installed_bundles(),
+        "bundles": {name: _bundle_summary(manifest.to_json()) for name, manifest in installed.readable.items()},
+        "broken_bundles": installed.broken,
+        "unsupported_bundles": installed.unsupported,
         "prefix_states": disk_usage(),
         "packages": {name: _version(name) for name in RUNTIME_PACKAGES},
         "cpus": usable_cpus(),
