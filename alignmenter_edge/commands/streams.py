@@ -128,16 +128,16 @@ class LineWriter:
 
     A regular file takes each write at once; if it fails (disk full) the file is cut back to its
     last complete line. A terminal is written directly, signals not held. Anything else (a pipe,
-    FIFO) is written in pieces of whole lines
-    up to PIPE_BUF bytes, each only once the output can take it, so the write never blocks with
-    the signals held: a stop signal ends it at the next line boundary, and inside a line longer
+    FIFO) is written in pieces of whole lines up to PIPE_BUF bytes, each only once the output can
+    take it, so the write never blocks with the signals held: a stop signal ends it at the next line boundary, and inside a line longer
     than PIPE_BUF only after the output took nothing for GRACE_WAITS x WAIT_MS.
     """
 
     def __init__(self, fd: int, name: str, *, begun: bool = False) -> None:
         self.fd, self.name, self.begun = fd, name, begun
-        self.regular = (stat.S_ISREG(os.fstat(fd).st_mode) or not hasattr(signal, "pthread_sigmask")
-                        or not hasattr(select, "poll"))
+        self.is_file = stat.S_ISREG(os.fstat(fd).st_mode)
+        # written in one go: a file, or where pieces cannot be waited for (no sigmask or poll)
+        self.whole = self.is_file or not hasattr(signal, "pthread_sigmask") or not hasattr(select, "poll")
         # A terminal is read by a person: Ctrl-C there must work at once (poll cannot tell a
         # stalled terminal on every system, e.g. macOS), and a cut line on screen loses nothing.
         self.terminal = os.isatty(fd)
@@ -146,7 +146,7 @@ class LineWriter:
         """Empty the file (once the run is sure to start): nothing written before this."""
         if not self.begun:
             with naming(self.name):
-                if self.regular and stat.S_ISREG(os.fstat(self.fd).st_mode):
+                if self.is_file:
                     os.ftruncate(self.fd, 0)
             self.begun = True
 
@@ -163,11 +163,11 @@ class LineWriter:
                 _write_all(self.fd, data)
                 return
             with signals_deferred():
-                stopped = self._write_file(data) if self.regular else self._write_pieces(data)
+                stopped = self._write_whole(data) if self.whole else self._write_pieces(data)
             if stopped:  # a stop signal was pending and is not ignored: its handler ran on unblock,
                 raise KeyboardInterrupt  # or, if it did not raise, the run must still stop here
 
-    def _write_file(self, data: bytes) -> bool:
+    def _write_whole(self, data: bytes) -> bool:
         end = os.lseek(self.fd, 0, os.SEEK_CUR)
         try:
             _write_all(self.fd, data)
