@@ -274,9 +274,11 @@ class ConstitutionalGGUFClassifier(BundleClassifier):
         prompt = manifest.prompt or {}
         if "template" not in prompt or "constitution" not in prompt:
             raise BundleError(f"{bundle.path}: the manifest has no prompt template/constitution.")
-        if window_stride is None and manifest.extra.get("window_stride") is not None:
+        max_input_tokens = max_input_tokens or manifest.max_input_tokens
+        if not window_stride and manifest.extra.get("window_stride") is not None:
+            window_stride = manifest.extra["window_stride"]
             try:  # the manifest's stride must fit its window: a bad bundle, not a bad argument
-                check_window(max_input_tokens or manifest.max_input_tokens, manifest.extra["window_stride"])
+                check_window(max_input_tokens, window_stride)
             except ValueError as exc:
                 raise BundleError(f"{bundle.path}: manifest extra.window_stride: {exc} Re-export the "
                                   "bundle, or pass window_stride=.") from exc
@@ -290,8 +292,7 @@ class ConstitutionalGGUFClassifier(BundleClassifier):
             template=prompt["template"],
             constitution=prompt["constitution"] if constitution is None else constitution,
             label_ids=_label_ids(manifest.labels, bundle.path),
-            max_input_tokens=max_input_tokens or manifest.max_input_tokens,
-            window_stride=window_stride or manifest.extra.get("window_stride"),
+            max_input_tokens=max_input_tokens, window_stride=window_stride,
             threads=threads or default_threads(), kv_cache_type=kv_cache_type, flash_attn=flash_attn,
             repack_weights=repack_weights, prefix_cache=prefix_cache, prefix_state=state_cache,
             model_sha256=manifest.files[MODEL_FILE].sha256, verbose=verbose)
