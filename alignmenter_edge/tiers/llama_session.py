@@ -218,7 +218,7 @@ class LlamaSession:
         read = self._llama.llama_state_seq_load_file(self._ctx, os.fsencode(path), 0, array, capacity,
                                                      ctypes.byref(count))
         if not read:
-            recent_errors()
+            forget_messages()  # a refused state is not an error of whatever comes next
             self._llama.llama_memory_clear(self._memory, True)
             return None
         self.n_past = int(count.value)
