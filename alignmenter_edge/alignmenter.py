@@ -29,6 +29,7 @@ from typing import Any, Iterable, Mapping
 from .classifier import Classifier, is_flagged, require_texts
 from .errors import AlignmenterEdgeError, InvalidInputError
 from .registry import load_classifier
+from .thresholds import THRESHOLD_RULE, check_threshold
 
 __all__ = ["EdgeSafetyScorer", "EdgeScorerConfigError", "SafetyClassifierFn",
            "load_safety_classifier", "scorer_settings"]
@@ -38,11 +39,12 @@ THREADS_ENV = "ALIGNMENTER_EDGE_THREADS"
 BATCH_SIZE_ENV = "ALIGNMENTER_EDGE_BATCH_SIZE"
 CONFIG_ENV = "ALIGNMENTER_EDGE_CONFIG"
 SCORER_ID_ENV = "ALIGNMENTER_EDGE_SCORER_ID"
+THRESHOLD_ENV = "ALIGNMENTER_EDGE_THRESHOLD"
 DEFAULT_CACHE_SIZE = 100_000  # cache slots (16-byte digest + score, ~140 bytes each when full)
 DEFAULT_SCORER_ID = "edge_safety"
 # alignmenter's names for its transformers model; here they mean our int8 ONNX RoBERTa bundle.
 ROBERTA_ALIASES = frozenset({"distilled-safety-roberta", "protectai/distilled-safety-roberta"})
-_CONFIG_KEYS = ("model", "threads", "batch_size", "cache_size", "id")
+_CONFIG_KEYS = ("model", "threads", "batch_size", "cache_size", "id", "threshold")
 
 
 class EdgeScorerConfigError(AlignmenterEdgeError, ValueError):
@@ -174,17 +176,20 @@ def scorer_settings(overrides: Mapping[str, Any] | None = None,
     """The scorer's settings: constructor arguments > environment > config file > defaults."""
     environ = os.environ if environ is None else environ
     settings: dict[str, Any] = {"model": "auto", "threads": None, "batch_size": None,
-                                "cache_size": DEFAULT_CACHE_SIZE, "id": DEFAULT_SCORER_ID}
+                                "cache_size": DEFAULT_CACHE_SIZE, "id": DEFAULT_SCORER_ID,
+                                "threshold": None}
     if environ.get(CONFIG_ENV):
         settings.update(_read_config(Path(environ[CONFIG_ENV]).expanduser()))
     for name, env in (("model", MODEL_ENV), ("threads", THREADS_ENV),
-                      ("batch_size", BATCH_SIZE_ENV), ("id", SCORER_ID_ENV)):
+                      ("batch_size", BATCH_SIZE_ENV), ("id", SCORER_ID_ENV),
+                      ("threshold", THRESHOLD_ENV)):
         if environ.get(env, "").strip():
             settings[name] = environ[env].strip()
     settings.update({k: v for k, v in (overrides or {}).items() if v is not None})
     for name, env in (("threads", THREADS_ENV), ("batch_size", BATCH_SIZE_ENV),
                       ("cache_size", CONFIG_ENV)):
         settings[name] = _int_setting(name, settings[name], env, minimum=0 if name == "cache_size" else 1)
+    settings["threshold"] = _threshold_setting(settings["threshold"])
     for name in ("model", "id"):
         if not isinstance(settings[name], str) or not settings[name]:
             raise EdgeScorerConfigError(
@@ -234,6 +239,17 @@ def _int_setting(name: str, value: Any, env: str, *, minimum: int) -> int | None
     return number
 
 
+def _threshold_setting(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return check_threshold(float(value) if isinstance(value, str) else value)
+    except ValueError:
+        raise EdgeScorerConfigError(
+            f"threshold must be {THRESHOLD_RULE}, got {value!r} (set it with {THRESHOLD_ENV} or the "
+            "scorer config).") from None
+
+
 # Loaded classifiers shared by scorer instances of one process (alignmenter builds one scorer
 # per stream; a compare run must not load the model twice).
 _SHARED: dict[tuple[Any, ...], SafetyClassifierFn] = {}
@@ -244,22 +260,24 @@ class EdgeSafetyScorer:
 
     ``alignmenter run --custom-scorer alignmenter_edge.alignmenter:EdgeSafetyScorer`` constructs
     it without arguments; it then reads ``ALIGNMENTER_EDGE_MODEL`` (default ``auto``),
-    ``ALIGNMENTER_EDGE_THREADS``, ``ALIGNMENTER_EDGE_BATCH_SIZE`` and ``ALIGNMENTER_EDGE_CONFIG``.
+    ``ALIGNMENTER_EDGE_THREADS``, ``ALIGNMENTER_EDGE_BATCH_SIZE``, ``ALIGNMENTER_EDGE_THRESHOLD``
+    (flag below it instead of below the model's own threshold) and ``ALIGNMENTER_EDGE_CONFIG``.
     The model loads in the constructor, so a bad setting stops the run before any scoring.
 
     ``score(sessions)`` returns ``score`` (mean safety score of the assistant turns, 1.0 = safe,
     alignmenter's ``fused_judge`` convention), ``min``, ``flagged``/``flag_rate`` (turns below the
-    model's threshold), the lowest turns, what ran (tier, model, bundle digest) and how much
-    reached the model. Empty assistant turns are skipped and counted, as alignmenter's
+    ``threshold`` setting, else below the model's own), the lowest turns, what ran (tier, model,
+    bundle digest) and how much reached the model. Empty assistant turns are skipped and counted, as alignmenter's
     SafetyScorer skips them; a non-string text raises naming the session and turn.
     """
 
     def __init__(self, model: str | os.PathLike[str] | None = None, *, threads: int | None = None,
                  batch_size: int | None = None, cache_size: int | None = None,
-                 id: str | None = None) -> None:  # noqa: A002 - alignmenter's attribute name
+                 id: str | None = None,  # noqa: A002 - alignmenter's attribute name
+                 threshold: float | None = None) -> None:
         settings = scorer_settings({"model": None if model is None else os.fspath(model),
                                     "threads": threads, "batch_size": batch_size,
-                                    "cache_size": cache_size, "id": id})
+                                    "cache_size": cache_size, "id": id, "threshold": threshold})
         self.id = settings["id"]
         self.settings = settings
         key = (settings["model"], settings["threads"], settings["batch_size"], settings["cache_size"])
@@ -294,7 +312,8 @@ class EdgeSafetyScorer:
         scores = self._score_texts([text for _, _, text in turns])
         info = self.classifier.info
         after = self.classifier.stats
-        flagged = sum(is_flagged(score, info.threshold) for score in scores)
+        threshold = info.threshold if self.settings["threshold"] is None else self.settings["threshold"]
+        flagged = sum(is_flagged(score, threshold) for score in scores)
         lowest = sorted(zip(scores, range(len(turns))))[:5]
         return {
             "score": _round(sum(scores) / len(scores)) if scores else None,
@@ -303,12 +322,13 @@ class EdgeSafetyScorer:
             "min": _round(min(scores)) if scores else None,
             "flagged": flagged,
             "flag_rate": _round(flagged / len(scores)) if scores else 0.0,
-            "threshold": info.threshold,
+            "threshold": threshold,
+            "model_threshold": info.threshold,
             "tier": info.tier,
             "model": info.model_id,
             "bundle_digest": info.bundle_digest,
             "lowest": [{"session_id": turns[i][0], "turn_index": turns[i][1], "score": _round(s)}
-                       for s, i in lowest if is_flagged(s, info.threshold)],
+                       for s, i in lowest if is_flagged(s, threshold)],
             "classifier_batches": after["model_batches"] - before["model_batches"],
             "classifier_texts": after["model_texts"] - before["model_texts"],
             "cache_hits": after["cache_hits"] - before["cache_hits"],

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -19,6 +18,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from ._version import __version__
 from .errors import BundleError, BundleIntegrityError, UnsupportedBundleError
+from .thresholds import THRESHOLD_RULE, is_valid_threshold
 from .verified import VerifiedFiles, check_verify_mode
 
 FORMAT_NAME = "alignmenter-edge-bundle"
@@ -103,15 +103,10 @@ class Manifest:
         return cls(**{**data, "files": files})
 
 
-def _is_real(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 # field -> (what it must be, the test). The manifest is not covered by the file hashes, so a value
 # that would flag nothing (a NaN or negative threshold) or fail mid-run must be refused here.
 _FIELD_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
-    "threshold": ("a finite number in (0, 1]; 0 would flag nothing",
-                  lambda v: _is_real(v) and math.isfinite(v) and 0 < v <= 1),
+    "threshold": (THRESHOLD_RULE, is_valid_threshold),
     "max_input_tokens": ("a positive integer",
                          lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
     "sources": ("a JSON list", lambda v: isinstance(v, list)),

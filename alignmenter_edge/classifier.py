@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Iterable, Sequence
 
 from .bundle import Bundle
 from .errors import AlignmenterEdgeError, InvalidInputError, ModelOutputError
+from .thresholds import check_threshold
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class ClassifierInfo:
     threshold: float
     batch_size: int
     threads: int | None = None
+    model_threshold: float | None = None  # the model's own; differs from threshold when overridden
     bundle_path: str | None = None
     bundle_digest: str | None = None
     requested: str | None = None
@@ -65,7 +67,16 @@ class Classifier(ABC):
         self.batch_size = batch_size or self.default_batch_size
         self.threads = threads
         self.requested: str | None = None
+        self._model_threshold: float | None = None  # set once a threshold overrides the model's
         self._closed = False
+
+    def use_threshold(self, threshold: float) -> None:
+        """Flag below ``threshold`` instead of the model's own threshold, which
+        ``info.model_threshold`` keeps. ValueError unless it is finite and in (0, 1]."""
+        value = check_threshold(threshold)
+        if self._model_threshold is None:
+            self._model_threshold = self.threshold
+        self.threshold = value
 
     @property
     def pool_size(self) -> int:
@@ -108,6 +119,7 @@ class Classifier(ABC):
             tier=self.tier,
             model_id=self.model_id or self.tier,
             threshold=self.threshold,
+            model_threshold=self.threshold if self._model_threshold is None else self._model_threshold,
             batch_size=self.batch_size,
             threads=self.threads,
             requested=self.requested,

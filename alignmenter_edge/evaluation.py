@@ -89,7 +89,8 @@ def build_report(classifier: Classifier, rows: Sequence[LabelledRow], scores: Se
         report["errors"] = worst_errors(rows, scores, info.threshold, errors)
     report["dataset"] = dataset
     report["model"] = {"tier": info.tier, "model_id": info.model_id, "requested": info.requested,
-                       "threshold": info.threshold, "batch_size": info.batch_size,
+                       "threshold": info.threshold, "model_threshold": info.model_threshold,
+                       "batch_size": info.batch_size,
                        "threads": info.threads, "bundle_digest": info.bundle_digest}
     report["throughput"] = {"texts": len(rows), "seconds": elapsed,
                             "texts_per_second": len(rows) / elapsed if elapsed > 0 else None}
@@ -123,7 +124,7 @@ def evaluate_scores(labels: Sequence[int], safety_scores: Sequence[float], *, th
         "at_threshold": {"threshold": threshold, "rule": "unsafe when safety_score < threshold",
                          **at_threshold.as_dict()},
         "sweep": sweep,
-        "fpr_bounded": [_operating(labels, risks, target) for target in FPR_TARGETS],
+        "fpr_bounded": [_operating(labels, safety_scores, risks, target) for target in FPR_TARGETS],
         "ece": metrics.expected_calibration_error(labels, risks),
         "calibration_bins": metrics.calibration_bins(labels, risks),
         "distinct_scores": len(set(safety_scores)),
@@ -150,13 +151,35 @@ def worst_errors(rows: Sequence[LabelledRow], scores: Sequence[float], threshold
     return {"false_positives": listed(flagged_safe), "false_negatives": listed(missed_unsafe)}
 
 
-def _operating(labels: Sequence[int], risks: Sequence[float], target: float) -> dict[str, Any]:
-    """An FPR-bounded operating point, with the cut-off also as a safety-score rule."""
+def _operating(labels: Sequence[int], safety_scores: Sequence[float], risks: Sequence[float],
+               target: float) -> dict[str, Any]:
+    """An FPR-bounded operating point, with the cut-off also as a safety-score rule and as the
+    classifier threshold (``--threshold``, ``threshold=``) that flags exactly its texts here."""
     point = metrics.operating_point(labels, risks, target)
     risk_cut = point["threshold"]
     # flag when risk >= c  <=>  safety <= 1 - c; report it as the classifier's rule too.
     point["safety_at_most"] = None if risk_cut is None else 1.0 - float(risk_cut)
+    flagged = [] if risk_cut is None else [r >= risk_cut for r in risks]
+    point["safety_threshold"] = None if risk_cut is None else separating_threshold(
+        [s for s, f in zip(safety_scores, flagged) if f], [s for s, f in zip(safety_scores, flagged) if not f])
     return point
+
+
+def separating_threshold(flagged: Sequence[float], kept: Sequence[float]) -> float | None:
+    """The shortest decimal T in (0, 1] with every ``flagged`` score < T <= every ``kept`` score,
+    so that ``safety_score < T`` flags exactly the ``flagged`` texts; None when none exists (no
+    text to flag, or a text to flag scores 1.0)."""
+    if not flagged:
+        return None
+    low = max(flagged)
+    high = min(kept) if kept else 1.0
+    if not low < high or (not kept and low >= 1.0):
+        return None
+    for digits in range(1, 18):
+        candidate = round((low + high) / 2, digits)
+        if low < candidate <= high:
+            return candidate
+    return high
 
 
 def _by_category(labels: Sequence[int], safety_scores: Sequence[float], threshold: float,
@@ -187,6 +210,10 @@ def format_report(report: dict[str, Any]) -> str:
     """A readable plain-text table of one report."""
     m = report.get("model", {})
     t = report["at_threshold"]
+    own = m.get("model_threshold")
+    chosen = own is not None and own != t["threshold"]  # set by --threshold / threshold=
+    at_what = "the threshold given" if chosen else "the model's threshold"
+    own_note = f"; the model's own is {own:g}" if chosen else ""
     lines = [
         f"dataset   {report.get('dataset') or '-'}: {report['n']} texts, "
         f"{report['unsafe']} unsafe / {report['safe']} safe",
@@ -197,7 +224,7 @@ def format_report(report: dict[str, Any]) -> str:
         f"AUPRC     {_fmt(report['auprc'])}",
         f"ECE       {_fmt(report['ece'])}   (10 bins over P(unsafe) = 1 - safety_score)",
         "",
-        f"at the model's threshold ({t['rule']}, threshold {_fmt(t['threshold'])}):",
+        f"at {at_what} ({t['rule']}, threshold {_fmt(t['threshold'])}{own_note}):",
         f"  TPR/recall {_fmt(t['tpr'])}   miss rate {_fmt(t['fnr'])}   FPR {_fmt(t['fpr'])}   "
         f"precision {_fmt(t['precision'])}   F1 {_fmt(t['f1'])}   accuracy {_fmt(t['accuracy'])}",
         f"  tp {t['tp']}  fp {t['fp']}  tn {t['tn']}  fn {t['fn']}",
@@ -209,15 +236,16 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append(f"  FPR <= {p['max_fpr']:.1%}: undefined (no safe texts)")
         else:
             cut = "flag nothing" if p["threshold"] is None else f"threshold {_fmt(p['threshold'], 4)}"
+            usable = "" if p["safety_threshold"] is None else f"   (--threshold {p['safety_threshold']!r})"
             lines.append(f"  FPR <= {p['max_fpr']:.1%}: {cut}, TPR {_fmt(p['tpr'])}, "
-                         f"FPR {_fmt(p['fpr'])}")
+                         f"FPR {_fmt(p['fpr'])}{usable}")
     lines += ["", "threshold sweep (unsafe when safety_score < threshold):",
               "  threshold    TPR     FPR  precision  flagged"]
     for row in report["sweep"]:
         lines.append(f"  {row['threshold']:9.2f}  {_fmt(row['tpr']):>5}  {_fmt(row['fpr']):>6}"
                      f"  {_fmt(row['precision']):>9}  {row['flagged']:7d}")
     if "by_category" in report:
-        lines += ["", "by category (at the model's threshold):"]
+        lines += ["", f"by category (at {at_what}):"]
         for cat, c in report["by_category"].items():
             lines.append(f"  {cat[:48]:48s} n={c['n']:<5d} TPR {_fmt(c['tpr'])}  FPR {_fmt(c['fpr'])}")
     tp = report.get("throughput")

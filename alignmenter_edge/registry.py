@@ -13,6 +13,7 @@ from .classifier import Classifier
 from .deps import is_installed
 from .errors import BundleError, MissingDependencyError, UnknownModelError, UnsupportedBundleError
 from .paths import HOME_ENV, bundles_dir
+from .thresholds import check_threshold
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,12 @@ def load_classifier(name_or_path: str | os.PathLike[str] = "auto", threads: int 
 
     ``auto`` picks the strongest tier whose dependencies and bundle are present. A tier named
     explicitly that cannot load raises (never a silent fallback to another tier).
+    ``threshold=T`` (any tier) flags texts scoring below T instead of below the model's own
+    threshold; ``info.model_threshold`` keeps the model's.
     """
+    threshold = options.pop("threshold", None)
+    if threshold is not None:
+        threshold = check_threshold(threshold)  # before a model loads, not after
     settings = dict(threads=threads, batch_size=batch_size, **options)
     requested = os.fspath(name_or_path)
     _refuse_bundle_named_like_a_tier(requested)
@@ -147,6 +153,8 @@ def load_classifier(name_or_path: str | os.PathLike[str] = "auto", threads: int 
     else:
         classifier = load_bundle_classifier(bundle_path(requested), settings)
     classifier.requested = requested
+    if threshold is not None:
+        classifier.use_threshold(threshold)
     return classifier
 
 

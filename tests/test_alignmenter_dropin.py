@@ -67,7 +67,7 @@ def _fresh_scorer_cache(monkeypatch):
 
     monkeypatch.setattr(module, "_SHARED", {})
     for env in ("ALIGNMENTER_EDGE_MODEL", "ALIGNMENTER_EDGE_THREADS", "ALIGNMENTER_EDGE_BATCH_SIZE",
-                "ALIGNMENTER_EDGE_CONFIG", "ALIGNMENTER_EDGE_SCORER_ID"):
+                "ALIGNMENTER_EDGE_CONFIG", "ALIGNMENTER_EDGE_SCORER_ID", "ALIGNMENTER_EDGE_THRESHOLD"):
         monkeypatch.delenv(env, raising=False)
 
 
@@ -308,7 +308,7 @@ def test_settings_precedence(tmp_path):
     config.write_text("model: heuristic\nthreads: 1\nbatch_size: 8\n")
     env = {"ALIGNMENTER_EDGE_CONFIG": str(config), "ALIGNMENTER_EDGE_BATCH_SIZE": "16"}
     assert scorer_settings(environ=env) == {"model": "heuristic", "threads": 1, "batch_size": 16,
-                                            "cache_size": 100_000, "id": "edge_safety"}
+                                            "cache_size": 100_000, "id": "edge_safety", "threshold": None}
     assert scorer_settings({"batch_size": 2}, environ=env)["batch_size"] == 2
 
 
@@ -336,6 +336,45 @@ def test_config_file_unknown_key(tmp_path):
     config.write_text(json.dumps({"model": "heuristic", "treads": 2}))
     with pytest.raises(EdgeScorerConfigError, match="unknown setting.*treads"):
         scorer_settings(environ={"ALIGNMENTER_EDGE_CONFIG": str(config)})
+
+
+def test_threshold_setting_precedence(tmp_path):
+    config = tmp_path / "edge.yaml"
+    config.write_text("model: heuristic\nthreshold: 0.7\n")
+    env = {"ALIGNMENTER_EDGE_CONFIG": str(config)}
+    assert scorer_settings(environ=env)["threshold"] == 0.7
+    assert scorer_settings(environ={**env, "ALIGNMENTER_EDGE_THRESHOLD": " 0.35 "})["threshold"] == 0.35
+    assert scorer_settings({"threshold": 0.2}, environ=env)["threshold"] == 0.2
+
+
+@pytest.mark.parametrize("value", ["0", "nan", "1.5", "high"])
+def test_bad_threshold_in_the_environment_names_the_fix(value):
+    with pytest.raises(EdgeScorerConfigError, match=r"threshold must be a finite number in \(0, 1\].*"
+                                                     r"ALIGNMENTER_EDGE_THRESHOLD or the scorer config"):
+        scorer_settings(environ={"ALIGNMENTER_EDGE_THRESHOLD": value})
+
+
+@pytest.mark.parametrize("value", [0, -1, 2, True, "none", [0.3]])
+def test_bad_threshold_in_the_config_names_the_fix(tmp_path, value):
+    config = tmp_path / "edge.json"
+    config.write_text(json.dumps({"threshold": value}))
+    with pytest.raises(EdgeScorerConfigError, match=r"threshold must be a finite number in \(0, 1\]"):
+        scorer_settings(environ={"ALIGNMENTER_EDGE_CONFIG": str(config)})
+
+
+def test_custom_scorer_flags_below_its_threshold_setting(monkeypatch):
+    """The setting moves the flagging cut-off; the scores, and the model's own threshold, stay."""
+    sessions = [{"session_id": "b", "turns": [{"role": "assistant", "turn_index": 0, "text": "on the edge"},
+                                              {"role": "assistant", "turn_index": 1, "text": "below it"}]}]
+    monkeypatch.setenv("ALIGNMENTER_EDGE_THRESHOLD", "0.6")
+    scorer = EdgeSafetyScorer("heuristic")
+    scorer.classifier = SafetyClassifierFn(_ThresholdEdgeClassifier())
+    result = scorer.score(sessions)
+    assert result["flagged"] == 2 and result["threshold"] == 0.6 and result["model_threshold"] == 0.5
+    assert [t["score"] for t in result["lowest"]] == [0.25, 0.5]
+    scorer = EdgeSafetyScorer("heuristic", threshold=0.3)  # the constructor's beats the environment's
+    scorer.classifier = SafetyClassifierFn(_ThresholdEdgeClassifier())
+    assert scorer.score(sessions)["flagged"] == 1
 
 
 def test_scorer_id_override_replaces_safety_card(monkeypatch):

@@ -193,7 +193,7 @@ def test_explain_reads_stdin_and_checks_its_options(data_home: Path, capsys, mon
     assert all(f["threshold"] == 1.0 and f["flagged"] is False for f in found)  # 1.0 is not < 1.0
     with pytest.raises(SystemExit):
         main(["explain", "--threshold", "2", "x"])
-    assert "must be within [0, 1]" in capsys.readouterr().err
+    assert "argument --threshold: must be a finite number in (0, 1]" in capsys.readouterr().err
     assert main(["explain", "--lexicon", str(tmp_path / "missing.txt"), "x"]) == 2
     assert "cannot read the lexicon file" in capsys.readouterr().err
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"fine\n\xff broken\n")))

@@ -137,11 +137,12 @@ def test_tier_is_registered_and_preferred_by_auto(data_home):
 def test_threshold_override_and_custom_lexicon(tmp_path):
     path = tmp_path / "mini.txt"
     path.write_text("[category test]\nfoo* 3\n[intent]\nplease 1\n", encoding="utf-8")
-    clf = LexiconClassifier(lexicon_path=path, threshold=0.9)
+    clf = LexiconClassifier(lexicon_path=path)
+    clf.use_threshold(0.9)
     assert clf.threshold == 0.9 and clf("bar") == 1.0
     assert clf("please foobar") < clf("foobar") < 1.0
     with pytest.raises(ValueError):
-        LexiconClassifier(threshold=1.5)
+        LexiconClassifier().use_threshold(1.5)
 
 
 @pytest.mark.parametrize("bad", ["foo 1\n", "[category x]\nfoo\n", "[bogus]\nfoo 1\n",

@@ -16,8 +16,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "eval", help="measure a model on labelled JSONL (AUROC, F1, FPR-bounded TPR, ECE, speed)",
         description="Score JSONL rows {\"text\", \"label\": \"safe\"|\"unsafe\"} and report AUROC, "
-                    "AUPRC, F1/accuracy at the model's threshold, a threshold sweep, the threshold "
-                    "keeping FPR <= 5% and its TPR, expected calibration error and throughput. "
+                    "AUPRC, F1/accuracy at the model's threshold (or --threshold), a threshold sweep, the "
+                    "thresholds keeping FPR <= 0.5/1/5% with their TPR (each also as a --threshold "
+                    "value for score and eval), expected calibration error and throughput. "
                     "Unsafe is the positive class; P(unsafe) = 1 - safety_score.")
     parser.add_argument("data", help="labelled JSONL file, or - for standard input")
     add_model_options(parser)
@@ -28,7 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="write a ROC + reliability diagram (needs alignmenter-edge[plot])")
     parser.add_argument("--errors", type=non_negative_int, default=0, metavar="N",
                         help="also list the N most confident false positives and false negatives at "
-                             "the model's threshold, with their line numbers (default: 0)")
+                             "the threshold in use, with their line numbers (default: 0)")
     parser.add_argument("--text-field", default="text", help="field holding the text (default: text)")
     parser.add_argument("--label-field", default="label", help="field holding safe/unsafe (default: label)")
     parser.set_defaults(func=run)

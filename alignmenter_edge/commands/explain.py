@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 from ..classifier import is_flagged
 from ..errors import InvalidInputError
-from .options import unit_interval
+from .options import threshold_value
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -23,8 +23,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                                                  "from standard input")
     parser.add_argument("--lexicon", metavar="PATH", default=None,
                         help="a lexicon file in the bundled format (default: the bundled lexicon)")
-    parser.add_argument("--threshold", type=unit_interval, default=None,
-                        help="flag below this score, within [0, 1] (default: the lexicon's, 0.19)")
+    parser.add_argument("--threshold", type=threshold_value, default=None, metavar="T",
+                        help="flag below this score, in (0, 1] (default: the lexicon's, 0.19)")
     parser.add_argument("--json", action="store_true", help="one JSON object per text instead of text")
     parser.set_defaults(func=run)
 
@@ -32,7 +32,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..tiers.lexicon import LexiconClassifier
 
-    lexicon = LexiconClassifier(lexicon_path=args.lexicon, threshold=args.threshold)
+    lexicon = LexiconClassifier(lexicon_path=args.lexicon)
+    if args.threshold is not None:
+        lexicon.use_threshold(args.threshold)
     for text in _texts(args.texts):
         found = lexicon.explain(text)
         found["text"] = text

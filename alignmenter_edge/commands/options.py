@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..thresholds import THRESHOLD_RULE, check_threshold
+
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """--model, --threads, --batch-size (the load_classifier arguments)."""
@@ -15,12 +17,16 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="CPU threads for model tiers (default: physical cores)")
     parser.add_argument("--batch-size", type=positive_int, default=None,
                         help="texts per model batch (default: the tier's own)")
+    parser.add_argument("--threshold", type=threshold_value, default=None, metavar="T",
+                        help="flag texts whose safety_score is below T, in (0, 1], instead of below "
+                             "the model's own threshold (eval's FPR-bounded points give such a T)")
 
 
 def load_from_args(args: argparse.Namespace) -> Any:
     from ..registry import load_classifier
 
-    return load_classifier(args.model, threads=args.threads, batch_size=args.batch_size)
+    return load_classifier(args.model, threads=args.threads, batch_size=args.batch_size,
+                           threshold=args.threshold)
 
 
 def positive_int(value: str) -> int:
@@ -31,8 +37,11 @@ def non_negative_int(value: str) -> int:
     return _within(int(value), value, 0, None, "0 or more")
 
 
-def unit_interval(value: str) -> float:
-    return _within(float(value), value, 0.0, 1.0, "within [0, 1]")
+def threshold_value(value: str) -> float:
+    try:
+        return check_threshold(float(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {THRESHOLD_RULE}, got {value}") from None
 
 
 def _within(number: Any, given: str, low: Any, high: Any, rule: str) -> Any:

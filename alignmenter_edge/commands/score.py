@@ -65,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
         elapsed = time.perf_counter() - started
     rate = scored / elapsed if elapsed > 0 else 0.0
     print(f"scored {scored} texts with {info.tier} ({info.model_id}, requested {info.requested}) "
-          f"in {elapsed:.2f} s, {rate:.0f} texts/s; {flagged} flagged (safety_score < {info.threshold:g})",
+          f"in {elapsed:.2f} s, {rate:.0f} texts/s; {flagged} flagged (safety_score < {info.threshold:g}"
+          + (f", set by --threshold; the model's own is {info.model_threshold:g})"
+             if info.threshold != info.model_threshold else ")"),
           file=sys.stderr)
     if blank:
         print(f"note: {blank} texts were empty or whitespace-only; they were scored as is "

@@ -482,14 +482,10 @@ class LexiconClassifier(Classifier):
     default_batch_size = 1024
 
     def __init__(self, *, batch_size: int | None = None, threads: int | None = None,
-                 lexicon_path: str | Path | None = None, threshold: float | None = None) -> None:
+                 lexicon_path: str | Path | None = None) -> None:
         super().__init__(batch_size=batch_size, threads=threads)
         self._scorer = LexiconScorer(load_lexicon(lexicon_path)) if lexicon_path else _default_scorer()
         self.lexicon_path = str(lexicon_path) if lexicon_path else None
-        if threshold is not None:
-            if not 0.0 <= threshold <= 1.0:
-                raise ValueError(f"threshold must be within [0, 1], got {threshold!r}.")
-            self.threshold = threshold
 
     def _score(self, texts: list[str]) -> Sequence[float]:
         score = self._scorer.score
