@@ -33,7 +33,8 @@ def require(module: str, extra: str, purpose: str) -> ModuleType:
 
 
 def is_installed(module: str) -> bool:
-    """True when ``module`` can be imported, without importing it."""
+    """True when ``module`` is installed (found on the import path). It is not imported, so a
+    package that is installed but fails to import still counts; :func:`require` tells."""
     try:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):

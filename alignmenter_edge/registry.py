@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from .bundle import MANIFEST_NAME, Manifest, is_bundle_dir, read_bundle, read_manifest
 from .classifier import Classifier
-from .deps import is_installed
+from .deps import is_installed, require
 from .errors import BundleError, MissingDependencyError, UnknownModelError, UnsupportedBundleError
 from .paths import HOME_ENV, bundles_dir
 from .thresholds import check_threshold
@@ -106,18 +106,27 @@ def installed_bundles() -> dict[str, str]:
     return scan_installed().tiers
 
 
-def available_tiers(installed: InstalledBundles | None = None) -> dict[str, str]:
+def available_tiers(installed: InstalledBundles | None = None, *,
+                    try_imports: bool = False) -> dict[str, str]:
     """Tier name → "ready" or the reason it cannot load by tier name or ``auto`` now
-    (``installed``: a scan already made, e.g. by ``info``)."""
+    (``installed``: a scan already made, e.g. by ``info``). ``try_imports``: also import each
+    model tier's packages, so that one installed but failing to import is reported, not ready."""
     installed = scan_installed() if installed is None else installed
     tiers = installed.tiers
-    return {spec.name: _tier_status(spec, tiers, installed.broken) for spec in TIERS.values()}
+    return {spec.name: _tier_status(spec, tiers, installed.broken, try_imports) for spec in TIERS.values()}
 
 
-def _tier_status(spec: TierSpec, bundles: dict[str, str], broken: dict[str, str]) -> str:
+def _tier_status(spec: TierSpec, bundles: dict[str, str], broken: dict[str, str],
+                 try_imports: bool) -> str:
     missing = spec.missing_modules()
     if missing:
         return f"missing {', '.join(missing)}: pip install 'alignmenter-edge[{spec.extra}]'"
+    if try_imports:
+        for module in spec.modules:
+            try:
+                require(module, spec.extra or "", f"the {spec.name} tier")
+            except MissingDependencyError as exc:
+                return f"BROKEN: {exc}"
     if not spec.needs_bundle:
         return "ready"
     if broken:
@@ -254,7 +263,7 @@ def _require_modules(spec: TierSpec) -> None:
         raise MissingDependencyError(
             f"the {spec.name} tier needs {', '.join(missing)}, which "
             f"{'is' if len(missing) == 1 else 'are'} not installed. "
-            f"Install it with: pip install 'alignmenter-edge[{spec.extra}]'"
+            f"Install {'it' if len(missing) == 1 else 'them'} with: pip install 'alignmenter-edge[{spec.extra}]'"
         )
 
 

@@ -10,8 +10,9 @@ from typing import Any
 
 from .._version import __version__
 from ..paths import HOME_ENV, bundles_dir
-from ..bundle import licence_summary, read_bundle
-from ..registry import TIERS, available_tiers, bundle_path, scan_installed
+from ..bundle import is_bundle_dir, licence_summary, read_bundle
+from ..errors import UnknownModelError
+from ..registry import TIERS, available_tiers, bundle_path, name_read_as_tier, scan_installed
 from ..system import cpu_features, default_threads, usable_cpus
 from ..tiers.prefix_state import disk_usage
 
@@ -31,14 +32,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def collect() -> dict[str, Any]:
-    """Everything `info` reports, without importing any heavy package (the bundles scanned once)."""
+    """Everything `info` reports (the bundles scanned once). Each model tier's packages are
+    imported, so that one installed but broken (a missing native library) shows as such, not as
+    ready."""
     installed = scan_installed()
     return {
         "alignmenter_edge": __version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "tiers": {name: {"status": status, "description": TIERS[name].description}
-                  for name, status in available_tiers(installed).items()},
+                  for name, status in available_tiers(installed, try_imports=True).items()},
         "bundles_dir": str(bundles_dir()),
         "bundles": {name: _bundle_summary(manifest.to_json()) for name, manifest in installed.readable.items()},
         "broken_bundles": installed.broken,
@@ -95,6 +98,12 @@ def _bundle_summary(manifest: dict[str, Any]) -> dict[str, Any]:
 
 def _show_bundle(name_or_path: str, *, as_json: bool) -> int:
     """One bundle's manifest, after verifying every file in full (an integrity error exits 2)."""
+    tier = name_read_as_tier(name_or_path)
+    if tier is not None and not is_bundle_dir(name_or_path):
+        raise UnknownModelError(
+            f"{name_or_path!r} is a tier name, not a bundle: 'alignmenter-edge info' without an "
+            "argument shows every tier's status and the installed bundles; 'info BUNDLE' takes a "
+            "bundle directory or an installed bundle's name.")
     bundle = read_bundle(bundle_path(name_or_path), verify="full")
     manifest = bundle.manifest.to_json()
     if as_json:
@@ -108,9 +117,12 @@ def _show_bundle(name_or_path: str, *, as_json: bool) -> int:
     for source in manifest["sources"]:
         revision = (source.get("commit") or source.get("resolved") or source.get("revision")
                     or ("local directory" if source.get("kind") == "local" else "revision not pinned"))
-        licence = source.get("license") or "unknown"
-        print(f"  {source.get('role', 'source')}: {source.get('id')} @ {revision}; licence {licence} "
-              f"(from {source.get('license_from', 'not recorded')})")
+        licence = source.get("license")
+        found_in = source.get("license_from", "not recorded")
+        told = (f"licence {licence} (from {found_in})" if licence else
+                "licence unknown (stated by neither its model card nor the model spec: check the "
+                "source's terms before copying this bundle)")
+        print(f"  {source.get('role', 'source')}: {source.get('id')} @ {revision}; {told}")
     print("  files: " + ", ".join(f"{name} {record['size'] / 1e6:.1f} MB"
                                   for name, record in manifest["files"].items()))
     for name, check in manifest["parity"].items():
