@@ -39,7 +39,7 @@ from ..models import SPEC_DIR, load_spec
 from ..tiers.constitutional_gguf import (MODEL_FILE, TOKENIZER_FILE, ConstitutionalScorer,
                                          _softmax_pair)
 from .gguf_writer import read_vocab, tensors_from_state_dict, write_qwen3_gguf
-from .hub import DOWNLOAD_HINT, cached_snapshot, hub_offline, snapshot_commit
+from .hub import cached_snapshot, hub_offline, load_failure, snapshot_commit
 from .model_licence import ModelLicence, resolve_licence
 from .output import check_output, publish, staging_dir
 from .parity import compare_unsafe_probabilities, max_abs_diff, require_within
@@ -183,8 +183,9 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
                     base, revision=base_revision, dtype=torch.float32, use_safetensors=True,
                     local_files_only=local_only)
             except (OSError, ValueError) as exc:
-                hint = "" if download or base_local else " " + DOWNLOAD_HINT
-                raise ExportError(f"cannot load the base model {base!r}: {str(exc).rstrip('.')}.{hint}") from exc
+                raise ExportError(load_failure(
+                    "the base model", base, exc, from_cache_only=not (download or base_local),
+                    cached=base_local or cached_snapshot(base, base_revision) is not None)) from exc
             adapter_dir = _safetensors_adapter(adapter, adapter_revision, download)
         commits = {"base": snapshot_commit(base if base_local else cached_snapshot(base, base_revision)),
                    "adapter": snapshot_commit(adapter_dir)}
@@ -323,8 +324,9 @@ def _safetensors_adapter(adapter: str, revision: str | None, download: bool) -> 
                                                allow_patterns=["adapter_config.json",
                                                                "adapter_model.safetensors", "README.md"]))
         except Exception as exc:  # huggingface_hub's errors for unknown, uncached or offline repos
-            hint = "" if download else " " + DOWNLOAD_HINT
-            raise ExportError(f"cannot load the adapter {adapter!r}: {str(exc).rstrip('.')}.{hint}") from exc
+            raise ExportError(load_failure(
+                "the adapter", adapter, exc, from_cache_only=not download,
+                cached=cached_snapshot(adapter, revision, "adapter_config.json") is not None)) from exc
     if not (local / "adapter_model.safetensors").is_file():
         raise ExportError(f"{adapter}: no adapter_model.safetensors. Pickled adapter weights "
                           "(adapter_model.bin) are not loaded; convert them to safetensors first.")

@@ -37,7 +37,7 @@ from ..bundle import Manifest, write_bundle
 from ..deps import require
 from ..errors import ExportError
 from ..models import load_spec
-from .hub import DOWNLOAD_HINT, cached_snapshot, hub_offline, snapshot_commit
+from .hub import cached_snapshot, hub_offline, load_failure, snapshot_commit
 from .model_licence import resolve_licence
 from .output import check_output, publish, staging_dir
 from .parity import compare_unsafe_probabilities, max_abs_diff, require_within
@@ -268,8 +268,9 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
                 resolved.source, attn_implementation="eager", use_safetensors=True,  # never unpickle
                 **load_kwargs).eval()
     except (OSError, ValueError) as exc:
-        hint = "" if resolved.local or download else " " + DOWNLOAD_HINT
-        raise ExportError(f"cannot load {resolved.source!r}: {str(exc).rstrip('.')}.{hint}") from exc
+        raise ExportError(load_failure("the model", resolved.source, exc,
+                                       from_cache_only=not (resolved.local or download),
+                                       cached=source_dir is not None)) from exc
     config = model.config
     if config.model_type not in ("roberta", "xlm-roberta", "camembert"):
         raise ExportError(f"{resolved.source} is a {config.model_type!r} model; this export handles "

@@ -240,10 +240,13 @@ def test_hub_ids_without_download_stay_offline(tiny_qwen3_source, tmp_path, monk
 
     attempts = block_network(monkeypatch)
     base, adapter = tiny_qwen3_source
-    with pytest.raises(ExportError, match="(?s)base model 'alignmenter-edge-tests/no-such-base'.*--download"):
+    with pytest.raises(ExportError, match="(?s)base model 'alignmenter-edge-tests/no-such-base'.*--download") as base_failure:
         export_constitutional("alignmenter-edge-tests/no-such-base", str(adapter), tmp_path / "a", quant="F32")
-    with pytest.raises(ExportError, match="(?s)adapter 'alignmenter-edge-tests/no-such-adapter'.*--download"):
+    with pytest.raises(ExportError, match="(?s)adapter 'alignmenter-edge-tests/no-such-adapter'.*--download") as adapter_failure:
         export_constitutional(str(base), "alignmenter-edge-tests/no-such-adapter", tmp_path / "b", quant="F32")
+    for failure in (base_failure, adapter_failure):  # what happened, not the library's "couldn't connect"
+        assert "is not in the local Hugging Face cache" in str(failure.value)
+        assert "connect to" not in str(failure.value) and "internet" not in str(failure.value)
     assert attempts == []
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 

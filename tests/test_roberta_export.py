@@ -80,8 +80,11 @@ def test_hub_id_without_download_stays_offline(tmp_path, monkeypatch):
     from alignmenter_edge.export.roberta import export_roberta
 
     attempts = block_network(monkeypatch)
-    with pytest.raises(ExportError, match="--download"):
+    with pytest.raises(ExportError, match="--download") as failure:
         export_roberta("alignmenter-edge-tests/no-such-model", tmp_path / "out")
+    # What happened, not the library's "couldn't connect": no connection was tried.
+    assert "is not in the local Hugging Face cache" in str(failure.value)
+    assert "connect to" not in str(failure.value)
     assert not (tmp_path / "out").exists()
     assert attempts == []
 
