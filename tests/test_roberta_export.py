@@ -380,3 +380,20 @@ def test_empty_probe_file_is_an_error_not_the_built_in_probes(tiny_roberta_sourc
                      "--quantize", "none", "--probes", str(empty)]) == 2
     assert "probe" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_int8_quantization_keeps_onnxruntimes_generic_advice_out_of_the_export_log(
+        tiny_roberta_bundle_fp32, tmp_path, caplog):
+    """quantize_dynamic's root-logger advice to pre-process is dropped during our call only."""
+    require("onnxruntime")
+    import logging
+
+    from alignmenter_edge.export.roberta import quantize_int8
+
+    with caplog.at_level(logging.WARNING):
+        quantize_int8(tiny_roberta_bundle_fp32 / "model.onnx", tmp_path / "int8.onnx")
+        assert (tmp_path / "int8.onnx").stat().st_size > 0
+        assert not [r for r in caplog.records if "pre-processing" in r.getMessage()]
+        logging.warning("consider to run pre-processing before quantization")  # the filter is gone after
+    assert [r.getMessage() for r in caplog.records] == ["consider to run pre-processing before quantization"]
