@@ -59,10 +59,10 @@ def install_bundle(source: str | os.PathLike[str], name: str | None = None, *,
             shutil.copyfile(origin.path / file_name, destination)
         try:
             read_bundle(staging, verify="full")
-        except BundleIntegrityError as exc:
+        except BundleIntegrityError as exc:  # named by the copy, a directory about to be deleted
             raise BundleIntegrityError(
-                f"the bundle at {origin.path} does not match its manifest, so nothing was installed: "
-                f"{exc}") from exc
+                f"the bundle at {origin.path} does not match its manifest, so nothing was installed "
+                f"(checked on the copy made to install it): {str(exc).removeprefix(f'{staging}: ')}") from exc
         give_plain_directory_mode(staging)
         _move_into_place(staging, target, force)
     except OSError as exc:

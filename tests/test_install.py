@@ -59,9 +59,11 @@ def test_corrupt_source_installs_nothing(data_home: Path, tmp_path: Path) -> Non
     data = bytearray((source / "model.onnx").read_bytes())
     data[10] ^= 1  # same size: only hashing can tell
     (source / "model.onnx").write_bytes(bytes(data))
-    with pytest.raises(BundleIntegrityError, match=r"does not match its manifest, so nothing was installed.*model\.onnx"):
+    with pytest.raises(BundleIntegrityError, match=r"does not match its manifest, so nothing was installed.*model\.onnx") as failure:
         install_bundle(source)
     assert not (data_home / "bundles" / "b").exists() and leftovers(data_home) == []
+    assert ".install-" not in str(failure.value)  # never the deleted copy's directory
+    assert f"the bundle at {source} " in str(failure.value)
 
 
 def test_missing_file_is_refused_before_copying(data_home: Path, tmp_path: Path) -> None:
