@@ -25,6 +25,7 @@ class ClassifierInfo:
     bundle_path: str | None = None
     bundle_digest: str | None = None
     requested: str | None = None
+    notes: tuple[str, ...] = ()  # how it was chosen, when worth telling (e.g. what auto passed over)
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -67,6 +68,7 @@ class Classifier(ABC):
         self.batch_size = batch_size or self.default_batch_size
         self.threads = threads
         self.requested: str | None = None
+        self.notes: tuple[str, ...] = ()
         self._model_threshold: float | None = None  # set once a threshold overrides the model's
         self._closed = False
 
@@ -123,6 +125,7 @@ class Classifier(ABC):
             batch_size=self.batch_size,
             threads=self.threads,
             requested=self.requested,
+            notes=self.notes,
             **self._bundle_info(),
             details=self._details(),
         )

@@ -220,12 +220,23 @@ def _load_tier(spec: TierSpec, settings: dict[str, Any], requested: str,
 
 def _load_auto(settings: dict[str, Any]) -> Classifier:
     bundles = _installed_for_choice(AUTO)
+    passed_over = []  # stronger tiers with a bundle installed that cannot run here
     for spec in sorted(TIERS.values(), key=lambda s: -s.strength):
-        if spec.strength <= 0 or spec.missing_modules():
+        if spec.strength <= 0:
+            continue
+        missing = spec.missing_modules()
+        if missing:
+            names = [name for name, tier in bundles.items() if tier == spec.name]
+            if names:
+                passed_over.append(
+                    f"auto passed over the installed {spec.name} bundle {', '.join(names)}: it needs "
+                    f"{', '.join(missing)} (pip install 'alignmenter-edge[{spec.extra}]')")
             continue
         if spec.needs_bundle and spec.name not in bundles.values():
             continue
-        return _load_tier(spec, settings, AUTO, bundles)
+        classifier = _load_tier(spec, settings, AUTO, bundles)
+        classifier.notes = tuple(passed_over)
+        return classifier
     raise UnknownModelError("auto found no usable tier.")  # heuristic is always usable
 
 

@@ -236,3 +236,16 @@ def test_auto_with_two_bundles_of_its_tier_says_which_and_how_to_pick(data_home:
                                           r"'auto' does not pick one.*--model a"):
         load_classifier("auto")
     assert load_classifier("b").info.bundle_path.endswith("b")
+
+
+def test_auto_says_which_installed_bundle_it_passed_over_and_why(data_home: Path, monkeypatch) -> None:
+    """A bundle installed on a machine without its extra: auto still runs (the strongest tier that
+    can), but the classifier's notes name the bundle and the install command — not a silent
+    lexicon result."""
+    make_bundle(data_home / "bundles" / "mine")
+    monkeypatch.setattr(registry, "is_installed", lambda module: module not in ("onnxruntime", "numpy"))
+    clf = load_classifier("auto")
+    assert clf.tier == "lexicon"
+    assert clf.info.notes == ("auto passed over the installed roberta-onnx bundle mine: it needs "
+                              "onnxruntime, numpy (pip install 'alignmenter-edge[onnx]')",)
+    assert load_classifier("lexicon").info.notes == ()  # named tiers have nothing to explain
