@@ -12,6 +12,7 @@ all-safe sets) are ``null`` in JSON with the reason in ``notes`` — they are ne
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -21,7 +22,7 @@ from typing import Any, BinaryIO, Sequence
 from . import metrics
 from .classifier import Classifier, is_flagged
 from .errors import InvalidInputError
-from .rows import RowReader
+from .rows import RowReader, json_kind
 
 __all__ = ["LabelledRow", "read_labelled", "evaluate", "score_texts", "build_report", "evaluate_scores", "format_report",
            "plot_report", "SWEEP_THRESHOLDS", "FPR_TARGETS"]
@@ -42,13 +43,14 @@ class LabelledRow:
 
 def read_labelled(stream: BinaryIO, *, name: str = "<input>", text_field: str = "text",
                   label_field: str = "label") -> list[LabelledRow]:
-    """Read every row; a missing or unknown label raises InvalidInputError naming the line."""
+    """Read every row; a missing or unknown label raises InvalidInputError naming the line, as
+    does any invalid line (there is no skipping here, so the messages do not offer it)."""
     rows = []
-    for row in RowReader(stream, fmt="jsonl", text_field=text_field, name=name):
+    for row in RowReader(stream, fmt="jsonl", text_field=text_field, name=name, offer_skip=False):
         raw = row.data.get(label_field)
         label = LABELS.get(raw.strip().lower()) if isinstance(raw, str) else None
         if label is None:
-            shown = "missing" if label_field not in row.data else repr(raw)
+            shown = "missing" if label_field not in row.data else _shown_label(raw)
             raise InvalidInputError(
                 f"{name}:{row.line_no}: label {shown}; field {label_field!r} must be "
                 "\"safe\" or \"unsafe\"."
@@ -59,6 +61,16 @@ def read_labelled(stream: BinaryIO, *, name: str = "<input>", text_field: str = 
     if not rows:
         raise InvalidInputError(f"{name}: no labelled rows to evaluate.")
     return rows
+
+
+def _shown_label(raw: Any) -> str:
+    """A label that is not "safe"/"unsafe", for a message: a string as written, else its JSON
+    kind (and a scalar's JSON text: ``is a number (1)``, ``is null``)."""
+    if isinstance(raw, str):
+        return repr(raw)
+    if raw is None or isinstance(raw, (dict, list)):
+        return f"is {json_kind(raw)}"
+    return f"is {json_kind(raw)} ({json.dumps(raw)})"
 
 
 def score_texts(classifier: Classifier, texts: Sequence[str]) -> tuple[list[float], float]:

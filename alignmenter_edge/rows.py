@@ -1,9 +1,10 @@
 """Reading input rows (JSONL or plain text lines) and writing scored rows, with clear errors.
 
-Policies (documented in the README, tested):
+Policies (documented in docs/bad-input.md, tested):
 - JSONL: a blank line is skipped; a malformed line, a row that is not an object, a missing or
   non-string text field, or invalid UTF-8 raises InvalidInputError with the line number — or, with
-  ``skip_invalid``, is skipped and counted.
+  ``skip_invalid``, is skipped and counted. Messages name JSON values by JSON's names (null,
+  boolean, number, string, array, object) and UTF-8 faults by the 1-based byte of the line.
 - Plain text: one text per line; blank lines are separators and are skipped.
 - A JSON string escape that decodes to a lone surrogate (e.g. ``"\\ud800"``) is invalid Unicode:
   it cannot be tokenized or written back as UTF-8, so it is treated like invalid UTF-8.
@@ -28,6 +29,7 @@ from .errors import InvalidInputError
 InputFormat = Literal["auto", "jsonl", "text"]
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 BOM = "\ufeff"
+STDIN = "<stdin>"  # how messages name standard input
 
 
 @dataclass
@@ -52,16 +54,30 @@ class SkipLog:
             self.examples.append(reason)
 
 
+class _BadLine(Exception):
+    """What is wrong with a line (``problem``) and what to do about it (``fix``); RowReader adds
+    where."""
+
+    def __init__(self, problem: str, fix: str | None = None) -> None:
+        super().__init__(problem)
+        self.problem, self.fix = problem, fix
+
+
 class RowReader:
-    """Iterates rows of a binary stream; tracks bytes read for progress reporting."""
+    """Iterates rows of a binary stream; tracks bytes read for progress reporting.
+
+    ``name`` is how messages name the input (``-`` is shown as ``<stdin>``). ``offer_skip``: the
+    messages of skippable faults suggest ``--skip-invalid`` (true for ``score``, which has that
+    option; ``eval`` has not). ``skipped`` records the faults without their advice."""
 
     def __init__(self, stream: BinaryIO, *, fmt: InputFormat = "auto", text_field: str = "text",
-                 skip_invalid: bool = False, name: str = "<input>") -> None:
+                 skip_invalid: bool = False, name: str = "<input>", offer_skip: bool = True) -> None:
         self._stream = stream
         self.fmt = fmt
         self.text_field = text_field
         self.skip_invalid = skip_invalid
-        self.name = name
+        self.offer_skip = offer_skip
+        self.name = STDIN if name == "-" else name
         self.bytes_read = 0
         self.skipped = SkipLog()
 
@@ -71,10 +87,11 @@ class RowReader:
                 self.bytes_read += len(raw)
                 try:
                     row = self._parse(line_no, raw)
-                except InvalidInputError as exc:
+                except _BadLine as bad:
+                    where = f"{self.name}:{line_no}: {bad.problem}"
                     if not self.skip_invalid:
-                        raise
-                    self.skipped.add(str(exc))
+                        raise InvalidInputError(f"{where}; {bad.fix}." if bad.fix else f"{where}.") from None
+                    self.skipped.add(where)
                     continue
                 if row is not None:
                     yield row
@@ -83,14 +100,14 @@ class RowReader:
                 exc.filename = self.name
             raise
 
+    def _or_skip(self, fix: str) -> str:
+        return f"{fix} or pass --skip-invalid" if self.offer_skip else fix
+
     def _parse(self, line_no: int, raw: bytes) -> Row | None:
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise InvalidInputError(
-                f"{self.name}:{line_no}: invalid UTF-8 (byte {exc.start}); re-encode the file as "
-                "UTF-8 or pass --skip-invalid."
-            ) from None
+            raise _BadLine(utf8_problem(exc), self._or_skip(_reencode(self.name))) from None
         line = line.rstrip("\r\n")
         if line_no == 1 and line.startswith(BOM):
             line = line[1:]
@@ -106,30 +123,47 @@ class RowReader:
         try:
             data = _strict_json(line)
         except ValueError as exc:
-            raise InvalidInputError(
-                f"{self.name}:{line_no}: malformed JSON ({exc}); fix the line or pass --skip-invalid."
-            ) from None
+            raise _BadLine(f"malformed JSON ({exc})", self._or_skip("fix the line")) from None
         if not isinstance(data, dict):
-            raise InvalidInputError(
-                f"{self.name}:{line_no}: expected a JSON object per line, got {type(data).__name__}."
-            )
+            raise _BadLine(f"expected a JSON object per line, got {json_kind(data)}")
         if "\\u" in line and _has_lone_surrogate(data):
-            raise InvalidInputError(
-                f"{self.name}:{line_no}: invalid Unicode (a \\ud800-\\udfff escape without its pair); "
-                "fix the line or pass --skip-invalid."
-            )
+            raise _BadLine("invalid Unicode (a \\ud800-\\udfff escape without its pair)",
+                           self._or_skip("fix the line"))
         if self.text_field not in data:
-            raise InvalidInputError(
-                f"{self.name}:{line_no}: no {self.text_field!r} field; choose the field with "
-                "--text-field."
-            )
+            raise _BadLine(f"no {self.text_field!r} field", "choose the field with --text-field")
         text = data[self.text_field]
         if not isinstance(text, str):
-            raise InvalidInputError(
-                f"{self.name}:{line_no}: field {self.text_field!r} is {type(text).__name__}, "
-                "expected a string."
-            )
+            raise _BadLine(f"field {self.text_field!r} is {json_kind(text)}, expected a string")
         return Row(line_no, data, text)
+
+
+def json_kind(value: Any) -> str:
+    """A JSON value's kind in JSON's words, with its article: ``null``, ``a boolean``, ``a number``,
+    ``a string``, ``an array``, ``an object`` (for messages about JSON input)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def utf8_problem(exc: UnicodeDecodeError) -> str:
+    """What is wrong with a line that is not UTF-8; the byte is counted from 1 in the raw line."""
+    return f"invalid UTF-8 at byte {exc.start + 1} of the line ({exc.reason})"
+
+
+def _reencode(name: str) -> str:
+    return f"re-encode {'the input' if name == STDIN else 'the file'} as UTF-8"
+
+
+def utf8_error(name: str, line_no: int, exc: UnicodeDecodeError) -> InvalidInputError:
+    """The error for line ``line_no`` of ``name`` not being UTF-8, in ``score``'s words (for a
+    command without ``--skip-invalid``)."""
+    return InvalidInputError(f"{name}:{line_no}: {utf8_problem(exc)}; {_reencode(name)}.")
 
 
 def _strict_json(line: str) -> Any:

@@ -45,6 +45,19 @@ def score_cli(tmp_path: Path, content: bytes, *args: str, suffix: str = ".jsonl"
     return code, [json.loads(line) for line in text.splitlines()], err.getvalue()
 
 
+def run_cli(monkeypatch, stdin: bytes, *args: str) -> tuple[int, str, str]:
+    """Run a command in-process with ``stdin`` as standard input; returns exit code, stdout, stderr."""
+    import contextlib
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
 def jsonl(*rows: object) -> bytes:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
 
@@ -116,10 +129,12 @@ def test_100k_text_model_tiers_read_past_the_token_limit(request, fixture):
 # --- invalid UTF-8 in the input file ---------------------------------------------------------
 
 def test_invalid_utf8_line_is_an_error_naming_line_and_fix(tmp_path, data_home):
+    """The byte position is 1-based, like JSON's columns (it was 0-based: "byte 14" for the 15th)."""
     content = jsonl({"text": "fine"}) + b'{"text": "bad \xff\xfe byte"}\n' + jsonl({"text": "later"})
     code, rows, err = score_cli(tmp_path, content, "--model", "heuristic")
     assert code == 2
-    assert "in.jsonl:2: invalid UTF-8 (byte" in err and "re-encode the file as UTF-8" in err
+    assert ("in.jsonl:2: invalid UTF-8 at byte 15 of the line (invalid start byte); re-encode the file "
+            "as UTF-8 or pass --skip-invalid.") in err
     assert [r["text"] for r in rows] == ["fine"]  # rows before the bad line are written
 
 
@@ -128,7 +143,19 @@ def test_invalid_utf8_skip_invalid(tmp_path, data_home):
     code, rows, err = score_cli(tmp_path, content, "--model", "heuristic", "--skip-invalid",
                                 suffix=".txt")
     assert code == 0 and [r["text"] for r in rows] == ["ok line", "hate line"]
-    assert "skipped 1 invalid lines" in err and ":2: invalid UTF-8" in err
+    assert "skipped 1 invalid line, e.g.: " in err and "in.txt:2: invalid UTF-8 at byte 5 of the line" in err
+
+
+def test_invalid_utf8_on_stdin_is_worded_alike_by_score_and_explain(monkeypatch, tmp_path, data_home):
+    """explain said "<stdin>:2: not valid UTF-8 (invalid start byte at byte 1). Re-encode ...", score
+    "-:2: invalid UTF-8 (byte 0); ...": one fault, two wordings, two names for stdin."""
+    content = b"fine\n\xff broken\n"
+    same = "<stdin>:2: invalid UTF-8 at byte 1 of the line (invalid start byte); re-encode the input as UTF-8"
+    code, _, err = run_cli(monkeypatch, content, "explain", "-")
+    assert code == 2 and f"error: {same}.\n" in err
+    code, _, err = run_cli(monkeypatch, content, "score", "-", "-o", str(tmp_path / "o.jsonl"),
+                           "--model", "heuristic", "--no-progress")
+    assert code == 2 and f"error: {same} or pass --skip-invalid.\n" in err  # score has the option
 
 
 def test_lone_surrogate_escape_is_invalid_unicode(tmp_path, data_home):
@@ -182,12 +209,20 @@ def test_control_characters_model_tiers(request, fixture):
 
 # --- non-string text field -------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, kind", [(None, "NoneType"), (42, "int"), (1.5, "float"), (True, "bool"),
-                                         (["a"], "list"), ({"t": "x"}, "dict")])
+@pytest.mark.parametrize("value, kind", [(None, "null"), (42, "a number"), (1.5, "a number"), (True, "a boolean"),
+                                         (["a"], "an array"), ({"t": "x"}, "an object")])
 def test_non_string_text_field_cli(tmp_path, data_home, value, kind):
+    """JSON's names for JSON values (it said NoneType, int, float, bool, list, dict)."""
     code, rows, err = score_cli(tmp_path, jsonl({"text": "ok"}, {"text": value}), "--model", "heuristic")
-    assert code == 2 and f"in.jsonl:2: field 'text' is {kind}, expected a string" in err
+    assert code == 2 and f"in.jsonl:2: field 'text' is {kind}, expected a string." in err
     assert [r["text"] for r in rows] == ["ok"]
+
+
+@pytest.mark.parametrize("line, kind", [(b"[1, 2]", "an array"), (b'"just a string"', "a string"),
+                                        (b"3", "a number"), (b"null", "null"), (b"false", "a boolean")])
+def test_a_row_that_is_not_an_object_is_named_in_json_terms(tmp_path, data_home, line, kind):
+    code, _, err = score_cli(tmp_path, line + b"\n", "--model", "heuristic", "--format", "jsonl")
+    assert code == 2 and f"in.jsonl:1: expected a JSON object per line, got {kind}.\n" in err
 
 
 @pytest.mark.parametrize("value", [None, 42, b"attack", ["attack"], math.nan])
@@ -273,3 +308,33 @@ def test_a_leading_byte_order_mark_is_dropped(tmp_path, data_home, suffix):
     assert [(r["id"], r["text"], r["safety_score"]) for r in rows] == [(1, "I hate this", 0.8), (2, "fine", 1.0)]
     code, rows, _ = score_cli(tmp_path, b"\xef\xbb\xbfplain text\n", "--model", "heuristic", suffix=".txt")
     assert code == 0 and [r["text"] for r in rows] == ["plain text"]
+
+
+# --- score's summary -------------------------------------------------------------------------
+
+def test_the_summary_counts_in_words_that_fit_the_number(tmp_path, data_home):
+    """It said "scored 1 texts", "skipped 1 invalid lines" and "1 texts were empty"."""
+    code, _, err = score_cli(tmp_path, jsonl({"text": ""}) + b"{broken\n", "--model", "heuristic", "--skip-invalid")
+    assert code == 0
+    assert "scored 1 text with heuristic" in err
+    assert "note: 1 text was empty or whitespace-only; it was scored as is" in err
+    assert "skipped 1 invalid line, e.g.: " in err
+    code, _, err = score_cli(tmp_path, jsonl({"text": ""}, {"text": " "}) + b"{a\n{b\n", "--model", "heuristic",
+                             "--skip-invalid")
+    assert code == 0 and "scored 2 texts with heuristic" in err
+    assert "note: 2 texts were empty or whitespace-only; they were scored as is" in err
+    assert "skipped 2 invalid lines, e.g.: " in err
+
+
+def test_the_skip_summary_gives_each_example_once_without_its_advice(tmp_path, data_home):
+    """Each example repeated "fix the line or pass --skip-invalid." and the join made ".;"."""
+    content = jsonl({"text": "ok"}) + b"{broken\n" + b'{"text": 5}\n' + b'{"t": "x"}\n' + b"\xff\n"
+    code, _, err = score_cli(tmp_path, content, "--model", "heuristic", "--skip-invalid")
+    assert code == 0
+    summary = next(line for line in err.splitlines() if line.startswith("skipped"))
+    source = tmp_path / "in.jsonl"
+    assert summary == ("skipped 4 invalid lines, e.g.: "
+                       f"{source}:2: malformed JSON (Expecting property name enclosed in double quotes at column 2); "
+                       f"{source}:3: field 'text' is a number, expected a string; "
+                       f"{source}:4: no 'text' field; "
+                       f"{source}:5: invalid UTF-8 at byte 1 of the line (invalid start byte)")

@@ -198,7 +198,8 @@ def test_explain_reads_stdin_and_checks_its_options(data_home: Path, capsys, mon
     assert "cannot read the lexicon file" in capsys.readouterr().err
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"fine\n\xff broken\n")))
     assert main(["explain", "-"]) == 2
-    assert "<stdin>:2: not valid UTF-8" in capsys.readouterr().err
+    assert "<stdin>:2: invalid UTF-8 at byte 1 of the line (invalid start byte); re-encode the input as UTF-8." \
+        in capsys.readouterr().err
 
 
 def test_explain_shows_cancelled_request_cues_and_combination_evidence(data_home: Path, capsys) -> None:

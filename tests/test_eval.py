@@ -118,6 +118,37 @@ def test_invalid_label_names_the_line(tmp_path, capsys, bad):
     assert "bad.jsonl:3" in err and "safe" in err and "unsafe" in err
 
 
+@pytest.mark.parametrize("bad, shown", [("null", "is null"), ("1", "is a number (1)"), ("true", "is a boolean (true)"),
+                                        ('["safe"]', "is an array"), ('{"v": "safe"}', "is an object"),
+                                        ('"harmful"', "'harmful'")])
+def test_a_label_is_named_in_json_terms(tmp_path, capsys, bad, shown):
+    """A null label was shown as None (Python's name), true as True."""
+    data = tmp_path / "bad.jsonl"
+    data.write_text(f'{{"text": "b", "label": {bad}}}\n', encoding="utf-8")
+    assert main(["eval", str(data), "--model", "heuristic"]) == 2
+    assert f"bad.jsonl:1: label {shown}; field 'label' must be \"safe\" or \"unsafe\".\n" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("line, message", [
+    (b'{"text": oops}', "bad.jsonl:2: malformed JSON (Expecting value at column 10); fix the line."),
+    (b'{"text": "bad \xff byte", "label": "safe"}', "bad.jsonl:2: invalid UTF-8 at byte 15 of the line "
+                                                    "(invalid start byte); re-encode the file as UTF-8."),
+    (b'{"text": "half \\ud83d", "label": "safe"}', "bad.jsonl:2: invalid Unicode (a \\ud800-\\udfff escape "
+                                                  "without its pair); fix the line."),
+    (b'{"text": null, "label": "safe"}', "bad.jsonl:2: field 'text' is null, expected a string."),
+    (b'[1]', "bad.jsonl:2: expected a JSON object per line, got an array."),
+], ids=["malformed", "utf-8", "lone surrogate", "null text", "array"])
+def test_eval_errors_offer_no_option_eval_lacks(tmp_path, capsys, line, message):
+    """eval stops on a bad line; its errors said "... or pass --skip-invalid", an option only score has."""
+    data = tmp_path / "bad.jsonl"
+    data.write_bytes(b'{"text": "a", "label": "safe"}\n' + line + b"\n")
+    assert main(["eval", str(data), "--model", "heuristic"]) == 2
+    assert capsys.readouterr().err == f"alignmenter-edge: error: {tmp_path}/{message}\n"
+    with pytest.raises(SystemExit):
+        main(["eval", str(data), "--model", "heuristic", "--skip-invalid"])
+    assert "unrecognized arguments: --skip-invalid" in capsys.readouterr().err
+
+
 def test_missing_label_and_missing_file(tmp_path, capsys):
     data = tmp_path / "nolabel.jsonl"
     data.write_text('{"text": "a"}\n', encoding="utf-8")

@@ -8,7 +8,7 @@ import sys
 from typing import Any, Iterable
 
 from ..classifier import is_flagged
-from ..errors import InvalidInputError
+from ..rows import STDIN, utf8_error
 from .options import threshold_value
 
 
@@ -55,8 +55,7 @@ def _texts(arguments: list[str]) -> Iterable[str]:
                 try:
                     yield raw.decode("utf-8").rstrip("\r\n")
                 except UnicodeDecodeError as exc:
-                    raise InvalidInputError(f"<stdin>:{line_no}: not valid UTF-8 ({exc.reason} at byte "
-                                            f"{exc.start}). Re-encode the input as UTF-8.") from None
+                    raise utf8_error(STDIN, line_no, exc) from None  # score's words for the fault
         else:
             yield argument
 

@@ -64,18 +64,23 @@ def run(args: argparse.Namespace) -> int:
         progress.finish()
         elapsed = time.perf_counter() - started
     rate = scored / elapsed if elapsed > 0 else 0.0
-    print(f"scored {scored} texts with {info.tier} ({info.model_id}, requested {info.requested}) "
+    print(f"scored {_count(scored, 'text')} with {info.tier} ({info.model_id}, requested {info.requested}) "
           f"in {elapsed:.2f} s, {rate:.0f} texts/s; {flagged} flagged (safety_score < {info.threshold:g}"
           + (f", set by --threshold; the model's own is {info.model_threshold:g})"
              if info.threshold != info.model_threshold else ")"),
           file=sys.stderr)
     if blank:
-        print(f"note: {blank} texts were empty or whitespace-only; they were scored as is "
+        were, they = ("was", "it was") if blank == 1 else ("were", "they were")
+        print(f"note: {_count(blank, 'text')} {were} empty or whitespace-only; {they} scored as is "
               "(the heuristic tier gives them 1.0, as alignmenter does)", file=sys.stderr)
-    if reader.skipped.count:
-        print(f"skipped {reader.skipped.count} invalid lines, e.g.: " + "; ".join(reader.skipped.examples),
+    if reader.skipped.count:  # the examples are the faults alone, without each one's advice
+        print(f"skipped {_count(reader.skipped.count, 'invalid line')}, e.g.: " + "; ".join(reader.skipped.examples),
               file=sys.stderr)
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
