@@ -6,6 +6,9 @@ Policies (documented in docs/bad-input.md, tested):
   ``skip_invalid``, is skipped and counted. Messages name JSON values by JSON's names (null,
   boolean, number, string, array, object) and UTF-8 faults by the 1-based byte of the line.
 - Plain text: one text per line; blank lines are separators and are skipped.
+- The format: ``jsonl`` for .jsonl/.ndjson/.json files, ``text`` for .txt, else guessed from the
+  first non-blank line (JSONL if it starts with ``{``). If that line is then not valid JSON, the
+  guess is doubtful: it is an error even with ``skip_invalid``, naming ``--format text``.
 - A JSON string escape that decodes to a lone surrogate (e.g. ``"\\ud800"``) is invalid Unicode:
   it cannot be tokenized or written back as UTF-8, so it is treated like invalid UTF-8.
 - Empty or whitespace-only text inside a JSONL row is scored like any other text (the ``score``
@@ -28,6 +31,7 @@ from .errors import InvalidInputError
 
 InputFormat = Literal["auto", "jsonl", "text"]
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+TEXT_SUFFIXES = (".txt",)
 BOM = "\ufeff"
 STDIN = "<stdin>"  # how messages name standard input
 
@@ -56,11 +60,11 @@ class SkipLog:
 
 class _BadLine(Exception):
     """What is wrong with a line (``problem``) and what to do about it (``fix``); RowReader adds
-    where."""
+    where. ``stops``: an error even under ``skip_invalid``."""
 
-    def __init__(self, problem: str, fix: str | None = None) -> None:
+    def __init__(self, problem: str, fix: str | None = None, *, stops: bool = False) -> None:
         super().__init__(problem)
-        self.problem, self.fix = problem, fix
+        self.problem, self.fix, self.stops = problem, fix, stops
 
 
 class RowReader:
@@ -80,6 +84,7 @@ class RowReader:
         self.name = STDIN if name == "-" else name
         self.bytes_read = 0
         self.skipped = SkipLog()
+        self._guessed_at: int | None = None  # the line the format was guessed from
 
     def __iter__(self) -> Iterator[Row]:
         try:
@@ -89,7 +94,7 @@ class RowReader:
                     row = self._parse(line_no, raw)
                 except _BadLine as bad:
                     where = f"{self.name}:{line_no}: {bad.problem}"
-                    if not self.skip_invalid:
+                    if not self.skip_invalid or bad.stops:
                         raise InvalidInputError(f"{where}; {bad.fix}." if bad.fix else f"{where}.") from None
                     self.skipped.add(where)
                     continue
@@ -115,6 +120,7 @@ class RowReader:
             return None
         if self.fmt == "auto":
             self.fmt = "jsonl" if line.lstrip().startswith("{") else "text"
+            self._guessed_at = line_no
         if self.fmt == "text":
             return Row(line_no, {"text": line}, line)
         return self._parse_json(line_no, line)
@@ -123,6 +129,12 @@ class RowReader:
         try:
             data = _strict_json(line)
         except ValueError as exc:
+            if line_no == self._guessed_at:  # the format was guessed from a line that is not JSON
+                skip = " or pass --format jsonl --skip-invalid" if self.offer_skip else ""
+                raise _BadLine(f"malformed JSON ({exc})",
+                               "the input was taken for JSONL because this line starts with '{': pass "
+                               f"--format text if it is plain text lines, else fix the line{skip}",
+                               stops=True) from None
             raise _BadLine(f"malformed JSON ({exc})", self._or_skip("fix the line")) from None
         if not isinstance(data, dict):
             raise _BadLine(f"expected a JSON object per line, got {json_kind(data)}")
@@ -208,8 +220,12 @@ def _has_lone_surrogate(data: Any) -> bool:
 
 
 def guess_format(path: str) -> InputFormat:
-    """``jsonl`` for .jsonl/.ndjson/.json files, else ``auto`` (sniff the first line)."""
-    return "jsonl" if path.lower().endswith(JSONL_SUFFIXES) else "auto"
+    """``jsonl`` for .jsonl/.ndjson/.json files, ``text`` for .txt, else ``auto`` (guess from the
+    first non-blank line)."""
+    lowered = path.lower()
+    if lowered.endswith(JSONL_SUFFIXES):
+        return "jsonl"
+    return "text" if lowered.endswith(TEXT_SUFFIXES) else "auto"
 
 
 _LINE_BREAKS = (("\x85", "\\u0085"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))

@@ -310,6 +310,59 @@ def test_a_leading_byte_order_mark_is_dropped(tmp_path, data_home, suffix):
     assert code == 0 and [r["text"] for r in rows] == ["plain text"]
 
 
+# --- how the format is chosen ----------------------------------------------------------------
+
+def test_a_txt_file_is_plain_text_lines_whatever_its_first_line(tmp_path, data_home):
+    """A .txt file whose first line began with '{' was sniffed as JSONL: "malformed JSON" (and with
+    --skip-invalid, "scored 0 texts ... skipped 2 invalid lines")."""
+    content = b"{braces} are fun\nsecond line\n"
+    code, rows, _ = score_cli(tmp_path, content, "--model", "heuristic", suffix=".txt")
+    assert code == 0 and [r["text"] for r in rows] == ["{braces} are fun", "second line"]
+    code, rows, _ = score_cli(tmp_path, jsonl({"text": "a row"}), "--model", "heuristic", suffix=".TXT")
+    assert code == 0 and [r["text"] for r in rows] == ['{"text": "a row"}']  # a text, as the suffix says
+    code, _, err = score_cli(tmp_path, content, "--model", "heuristic", "--format", "jsonl", suffix=".txt")
+    assert code == 2 and "in.txt:1: malformed JSON (" in err and "--format text" not in err  # as asked
+
+
+@pytest.mark.parametrize("suffix", ["", ".data"])
+def test_a_guessed_format_whose_first_line_is_not_json_says_how_to_read_text(tmp_path, data_home, suffix):
+    """Sniffed as JSONL from a first line that is not JSON: the error names --format text, and
+    --skip-invalid does not turn a text file into "scored 0 texts" without a word."""
+    content = b"\n{braces} are fun\nsecond line\n"
+    hint = ("in{}:2: malformed JSON (Expecting property name enclosed in double quotes at column 2); "
+            "the input was taken for JSONL because this line starts with '{{': pass --format text "
+            "if it is plain text lines, else fix the line or pass --format jsonl --skip-invalid.\n").format(suffix)
+    code, rows, err = score_cli(tmp_path, content, "--model", "heuristic", suffix=suffix)
+    assert code == 2 and hint in err and rows == []
+    code, rows, err = score_cli(tmp_path, content, "--model", "heuristic", "--skip-invalid", suffix=suffix)
+    assert code == 2 and hint in err and rows == [] and "scored" not in err
+    code, rows, _ = score_cli(tmp_path, content, "--model", "heuristic", "--format", "text", suffix=suffix)
+    assert code == 0 and [r["text"] for r in rows] == ["{braces} are fun", "second line"]
+    code, rows, err = score_cli(tmp_path, content, "--model", "heuristic", "--format", "jsonl", "--skip-invalid",
+                                suffix=suffix)
+    assert code == 0 and rows == [] and "skipped 2 invalid lines" in err
+
+
+def test_a_guessed_format_stdin_names_format_text(monkeypatch, tmp_path, data_home):
+    code, _, err = run_cli(monkeypatch, b"{braces} are fun\n", "score", "-", "-o", str(tmp_path / "o.jsonl"),
+                           "--model", "heuristic", "--no-progress")
+    assert code == 2 and "error: <stdin>:1: malformed JSON (" in err and "pass --format text" in err
+
+
+def test_a_jsonl_file_or_a_later_line_keeps_the_plain_advice(tmp_path, data_home):
+    """Only the line the format was guessed from gets the --format advice."""
+    advice = "; fix the line or pass --skip-invalid.\n"
+    code, _, err = score_cli(tmp_path, b"{braces} are fun\n", "--model", "heuristic")  # .jsonl: not guessed
+    assert code == 2 and err.endswith(advice) and "--format" not in err
+    code, rows, err = score_cli(tmp_path, jsonl({"text": "ok"}) + b"{broken\n", "--model", "heuristic",
+                                suffix="")
+    assert code == 2 and "in:2: malformed JSON (" in err and err.endswith(advice) and "--format" not in err
+    assert [r["text"] for r in rows] == ["ok"]
+    code, rows, err = score_cli(tmp_path, jsonl({"text": "ok"}) + b"{broken\n", "--model", "heuristic",
+                                "--skip-invalid", suffix="")
+    assert code == 0 and [r["text"] for r in rows] == ["ok"] and "skipped 1 invalid line" in err
+
+
 # --- score's summary -------------------------------------------------------------------------
 
 def test_the_summary_counts_in_words_that_fit_the_number(tmp_path, data_home):

@@ -29,7 +29,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_model_options(parser)
     parser.add_argument("--text-field", default="text", help="JSON field holding the text (default: text)")
     parser.add_argument("--format", choices=("auto", "jsonl", "text"), default=None,
-                        help="input format (default: by file suffix, else sniff the first line)")
+                        help="input format (default: jsonl for .jsonl/.ndjson/.json files, text for "
+                             ".txt, else jsonl if the first line starts with '{', else text)")
     parser.add_argument("--skip-invalid", action="store_true",
                         help="skip malformed lines (counted and reported) instead of stopping")
     parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
