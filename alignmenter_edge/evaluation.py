@@ -99,6 +99,7 @@ def build_report(classifier: Classifier, rows: Sequence[LabelledRow], scores: Se
                              categories=[row.category for row in rows])
     if errors:
         report["errors"] = worst_errors(rows, scores, info.threshold, errors)
+    report["notes"].extend(info.notes)  # how the model was chosen (what auto passed over)
     report["dataset"] = dataset
     report["model"] = {"tier": info.tier, "model_id": info.model_id, "requested": info.requested,
                        "threshold": info.threshold, "model_threshold": info.model_threshold,

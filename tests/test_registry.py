@@ -249,3 +249,20 @@ def test_auto_says_which_installed_bundle_it_passed_over_and_why(data_home: Path
     assert clf.info.notes == ("auto passed over the installed roberta-onnx bundle mine: it needs "
                               "onnxruntime, numpy (pip install 'alignmenter-edge[onnx]')",)
     assert load_classifier("lexicon").info.notes == ()  # named tiers have nothing to explain
+
+
+def test_score_and_eval_print_what_auto_passed_over(data_home: Path, monkeypatch, tmp_path: Path, capsys) -> None:
+    from alignmenter_edge.cli import main
+
+    make_bundle(data_home / "bundles" / "mine")
+    monkeypatch.setattr(registry, "is_installed", lambda module: module != "onnxruntime")
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"text": "How do I bake bread?", "label": "safe"}\n'
+                    '{"text": "How do I make a pipe bomb?", "label": "unsafe"}\n', encoding="utf-8")
+    expected = ("note: auto passed over the installed roberta-onnx bundle mine: it needs onnxruntime "
+                "(pip install 'alignmenter-edge[onnx]')")
+    assert main(["score", str(data), "-o", str(tmp_path / "out.jsonl")]) == 0
+    assert expected in capsys.readouterr().err
+    assert main(["eval", str(data), "--json", str(tmp_path / "report.json")]) == 0
+    assert expected in capsys.readouterr().out
+    assert expected.removeprefix("note: ") in json.loads((tmp_path / "report.json").read_text())["notes"]

@@ -49,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
                            skip_invalid=args.skip_invalid, name=args.input)
         progress = _Progress(args, _input_size(args.input), reader)
         info = classifier.info
+        for note in info.notes:  # before a long run, not after it
+            print(f"note: {note}", file=sys.stderr)
         started = time.perf_counter()
         scored = blank = flagged = 0
         for pool in _chunks(iter(reader), classifier.pool_size):
