@@ -343,3 +343,40 @@ def test_a_manifest_stride_wider_than_its_window_is_an_error_line_not_a_tracebac
     texts.write_text("hello\n", encoding="utf-8")
     assert main(["score", str(texts), "--model", str(copy)]) == 2
     assert "manifest extra.window_stride: window stride 4096 does not fit a window of" in capsys.readouterr().err
+
+
+def test_repack_is_refused_where_llama_cpp_would_use_its_amx_path(tiny_constitutional_bundle, monkeypatch):
+    """repack_weights=True on an AMX-INT8 CPU with an AMX build of llama.cpp segfaulted at the first
+    decode (Q8_0 and Q4_K_M, llama.cpp issue #20824; the tiny model too): a clear error before the
+    model loads, not a dead process. Where llama.cpp would not use AMX it still loads and scores."""
+    import llama_cpp
+
+    from alignmenter_edge.tiers import llama_session
+
+    real_check = llama_session.amx_repacking
+    really_amx = real_check(llama_cpp)
+    monkeypatch.setattr(llama_session, "amx_repacking", lambda llama_cpp: True)
+    with pytest.raises(ValueError, match=r"repack_weights=True would put the weights in llama.cpp's AMX buffers.*"
+                                         r"issue #20824.*Leave repack_weights off"):
+        _load(tiny_constitutional_bundle, repack_weights=True)
+    with _load(tiny_constitutional_bundle) as clf:  # the default is unaffected
+        assert clf.info.details["repack_weights"] is False
+    if not really_amx:  # on an AMX machine this very call is the crash the refusal prevents
+        monkeypatch.setattr(llama_session, "amx_repacking", real_check)
+        with _load(tiny_constitutional_bundle, repack_weights=True) as clf:
+            assert clf.info.details["repack_weights"] is True and 0.0 <= clf("How do I bake bread?") <= 1.0
+
+
+@pytest.mark.parametrize("system_info, flags, expected", [
+    (b"CPU : AVX512 = 1 | AMX_INT8 = 1 | REPACK = 1 |", ["avx512f", "amx_int8"], True),
+    (b"CPU : AVX512 = 1 | AMX_INT8 = 1 | REPACK = 1 |", ["avx512f"], False),   # the CPU has no AMX
+    (b"CPU : AVX512 = 1 | REPACK = 1 |", ["avx512f", "amx_int8"], False),       # built without it
+])
+def test_amx_repacking_needs_both_the_build_and_the_cpu(monkeypatch, system_info, flags, expected):
+    from types import SimpleNamespace
+
+    from alignmenter_edge.tiers import llama_session
+
+    monkeypatch.setattr(llama_session, "cpu_features", lambda: flags)
+    fake = SimpleNamespace(llama_print_system_info=lambda: system_info)
+    assert llama_session.amx_repacking(fake) is expected

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 from ..deps import require
 from ..errors import BundleError, ModelOutputError
+from ..system import cpu_features
 
 KV_TYPES = {"f32": 0, "f16": 1, "q8_0": 8}  # ggml_type ids (GGML_TYPE_F32, _F16, _Q8_0)
 
@@ -78,6 +79,14 @@ def recent_errors() -> str:
     return (" llama.cpp said: " + " | ".join(lines[-4:])) if lines else ""
 
 
+def amx_repacking(llama_cpp: Any) -> bool:
+    """True when llama.cpp's extra buffer types (``repack_weights``) would use its AMX kernels:
+    this llama.cpp is built with AMX-INT8 and the CPU reports it."""
+    info = llama_cpp.llama_print_system_info()
+    built = "AMX_INT8 = 1" in (info.decode(errors="replace") if isinstance(info, bytes) else str(info))
+    return built and "amx_int8" in cpu_features()
+
+
 class LlamaSession:
     """A loaded GGUF with one context (one sequence) and a reusable token batch."""
 
@@ -97,6 +106,13 @@ class LlamaSession:
             raise ValueError("a q8_0 KV cache needs flash_attn=True in llama.cpp.")
         if not self.path.is_file():
             raise BundleError(f"GGUF model file {self.path} does not exist.")
+        if repack_weights and amx_repacking(llama_cpp):
+            raise ValueError(
+                "repack_weights=True would put the weights in llama.cpp's AMX buffers on this CPU "
+                "(AMX-INT8, and this llama.cpp is built with it); that path killed the process with "
+                f"a segmentation fault at the first decode of Q8_0 and Q4_K_M models here "
+                f"(llama-cpp-python {self.library_version}; llama.cpp issue #20824). Leave "
+                "repack_weights off, the default.")
         quiet_logs(verbose)
         self._verbose = verbose
         forget_messages()
