@@ -132,7 +132,7 @@ def _tier_status(spec: TierSpec, bundles: dict[str, str], broken: dict[str, str]
     if broken:
         return (f"unreadable bundle(s) installed ({', '.join(broken)}): reinstall or uninstall "
                 "them, or load a bundle by name")
-    names = [name for name, tier in bundles.items() if tier == spec.name]
+    names = _bundles_of(spec.name, bundles)
     if not names:
         return f"no bundle installed under {bundles_dir()}"
     if len(names) > 1:
@@ -224,15 +224,15 @@ def _load_auto(settings: dict[str, Any]) -> Classifier:
     for spec in sorted(TIERS.values(), key=lambda s: -s.strength):
         if spec.strength <= 0:
             continue
+        names = _bundles_of(spec.name, bundles)
         missing = spec.missing_modules()
         if missing:
-            names = [name for name, tier in bundles.items() if tier == spec.name]
             if names:
                 passed_over.append(
                     f"auto passed over the installed {spec.name} bundle {', '.join(names)}: it needs "
                     f"{', '.join(missing)} (pip install 'alignmenter-edge[{spec.extra}]')")
             continue
-        if spec.needs_bundle and spec.name not in bundles.values():
+        if spec.needs_bundle and not names:
             continue
         classifier = _load_tier(spec, settings, AUTO, bundles)
         classifier.notes = tuple(passed_over)
@@ -250,8 +250,13 @@ def _installed_for_choice(requested: str) -> dict[str, str]:
     return installed.tiers
 
 
+def _bundles_of(tier: str, bundles: dict[str, str]) -> list[str]:
+    """The names of the installed bundles (name → tier) that are of ``tier``."""
+    return [name for name, of in bundles.items() if of == tier]
+
+
 def _bundle_for_tier(tier: str, requested: str, bundles: dict[str, str]) -> str:
-    names = [name for name, t in bundles.items() if t == tier]
+    names = _bundles_of(tier, bundles)
     if not names:
         raise BundleError(
             f"no {tier} bundle is installed under {bundles_dir()} (set {HOME_ENV} to use another "
