@@ -29,7 +29,7 @@ from typing import Any, Iterable, Mapping
 from .classifier import Classifier, is_flagged, require_texts
 from .errors import AlignmenterEdgeError, InvalidInputError
 from .registry import load_classifier
-from .thresholds import THRESHOLD_RULE, check_threshold
+from .thresholds import THRESHOLD_RULE, parse_threshold
 
 __all__ = ["EdgeSafetyScorer", "EdgeScorerConfigError", "SafetyClassifierFn",
            "load_safety_classifier", "scorer_settings"]
@@ -243,7 +243,7 @@ def _threshold_setting(value: Any) -> float | None:
     if value is None:
         return None
     try:
-        return check_threshold(float(value) if isinstance(value, str) else value)
+        return parse_threshold(value)
     except ValueError:
         raise EdgeScorerConfigError(
             f"threshold must be {THRESHOLD_RULE}, got {value!r} (set it with {THRESHOLD_ENV} or the "

@@ -19,3 +19,13 @@ def check_threshold(value: Any) -> float:
     if not is_valid_threshold(value):
         raise ValueError(f"threshold must be {THRESHOLD_RULE}, got {value!r}.")
     return float(value)
+
+
+def parse_threshold(value: Any) -> float:
+    """A threshold given as text (command line, environment, config) or as a number; ValueError
+    saying what a threshold must be otherwise."""
+    try:
+        number = float(value) if isinstance(value, str) else value
+    except ValueError:
+        raise ValueError(f"threshold must be {THRESHOLD_RULE}, got {value!r}.") from None
+    return check_threshold(number)

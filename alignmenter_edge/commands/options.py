@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..thresholds import THRESHOLD_RULE, check_threshold
+from ..thresholds import THRESHOLD_RULE, parse_threshold
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +39,7 @@ def non_negative_int(value: str) -> int:
 
 def threshold_value(value: str) -> float:
     try:
-        return check_threshold(float(value))
+        return parse_threshold(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be {THRESHOLD_RULE}, got {value}") from None
 
