@@ -110,7 +110,7 @@ class LlamaSession:
             raise ValueError(
                 "repack_weights=True would put the weights in llama.cpp's AMX buffers on this CPU "
                 "(AMX-INT8, and this llama.cpp is built with it); that path killed the process with "
-                f"a segmentation fault at the first decode of Q8_0 and Q4_K_M models here "
+                "a segmentation fault at the first decode of Q8_0 and Q4_K_M models here "
                 f"(llama-cpp-python {self.library_version}; llama.cpp issue #20824). Leave "
                 "repack_weights off, the default.")
         quiet_logs(verbose)
