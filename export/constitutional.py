@@ -185,7 +185,7 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
             except (OSError, ValueError) as exc:
                 raise ExportError(load_failure(
                     "the base model", base, exc, from_cache_only=not (download or base_local),
-                    cached=base_local or cached_snapshot(base, base_revision) is not None)) from exc
+                    revision=base_revision)) from exc
             adapter_dir = _safetensors_adapter(adapter, adapter_revision, download)
         commits = {"base": snapshot_commit(base if base_local else cached_snapshot(base, base_revision)),
                    "adapter": snapshot_commit(adapter_dir)}
@@ -325,8 +325,8 @@ def _safetensors_adapter(adapter: str, revision: str | None, download: bool) -> 
                                                                "adapter_model.safetensors", "README.md"]))
         except Exception as exc:  # huggingface_hub's errors for unknown, uncached or offline repos
             raise ExportError(load_failure(
-                "the adapter", adapter, exc, from_cache_only=not download,
-                cached=cached_snapshot(adapter, revision, "adapter_config.json") is not None)) from exc
+                "the adapter", adapter, exc, from_cache_only=not download, revision=revision,
+                filename="adapter_config.json")) from exc
     if not (local / "adapter_model.safetensors").is_file():
         raise ExportError(f"{adapter}: no adapter_model.safetensors. Pickled adapter weights "
                           "(adapter_model.bin) are not loaded; convert them to safetensors first.")

@@ -18,11 +18,12 @@ DOWNLOAD_HINT = ("It is not in the local Hugging Face cache; pass --download to 
 
 
 def load_failure(what: str, source: str, exc: BaseException, *, from_cache_only: bool,
-                 cached: bool) -> str:
+                 revision: str | None, filename: str = "config.json") -> str:
     """The message for a source that failed to load. ``from_cache_only``: a hub id read without
-    --download; when it is not ``cached`` at all, the library's own text (which talks of failing
-    to connect, though no connection was tried) is replaced by what happened and the fix."""
-    if from_cache_only and not cached:
+    --download; when it is not in the cache at all (no ``filename`` at ``revision``), the
+    library's own text (which talks of failing to connect, though no connection was tried) is
+    replaced by what happened and the fix."""
+    if from_cache_only and cached_snapshot(source, revision, filename) is None:
         return (f"cannot load {what} {source!r}: it is not in the local Hugging Face cache, and "
                 "without --download nothing is fetched (no network connection was made). Pass "
                 "--download to fetch it, or give a local model directory.")

@@ -290,7 +290,7 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
     except (OSError, ValueError) as exc:
         raise ExportError(load_failure("the model", resolved.source, exc,
                                        from_cache_only=not (resolved.local or download),
-                                       cached=source_dir is not None)) from exc
+                                       revision=resolved.revision)) from exc
     config = model.config
     if config.model_type not in ("roberta", "xlm-roberta", "camembert"):
         raise ExportError(f"{resolved.source} is a {config.model_type!r} model; this export handles "
