@@ -129,12 +129,20 @@ def roc_points(labels: Sequence[int | bool], risks: Sequence[float]) -> list[Cur
     return points
 
 
+def _two_class_curve(labels: Sequence[int | bool], risks: Sequence[float]) -> list[CurvePoint] | None:
+    """The ROC points, or None unless both classes occur (then areas under curves are undefined)."""
+    points = roc_points(labels, risks)
+    if points[-1].tp == 0 or points[-1].fp == 0:
+        return None
+    return points
+
+
 def roc_auc(labels: Sequence[int | bool], risks: Sequence[float]) -> float | None:
     """Area under the ROC (trapezoids, ties as in scikit-learn); None unless both classes occur."""
-    points = roc_points(labels, risks)
-    positives, negatives = points[-1].tp, points[-1].fp
-    if positives == 0 or negatives == 0:
+    points = _two_class_curve(labels, risks)
+    if points is None:
         return None
+    positives, negatives = points[-1].tp, points[-1].fp
     area = 0.0
     for prev, cur in zip(points, points[1:]):
         area += (cur.fp - prev.fp) * (cur.tp + prev.tp) / 2.0
@@ -146,10 +154,10 @@ def average_precision(labels: Sequence[int | bool], risks: Sequence[float]) -> f
     sum over distinct thresholds of (recall gain) x precision. None unless both classes occur
     (with one class it is either undefined or trivially 1.0, which says nothing about the model).
     """
-    points = roc_points(labels, risks)
-    positives, negatives = points[-1].tp, points[-1].fp
-    if positives == 0 or negatives == 0:
+    points = _two_class_curve(labels, risks)
+    if points is None:
         return None
+    positives = points[-1].tp
     total = 0.0
     for prev, cur in zip(points, points[1:]):
         if cur.tp != prev.tp:
