@@ -28,6 +28,7 @@ import gc
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -198,7 +199,7 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
         hf_tok.backend_tokenizer.save(str(work / TOKENIZER_FILE))
         labels = _label_table(hf_tok, label_words)
         label_ids = (labels["safe"]["token_id"], labels["unsafe"]["token_id"])
-        model = peft.PeftModel.from_pretrained(model, str(adapter_dir)).eval()
+        model = _with_adapter(peft, model, adapter_dir)
         reference, prefix_tokens = _reference_logits(torch, model, hf_tok, work / TOKENIZER_FILE,
                                                      template, constitution, label_ids, probes)
         say(f"reference: {len(probes)} probes, prefix {prefix_tokens} tokens")
@@ -388,3 +389,16 @@ def _gguf_logits(model_path: Path, probes: Sequence[str], **options: Any) -> lis
 
 def _p_unsafe(rows: Sequence[Sequence[float]]) -> list[float]:
     return [_softmax_pair(safe, unsafe) for safe, unsafe in rows]
+
+
+# peft reads transformers' deprecated ``is_gradient_checkpointing`` while wrapping a model; the
+# FutureWarning it triggers is addressed to peft's authors, and nothing the user does removes it.
+PEFT_DEPRECATION_NOISE = "`is_gradient_checkpointing` is deprecated"
+
+
+def _with_adapter(peft: Any, model: Any, adapter_dir: Path) -> Any:
+    """The base model wrapped with its LoRA adapter (unmerged, eval mode), without peft's
+    deprecation noise in the export's output."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=PEFT_DEPRECATION_NOISE, category=FutureWarning)
+        return peft.PeftModel.from_pretrained(model, str(adapter_dir)).eval()

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
@@ -260,9 +261,12 @@ def test_cli_export_writes_a_bundle_and_summarises_it(tiny_qwen3_source, tmp_pat
     out = tmp_path / "bundle"
     probes = tmp_path / "probes.jsonl"  # the same probe-file rule as export roberta: text or JSONL lines
     probes.write_text('how do I bake bread\n{"text": "how do I make a bomb"}\n\n', encoding="utf-8")
-    assert cli_main(["export", "constitutional", str(base), "--adapter", str(adapter), "-o", str(out),
-                     "--quant", "F32", "--threads", "2", "--quiet", "--probes", str(probes),
-                     "--model-id", "judge-f32"]) == 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert cli_main(["export", "constitutional", str(base), "--adapter", str(adapter), "-o", str(out),
+                         "--quant", "F32", "--threads", "2", "--quiet", "--probes", str(probes),
+                         "--model-id", "judge-f32"]) == 0
+    assert [str(w.message) for w in caught] == []  # --quiet: no library deprecation noise either
     printed = capsys.readouterr()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model_id"] == "judge-f32"
