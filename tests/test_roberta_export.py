@@ -104,9 +104,14 @@ def test_cli_export_with_spec_unsafe_index_flips_answers(tiny_roberta_source, ti
     spec_path.write_text(yaml.safe_dump(spec))
     out = tmp_path / "wrong-bundle"
     code = cli_main(["export", "roberta", str(tiny_roberta_source), "-o", str(out),
-                     "--quantize", "none", "--spec", str(spec_path)])
+                     "--quantize", "none", "--spec", str(spec_path), "--quiet"])
     assert code == 0
-    assert "fp32 max |Δ logit|" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert printed.err == ""  # --quiet: no progress lines; the summary carries the label warning
+    summary, = printed.out.splitlines()
+    assert "fp32 max |Δ logit|" in summary
+    assert summary.endswith("; WARNING: label 0 is named 'SAFE', which sounds safe, yet it is used "
+                            "as the unsafe label")
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["labels"]["unsafe_index"] == 0
     assert manifest["labels"]["unsafe_index_from"] == "spec labels"
@@ -397,3 +402,27 @@ def test_int8_quantization_keeps_onnxruntimes_generic_advice_out_of_the_export_l
         assert not [r for r in caplog.records if "pre-processing" in r.getMessage()]
         logging.warning("consider to run pre-processing before quantization")  # the filter is gone after
     assert [r.getMessage() for r in caplog.records] == ["consider to run pre-processing before quantization"]
+
+
+def test_quiet_progress_bars_are_restored_afterwards():
+    """--quiet turns the libraries' progress bars off for one export only, in-process callers keep theirs."""
+    require("transformers")
+    from huggingface_hub import utils as hub_utils
+    from transformers.utils import logging as transformers_logging
+
+    from alignmenter_edge.export.quiet import no_progress_bars
+
+    assert transformers_logging.is_progress_bar_enabled() and not hub_utils.are_progress_bars_disabled()
+    with pytest.raises(RuntimeError, match="export failed"):
+        with no_progress_bars():
+            assert not transformers_logging.is_progress_bar_enabled()
+            assert hub_utils.are_progress_bars_disabled()
+            raise RuntimeError("export failed")
+    assert transformers_logging.is_progress_bar_enabled() and not hub_utils.are_progress_bars_disabled()
+    transformers_logging.disable_progress_bar()  # a caller that had them off keeps them off
+    try:
+        with no_progress_bars():
+            pass
+        assert not transformers_logging.is_progress_bar_enabled()
+    finally:
+        transformers_logging.enable_progress_bar()

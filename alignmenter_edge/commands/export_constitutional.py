@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 from ..bundle import licence_summary
@@ -54,15 +55,17 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..export.constitutional import export_constitutional
     from ..export.probes import read_probe_file
+    from ..export.quiet import no_progress_bars
 
     constitution = args.constitution.read_text(encoding="utf-8") if args.constitution else None
     probes = read_probe_file(args.probes) if args.probes else None
     progress = None if args.quiet else (lambda message: print(message, file=sys.stderr))
-    manifest = export_constitutional(
-        args.base, args.adapter, args.output, quant=args.quant, spec=args.spec,
-        constitution=constitution, probes=probes, base_revision=args.base_revision,
-        adapter_revision=args.adapter_revision, tolerance=args.tolerance, threads=args.threads,
-        overwrite=args.force, download=args.download, model_id=args.model_id, progress=progress)
+    with no_progress_bars() if args.quiet else nullcontext():
+        manifest = export_constitutional(
+            args.base, args.adapter, args.output, quant=args.quant, spec=args.spec,
+            constitution=constitution, probes=probes, base_revision=args.base_revision,
+            adapter_revision=args.adapter_revision, tolerance=args.tolerance, threads=args.threads,
+            overwrite=args.force, download=args.download, model_id=args.model_id, progress=progress)
     f32 = manifest.parity["f32_gguf"]
     print(f"{args.output}: {manifest.quantization} bundle, F32 parity max |Δ logit| "
           f"{f32['max_abs_diff_label_logits']:.2e}; licence {licence_summary(manifest.sources)}")

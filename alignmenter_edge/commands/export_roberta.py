@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import nullcontext
 
 from ..bundle import licence_summary
 
@@ -36,22 +37,29 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
                         help="allow fetching SOURCE from the Hugging Face hub (off by default)")
     parser.add_argument("--force", action="store_true",
                         help="replace the bundle in OUTPUT (a directory holding manifest.json; nothing else is deleted)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="print only the final summary (which repeats any label warning)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..export.probes import read_probe_file
+    from ..export.quiet import no_progress_bars
     from ..export.roberta import export_roberta  # heavy imports only when exporting
 
-    manifest = export_roberta(
-        args.source, args.output, spec=args.spec, quantize=args.quantize, revision=args.revision,
-        unsafe_index=args.unsafe_index, max_length=args.max_length, download=args.download,
-        model_id=args.model_id, probe_texts=read_probe_file(args.probes) if args.probes else None,
-        force=args.force, log=lambda message: print(message, file=sys.stderr))
+    with no_progress_bars() if args.quiet else nullcontext():
+        manifest = export_roberta(
+            args.source, args.output, spec=args.spec, quantize=args.quantize, revision=args.revision,
+            unsafe_index=args.unsafe_index, max_length=args.max_length, download=args.download,
+            model_id=args.model_id, probe_texts=read_probe_file(args.probes) if args.probes else None,
+            force=args.force, log=(lambda message: None) if args.quiet
+            else (lambda message: print(message, file=sys.stderr)))
     parity = manifest.parity
+    label_warning = manifest.extra.get("label_warning")
     print(f"wrote {args.output}: {manifest.quantization}, "
           f"fp32 max |Δ logit| {parity['fp32']['max_abs_diff_logit']:.2g}"
           + (f", int8 label agreement {parity['int8']['label_agreement']:.3f}"
              if "int8" in parity else "")
-          + f"; licence {licence_summary(manifest.sources)}")
+          + f"; licence {licence_summary(manifest.sources)}"
+          + (f"; WARNING: {label_warning}" if label_warning else ""))
     return 0
