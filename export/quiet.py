@@ -1,9 +1,21 @@
-"""``--quiet`` for the export commands: the libraries' own progress bars off for one export."""
+"""What the export commands print as they go, and what ``--quiet`` turns off."""
 
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
+
+
+@contextmanager
+def export_progress(quiet: bool) -> Iterator[Callable[[str], None]]:
+    """The export's progress reporter: each line to stderr; with ``quiet``, nothing, the
+    libraries' progress bars included (restored when the export ends)."""
+    if not quiet:
+        yield lambda message: print(message, file=sys.stderr)
+        return
+    with no_progress_bars():
+        yield lambda message: None
 
 
 @contextmanager

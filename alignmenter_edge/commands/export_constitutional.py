@@ -8,8 +8,6 @@ when the command runs.
 from __future__ import annotations
 
 import argparse
-import sys
-from contextlib import nullcontext
 from pathlib import Path
 
 from ..bundle import licence_summary
@@ -55,12 +53,11 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..export.constitutional import export_constitutional
     from ..export.probes import read_probe_file
-    from ..export.quiet import no_progress_bars
+    from ..export.quiet import export_progress
 
     constitution = args.constitution.read_text(encoding="utf-8") if args.constitution else None
     probes = read_probe_file(args.probes) if args.probes else None
-    progress = None if args.quiet else (lambda message: print(message, file=sys.stderr))
-    with no_progress_bars() if args.quiet else nullcontext():
+    with export_progress(args.quiet) as progress:
         manifest = export_constitutional(
             args.base, args.adapter, args.output, quant=args.quant, spec=args.spec,
             constitution=constitution, probes=probes, base_revision=args.base_revision,

@@ -6,8 +6,6 @@ Only argument parsing lives here; the export (torch, transformers, onnx) is impo
 from __future__ import annotations
 
 import argparse
-import sys
-from contextlib import nullcontext
 
 from ..bundle import licence_summary
 
@@ -44,16 +42,15 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..export.probes import read_probe_file
-    from ..export.quiet import no_progress_bars
+    from ..export.quiet import export_progress
     from ..export.roberta import export_roberta  # heavy imports only when exporting
 
-    with no_progress_bars() if args.quiet else nullcontext():
+    with export_progress(args.quiet) as log:
         manifest = export_roberta(
             args.source, args.output, spec=args.spec, quantize=args.quantize, revision=args.revision,
             unsafe_index=args.unsafe_index, max_length=args.max_length, download=args.download,
             model_id=args.model_id, probe_texts=read_probe_file(args.probes) if args.probes else None,
-            force=args.force, log=(lambda message: None) if args.quiet
-            else (lambda message: print(message, file=sys.stderr)))
+            force=args.force, log=log)
     parity = manifest.parity
     label_warning = manifest.extra.get("label_warning")
     print(f"wrote {args.output}: {manifest.quantization}, "
