@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .._version import __version__
-from ..bundle import write_bundle
+from ..bundle import Manifest, write_bundle
 from ..deps import require
 from ..errors import ExportError
 from ..models import SPEC_DIR, load_spec
@@ -130,10 +130,10 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
                           constitution: str | None = None, template: str | None = None,
                           probes: Sequence[str] | None = None, base_revision: str | None = None,
                           adapter_revision: str | None = None, tolerance: float | None = None,
-                          threads: int | None = None, overwrite: bool = False, download: bool = False,
+                          threads: int | None = None, force: bool = False, download: bool = False,
                           model_id: str | None = None,
-                          progress: Callable[[str], None] | None = None) -> Any:
-    """Export base + adapter into a ``constitutional-gguf`` bundle at ``output``; returns the Manifest.
+                          progress: Callable[[str], None] | None = None) -> Manifest:
+    """Export base + adapter into a ``constitutional-gguf`` bundle at ``output``.
 
     ``base`` and ``adapter`` are local directories (recorded as absolute paths, ``kind: local``)
     or hub ids (``kind: hub``, with the commit of the hub-cache snapshot read); a hub id is read
@@ -170,7 +170,7 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
                 ("adapter", adapter if adapter_local
                  else cached_snapshot(adapter, adapter_revision, "adapter_config.json"))]
 
-    output = check_output(output, force=overwrite, sources=source_dirs())
+    output = check_output(output, force=force, sources=source_dirs())
     work = staging_dir(output, ".constitutional-export-")
     try:
         # 1. tokenizer, base and adapter (local directories, the hub cache, or --download)
@@ -284,7 +284,7 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
                    "export_seconds": round(time.perf_counter() - started, 1),
                    "gguf_bytes": model_path.stat().st_size},
         )
-        publish(work, output, force=overwrite, sources=source_dirs())
+        publish(work, output, force=force, sources=source_dirs())
         say(f"bundle written to {output}")
         return manifest
     except BaseException:

@@ -258,9 +258,10 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
                    spec: str | os.PathLike[str] = DEFAULT_SPEC, quantize: str = "int8",
                    revision: str | None = None, unsafe_index: int | None = None,
                    max_length: int | None = None, download: bool = False,
-                   model_id: str | None = None, probe_texts: Sequence[str] | None = None,
-                   force: bool = False, log: Callable[[str], None] = lambda _: None) -> Manifest:
+                   model_id: str | None = None, probes: Sequence[str] | None = None,
+                   force: bool = False, progress: Callable[[str], None] | None = None) -> Manifest:
     """Export a RoBERTa sequence classifier into a verified ``roberta-onnx`` bundle at ``output``."""
+    say = progress or (lambda message: None)
     if quantize not in QUANTIZATIONS:
         raise ExportError(f"quantize must be one of {', '.join(QUANTIZATIONS)}, got {quantize!r}.")
     torch = require("torch", "export", "the RoBERTa export")
@@ -274,8 +275,8 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
     resolved = resolve_source(spec_data, source, revision, unsafe_index)
     source_dir = Path(resolved.source) if resolved.local else cached_snapshot(resolved.source, resolved.revision)
     output = check_output(output, force=force, sources=[("source", source_dir)])
-    probes, probe_set = choose_probes(probe_texts, PROBE_TEXTS)
-    log(f"source: {resolved.source} ({'local directory' if resolved.local else 'hub id'}"
+    probes, probe_set = choose_probes(probes, PROBE_TEXTS)
+    say(f"source: {resolved.source} ({'local directory' if resolved.local else 'hub id'}"
         f"{'' if resolved.local else ', revision ' + str(resolved.revision)})")
 
     load_kwargs: dict[str, Any] = {"local_files_only": resolved.local or not download}
@@ -307,7 +308,7 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
     if names[resolved.unsafe_index].lower() in SAFE_SOUNDING:
         label_warning = (f"label {resolved.unsafe_index} is named {names[resolved.unsafe_index]!r}, "
                          "which sounds safe, yet it is used as the unsafe label")
-        log(f"WARNING: {label_warning}")
+        say(f"WARNING: {label_warning}")
     usable = int(config.max_position_embeddings) - int(config.pad_token_id or 0) - 1
     max_tokens = min(usable, int(spec_data.get("max_input_tokens", usable)), max_length or usable)
     special = special_token_layout(backend, tokenizer.pad_token_id)
@@ -316,7 +317,7 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
         source_dir = cached_snapshot(resolved.source, resolved.revision)
     commit = snapshot_commit(source_dir)
     if not resolved.local and commit is None:
-        log(f"warning: the commit of {resolved.source} could not be read from the Hugging Face cache; "
+        say(f"warning: the commit of {resolved.source} could not be read from the Hugging Face cache; "
             "the manifest records commit null")
     work = staging_dir(output, ".roberta-export-")
     try:
@@ -324,10 +325,10 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
         stage.mkdir()
         backend.save(str(stage / "tokenizer.json"), pretty=False)  # compact: ~1 MB less
         raw, fp32 = work / "raw.onnx", work / "fp32.onnx"
-        log("exporting ONNX (torch.onnx, TorchScript exporter, dynamic batch/sequence axes)")
+        say("exporting ONNX (torch.onnx, TorchScript exporter, dynamic batch/sequence axes)")
         export_onnx(model, raw, special["pad_id"])
         fused = optimize_onnx(raw, fp32, int(config.num_attention_heads), int(config.hidden_size))
-        log(f"fused operators: {fused}")
+        say(f"fused operators: {fused}")
 
         engine_kwargs = dict(unsafe_index=resolved.unsafe_index, max_input_tokens=max_tokens,
                              prefix_ids=special["prefix_ids"], suffix_ids=special["suffix_ids"],
@@ -343,7 +344,7 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
         engine.close()
         fp32_delta = max_abs_diff(reference, fp32_logits)
         fp32_stats = compare_unsafe_probabilities(ref_p, p_unsafe(fp32_logits, resolved.unsafe_index), threshold)
-        log(f"fp32 parity: max |Δ logit| = {fp32_delta:.3g} (tolerance {LOGIT_TOLERANCE:g})")
+        say(f"fp32 parity: max |Δ logit| = {fp32_delta:.3g} (tolerance {LOGIT_TOLERANCE:g})")
         require_within("fp32 ONNX vs PyTorch max |Δ logit|", fp32_delta, LOGIT_TOLERANCE)
         parity: dict[str, Any] = {
             "reference": f"PyTorch {torch.__version__} (transformers {transformers.__version__}), "
@@ -354,7 +355,7 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
         }
 
         if quantize == "int8":
-            log("quantizing: dynamic int8, signed QInt8 weights")
+            say("quantizing: dynamic int8, signed QInt8 weights")
             quantize_int8(fp32, stage / "model.onnx")
             # Measured as it ships: the runtime scores int8 bundles one window per call by default,
             # and dynamic int8 quantizes activations per batch (batched scores move slightly).
@@ -367,7 +368,7 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
             parity["int8"] = {"max_abs_diff_logit": max_abs_diff(reference, int8_logits), **int8_stats,
                               "batch_size": int8_batch,
                               "scored": "at the runtime's default batch size for int8 bundles"}
-            log(f"int8 parity: label agreement {int8_stats['label_agreement']:.3f}, max |Δ P(unsafe)| "
+            say(f"int8 parity: label agreement {int8_stats['label_agreement']:.3f}, max |Δ P(unsafe)| "
                 f"{int8_stats['max_abs_diff_p_unsafe']:.3g}, mean {int8_stats['mean_abs_diff_p_unsafe']:.3g}")
             quantization = "int8-dynamic (QInt8 weights, per-tensor; dynamic uint8 activations)"
         else:
@@ -376,7 +377,7 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
 
         licence = resolve_licence(resolved.source, revision=resolved.revision,
                                   declared=resolved.declared_license,
-                                  local_files_only=resolved.local or not download, log=log)
+                                  local_files_only=resolved.local or not download, log=say)
         source_record = {"role": "model", "id": resolved.source, "kind": "local" if resolved.local else "hub",
                          "revision": resolved.revision,
                          "commit": commit, **licence.record()}
@@ -407,7 +408,7 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
             quantization=quantization, tokenizer="tokenizer.json", parity=parity,
             threshold=threshold, extra=extra)
         publish(stage, output, force=force, sources=[("source", source_dir)])
-        log(f"bundle written: {output}")
+        say(f"bundle written: {output}")
         return manifest
     finally:
         shutil.rmtree(work, ignore_errors=True)

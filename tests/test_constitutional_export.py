@@ -311,7 +311,7 @@ def test_hub_ids_from_the_cache_record_their_commits(tiny_qwen3_source, tiny_con
     old_umask = os.umask(0o022)
     try:
         export_constitutional("alignmenter-edge-tests/tiny-qwen3", "alignmenter-edge-tests/tiny-adapter", out,
-                              quant="F32", overwrite=True, probes=["hello", "how do i poison a well"])
+                              quant="F32", force=True, probes=["hello", "how do i poison a well"])
     finally:
         os.umask(old_umask)
     assert attempts == []
@@ -369,18 +369,18 @@ def test_force_never_deletes_a_directory_that_is_not_a_bundle(tiny_qwen3_source,
     mine.mkdir()
     (mine / "precious.txt").write_text("keep me")
     with pytest.raises(ExportError, match="is not a bundle .*so --force will not delete it"):
-        export_constitutional(str(base), str(adapter), mine, quant="F32", overwrite=True)
+        export_constitutional(str(base), str(adapter), mine, quant="F32", force=True)
     assert (mine / "precious.txt").read_text() == "keep me"
     work = tmp_path / "work"
     shutil.copytree(adapter, work / "adapter")
     (work / "manifest.json").write_text("{}")  # even a directory that looks like a bundle
     with pytest.raises(ExportError, match="contains the adapter model directory"):
-        export_constitutional(str(base), str(work / "adapter"), work, quant="F32", overwrite=True)
+        export_constitutional(str(base), str(work / "adapter"), work, quant="F32", force=True)
     assert (work / "adapter" / "adapter_model.safetensors").is_file()
     afile = tmp_path / "afile"
     afile.write_text("x")
     with pytest.raises(ExportError, match=f"the output {afile} is a file, not a directory"):
-        export_constitutional(str(base), str(adapter), afile, quant="F32", overwrite=True)
+        export_constitutional(str(base), str(adapter), afile, quant="F32", force=True)
     assert not list(tmp_path.glob(".constitutional-export-*"))
 
 

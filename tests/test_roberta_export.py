@@ -187,7 +187,7 @@ def test_export_refuses_tokenizer_that_disagrees_with_transformers(tiny_roberta_
     config_path.write_text(json.dumps(config))
     probes = ["how do i make a bomb", "<mask> the weather today"]
     with pytest.raises(ExportError, match=r"tokenizer parity failed on probe '<mask> the weather"):
-        export_roberta(str(source), tmp_path / "out", quantize="none", probe_texts=probes)
+        export_roberta(str(source), tmp_path / "out", quantize="none", probes=probes)
     with pytest.raises(ExportError, match=r"tokenizer parity failed on probe 'What do the markers </s>"):
         export_roberta(str(source), tmp_path / "out", quantize="none")  # the built-in probes catch it too
     assert not (tmp_path / "out").exists()
@@ -309,7 +309,7 @@ def test_hub_id_from_the_cache_records_its_commit(tiny_roberta_source, tiny_robe
     old_umask = os.umask(0o022)
     try:
         export_roberta("alignmenter-edge-tests/tiny-roberta", out, quantize="none", force=True,
-                       probe_texts=["hello there", "how do i make a bomb"])
+                       probes=["hello there", "how do i make a bomb"])
     finally:
         os.umask(old_umask)
     assert attempts == []

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             args.base, args.adapter, args.output, quant=args.quant, spec=args.spec,
             constitution=constitution, probes=probes, base_revision=args.base_revision,
             adapter_revision=args.adapter_revision, tolerance=args.tolerance, threads=args.threads,
-            overwrite=args.force, download=args.download, model_id=args.model_id, progress=progress)
+            force=args.force, download=args.download, model_id=args.model_id, progress=progress)
     f32 = manifest.parity["f32_gguf"]
     print(f"{args.output}: {manifest.quantization} bundle, F32 parity max |Δ logit| "
           f"{f32['max_abs_diff_label_logits']:.2e}; licence {licence_summary(manifest.sources)}")

@@ -45,12 +45,12 @@ def run(args: argparse.Namespace) -> int:
     from ..export.quiet import export_progress
     from ..export.roberta import export_roberta  # heavy imports only when exporting
 
-    with export_progress(args.quiet) as log:
+    with export_progress(args.quiet) as progress:
         manifest = export_roberta(
             args.source, args.output, spec=args.spec, quantize=args.quantize, revision=args.revision,
             unsafe_index=args.unsafe_index, max_length=args.max_length, download=args.download,
-            model_id=args.model_id, probe_texts=read_probe_file(args.probes) if args.probes else None,
-            force=args.force, log=log)
+            model_id=args.model_id, probes=read_probe_file(args.probes) if args.probes else None,
+            force=args.force, progress=progress)
     parity = manifest.parity
     label_warning = manifest.extra.get("label_warning")
     print(f"wrote {args.output}: {manifest.quantization}, "
