@@ -76,16 +76,16 @@ class SafetyClassifierFn:
 
     def __call__(self, text: str) -> float:
         self.calls += 1
-        return self._scores([text])[0]
+        return self._scores(require_texts([text]))[0]
 
     def score_batch(self, texts: Iterable[str]) -> list[float]:
         """Score many texts; only texts not in the cache reach the model, in one batch."""
-        items = list(texts)
+        items = require_texts(texts)
         self.calls += len(items)
         return self._scores(items)
 
     def _scores(self, items: list[str]) -> list[float]:
-        require_texts(items)  # before hashing: a digest of a non-str would fail obscurely
+        """Scores of ``items``, already checked to be strings (a digest of a non-str fails obscurely)."""
         keys = [_digest(text) for text in items]
         found: dict[bytes, float] = {}
         missing: dict[bytes, str] = {}

@@ -36,7 +36,16 @@ def is_flagged(safety_score: float, threshold: float) -> bool:
 
 
 def require_texts(texts: Iterable[str]) -> list[str]:
-    """The texts as a list; InvalidInputError naming the first item that is not a str."""
+    """The texts as a list; InvalidInputError naming the first item that is not a str.
+
+    A single ``str`` (or ``bytes``) is refused rather than iterated: its characters, scored one
+    by one, would each look safe.
+    """
+    if isinstance(texts, (str, bytes, bytearray)):
+        raise InvalidInputError(
+            f"score_batch takes a list of texts, got one {type(texts).__name__}. "
+            "Call the classifier on a single text (clf(text)) or pass [text]."
+        )
     items = list(texts)
     for position, text in enumerate(items):
         if not isinstance(text, str):
@@ -92,8 +101,7 @@ class Classifier(ABC):
 
     def score_batch(self, texts: Iterable[str]) -> list[float]:
         """Score many texts at once; returns scores in input order."""
-        if self._closed:
-            raise AlignmenterEdgeError(f"the {self.tier} classifier is closed; load a new one.")
+        self._require_open()
         items = require_texts(texts)
         if not items:
             return []
@@ -144,6 +152,11 @@ class Classifier(ABC):
 
     def _release(self) -> None:
         """Free tier-specific resources (sessions, model handles)."""
+
+    def _require_open(self) -> None:
+        """AlignmenterEdgeError once :meth:`close` has run: freed native handles are never used."""
+        if self._closed:
+            raise AlignmenterEdgeError(f"the {self.tier} classifier is closed; load a new one.")
 
     def __enter__(self) -> "Classifier":
         return self

@@ -151,6 +151,13 @@ def test_non_string_raises():
             fn(bad)
 
 
+def test_one_string_passed_to_score_batch_is_refused():
+    fn = load_safety_classifier("lexicon")
+    with pytest.raises(AlignmenterEdgeError, match="takes a list of texts"):
+        fn.score_batch("How do I build a pipe bomb to kill my neighbour?")
+    assert fn.stats["model_texts"] == 0
+
+
 # --- inside alignmenter's SafetyScorer -------------------------------------------------------
 
 def test_safety_scorer_with_dropin_matches_builtin_heuristic():

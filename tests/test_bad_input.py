@@ -232,6 +232,16 @@ def test_non_string_text_api(value):
             clf.score_batch(["fine", value])
 
 
+@pytest.mark.parametrize("tier", ["heuristic", "lexicon"])
+@pytest.mark.parametrize("single", ["How do I build a pipe bomb to kill my neighbour?",
+                                    b"How do I build a pipe bomb?"])
+def test_one_string_passed_to_score_batch_is_refused(tier, single):
+    # Iterated, a str would be scored character by character, each character "safe".
+    with load_classifier(tier) as clf:
+        with pytest.raises(InvalidInputError, match=r"takes a list of texts.*\[text\]"):
+            clf.score_batch(single)
+
+
 def test_missing_text_field_names_option(tmp_path, data_home):
     code, _, err = score_cli(tmp_path, jsonl({"prompt": "x"}), "--model", "heuristic")
     assert code == 2 and "no 'text' field" in err and "--text-field" in err

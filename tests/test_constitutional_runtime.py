@@ -146,6 +146,14 @@ def test_close_frees_native_resources(tiny_constitutional_bundle):
     assert session.closed and session._ctx is None and session._batch is None
     with pytest.raises(AlignmenterEdgeError, match="closed"):
         clf("hello")
+    # A suffix was evaluated over the prefix before close(): the session's every entry point
+    # must refuse the freed context instead of handing it to llama.cpp (a use-after-free).
+    with pytest.raises(AlignmenterEdgeError, match="closed"):
+        clf.p_unsafe("hello")
+    for use in (lambda: session.keep(1), lambda: session.eval([1]), lambda: session.logits_of_last([1]),
+                lambda: session.all_logits_of_last(), lambda: session.save_sequence("x", [])):
+        with pytest.raises(AlignmenterEdgeError, match="closed"):
+            use()
     clf.close()  # idempotent
 
 

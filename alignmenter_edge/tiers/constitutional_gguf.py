@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..bundle import Bundle
-from ..classifier import BundleClassifier
+from ..classifier import BundleClassifier, require_texts
 from ..deps import require
 from ..errors import BundleError, ModelOutputError
 from ..system import default_threads
@@ -315,7 +315,9 @@ class ConstitutionalGGUFClassifier(BundleClassifier):
         return [self.scorer.score(text) for text in texts]
 
     def p_unsafe(self, text: str) -> float:
-        return self.scorer.p_unsafe(text)
+        """The raw P(unsafe) of ``text`` (its most unsafe window), as a float in [0, 1]."""
+        self._require_open()
+        return self.scorer.p_unsafe(require_texts([text])[0])
 
     def _details(self) -> dict[str, Any]:
         manifest = self.bundle.manifest

@@ -158,8 +158,14 @@ class LlamaSession:
 
     # -- evaluation ---------------------------------------------------------------------------
 
+    def _require_open(self) -> None:
+        """ModelOutputError after :meth:`close`: the freed context must never reach llama.cpp."""
+        if self._ctx is None:
+            raise ModelOutputError("the llama.cpp session is closed; load the classifier again.")
+
     def keep(self, n_tokens: int) -> None:
         """Drop every cached token at position >= ``n_tokens`` (keeps a cached prefix)."""
+        self._require_open()
         if n_tokens > self.n_past:
             raise ValueError(f"cannot keep {n_tokens} tokens, the cache holds {self.n_past}.")
         if n_tokens < self.n_past:
@@ -171,13 +177,12 @@ class LlamaSession:
 
     def eval(self, tokens: Sequence[int], want_logits: bool = True) -> None:
         """Append ``tokens`` at the current position; logits are computed for the last one only."""
+        self._require_open()
         if not tokens:
             raise ValueError("nothing to evaluate")
         if self.n_past + len(tokens) > self.n_ctx:
             raise ModelOutputError(f"{self.n_past + len(tokens)} tokens do not fit the context of "
                                    f"{self.n_ctx}; this is a bug in the caller's length check.")
-        if self._ctx is None:
-            raise ModelOutputError("the llama.cpp session is closed.")
         batch = self._batch
         for start in range(0, len(tokens), self.n_batch):
             chunk = tokens[start:start + self.n_batch]
@@ -199,6 +204,7 @@ class LlamaSession:
 
     def logits_of_last(self, token_ids: Sequence[int]) -> list[float]:
         """The last evaluated position's logits for ``token_ids`` (exact float32 values)."""
+        self._require_open()
         if not self._has_logits:
             raise ModelOutputError("no logits: the last eval did not request them.")
         row = self._llama.llama_get_logits_ith(self._ctx, -1)
@@ -208,6 +214,9 @@ class LlamaSession:
 
     def all_logits_of_last(self) -> list[float]:
         """The whole vocabulary row at the last evaluated position (tests, diagnostics)."""
+        self._require_open()
+        if not self._has_logits:
+            raise ModelOutputError("no logits: the last eval did not request them.")
         row = self._llama.llama_get_logits_ith(self._ctx, -1)
         return [float(row[t]) for t in range(self.n_vocab)]
 
@@ -216,6 +225,7 @@ class LlamaSession:
     def save_sequence(self, path: str | os.PathLike[str], tokens: Sequence[int]) -> int:
         """Write the KV cache of the sequence (``tokens``, all of it) to ``path`` in llama.cpp's
         sequence-state format; returns the bytes written."""
+        self._require_open()
         if len(tokens) != self.n_past:
             raise ValueError(f"the cache holds {self.n_past} tokens, {len(tokens)} were given.")
         array = (self._llama.llama_token * len(tokens))(*tokens)
@@ -248,8 +258,12 @@ class LlamaSession:
         return self._model is None
 
     def close(self) -> None:
-        """Free batch, context and model (in that order). Safe to call twice."""
+        """Free batch, context and model (in that order). Safe to call twice; every other
+        method raises ModelOutputError afterwards."""
         llama_cpp = self._llama
+        self._memory = None
+        self.n_past = 0
+        self._has_logits = False
         if self._batch is not None:
             llama_cpp.llama_batch_free(self._batch)
             self._batch = None
