@@ -153,6 +153,24 @@ def test_lexicon_parse_errors_name_the_line(bad):
         parse_lexicon(bad)
 
 
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "[negation]\nnot never\n",
+                                  "[intent]\nhow do i 1\n[idiom]\nheart attack 1\n",
+                                  "[category violence]\n"])
+def test_lexicon_without_harm_entries_is_refused(tmp_path, text):
+    # It would score everything 1.0: a lexicon that cannot flag is a configuration error.
+    with pytest.raises(AlignmenterEdgeError, match="no \\[category NAME\\] section with entries"):
+        parse_lexicon(text)
+    path = tmp_path / "empty.txt"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(AlignmenterEdgeError, match="empty.txt: no \\[category"):
+        LexiconClassifier(lexicon_path=path)
+
+
+def test_empty_lexicon_path_is_refused_not_the_bundled_one():
+    with pytest.raises(ValueError, match="lexicon_path is empty"):
+        LexiconClassifier(lexicon_path="")
+
+
 @pytest.mark.parametrize("half", ["[safe target verbs]\nkill*\n", "[safe targets]\nants\n"])
 def test_safe_targets_need_both_sections(half):
     with pytest.raises(AlignmenterEdgeError, match="both are needed"):

@@ -187,7 +187,12 @@ def parse_lexicon(text: str, name: str = "<lexicon>") -> Lexicon:
             lexicon.add(Pattern(f"{verb} {GAP} {target}", (*verb_parts, (GAP, False), *target_parts),
                                 1.0, "idiom"))
     lexicon.negators = frozenset(negators)
-    return lexicon.finish()
+    lexicon.finish()
+    if not lexicon.categories:
+        raise AlignmenterEdgeError(
+            f"{name}: no [category NAME] section with entries, so every text would score 1.0 "
+            "(safe). Add harm categories (format: docs/lexicon.md), or use the bundled lexicon.")
+    return lexicon
 
 
 def _is_number(field: str) -> bool:
@@ -484,6 +489,8 @@ class LexiconClassifier(Classifier):
     def __init__(self, *, batch_size: int | None = None, threads: int | None = None,
                  lexicon_path: str | Path | None = None) -> None:
         super().__init__(batch_size=batch_size, threads=threads)
+        if lexicon_path is not None and not str(lexicon_path):
+            raise ValueError("lexicon_path is empty; pass a lexicon file, or None for the bundled one.")
         self._scorer = LexiconScorer(load_lexicon(lexicon_path)) if lexicon_path else _default_scorer()
         self.lexicon_path = str(lexicon_path) if lexicon_path else None
 
