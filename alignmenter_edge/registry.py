@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,7 +148,9 @@ def load_classifier(name_or_path: str | os.PathLike[str] = "auto", threads: int 
     ``auto`` picks the strongest tier whose dependencies and bundle are present. A tier named
     explicitly that cannot load raises (never a silent fallback to another tier).
     ``threshold=T`` (any tier) flags texts scoring below T instead of below the model's own
-    threshold; ``info.model_threshold`` keeps the model's.
+    threshold; ``info.model_threshold`` keeps the model's. ``verify`` applies to bundle files
+    (tiers without a bundle ignore it). Other options are the loaded tier's own keyword arguments;
+    one it does not take is a ValueError naming those it does, also under ``auto``.
     """
     threshold = options.pop("threshold", None)
     if threshold is not None:
@@ -201,18 +204,24 @@ def _refuse_bundle_named_like_a_tier(requested: str) -> None:
 
 def load_bundle_classifier(path: str | os.PathLike[str], settings: dict[str, Any]) -> Classifier:
     """Verify a bundle and load it with the tier its manifest names."""
+    settings = dict(settings)
     verify = settings.pop("verify", True)
     bundle = read_bundle(path, verify=verify)
     spec = TIERS[bundle.manifest.tier]
     _require_modules(spec)
-    return _import_loader(spec).from_bundle(bundle, **settings)
+    loader = _import_loader(spec)
+    _check_options(spec, loader, settings, os.fspath(path))
+    return loader.from_bundle(bundle, **settings)
 
 
 def _load_tier(spec: TierSpec, settings: dict[str, Any], requested: str,
                bundles: dict[str, str] | None = None) -> Classifier:
     """``bundles``: the installed bundles' tiers when the caller has already scanned them."""
     if not spec.needs_bundle:
-        return _import_loader(spec)(**settings)
+        settings = {k: v for k, v in settings.items() if k != "verify"}  # it has no bundle files
+        loader = _import_loader(spec)
+        _check_options(spec, loader, settings, requested)
+        return loader(**settings)
     _require_modules(spec)
     bundles = _installed_for_choice(requested) if bundles is None else bundles
     return load_bundle_classifier(bundles_dir() / _bundle_for_tier(spec.name, requested, bundles), settings)
@@ -281,6 +290,24 @@ def _require_modules(spec: TierSpec) -> None:
             f"{'is' if len(missing) == 1 else 'are'} not installed. "
             f"Install {'it' if len(missing) == 1 else 'them'} with: pip install 'alignmenter-edge[{spec.extra}]'"
         )
+
+
+def _check_options(spec: TierSpec, loader: Any, settings: dict[str, Any], requested: str) -> None:
+    """ValueError naming the options the tier's class does not take, and those it does (a
+    tier's options are its constructor's keyword arguments)."""
+    parameters = inspect.signature(loader.__init__).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return  # the class takes any keyword; it checks its own
+    accepted = {name for name, p in parameters.items()
+                if name not in ("self", "bundle") and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    unknown = sorted(set(settings) - accepted)
+    if unknown:
+        picked = f" (what {requested!r} picked here)" if requested != spec.name else ""
+        raise ValueError(
+            f"the {spec.name} tier{picked} takes no option {', '.join(map(repr, unknown))}; its "
+            f"options are {', '.join(sorted(accepted))}, plus threshold"
+            + (" and verify" if spec.needs_bundle else "") + ". Drop the others, or load the "
+            "tier they belong to by name.")
 
 
 def _import_loader(spec: TierSpec) -> Any:

@@ -158,6 +158,33 @@ def test_settings_are_validated(bad) -> None:
         ConstantClassifier(0.5, threads=bad)
 
 
+def test_an_option_the_tier_does_not_take_is_a_clear_error(data_home: Path) -> None:
+    with pytest.raises(ValueError, match=r"the lexicon tier takes no option 'arena'; its options are "
+                                         r"batch_size, lexicon_path, threads"):
+        load_classifier("lexicon", arena="off")
+    with pytest.raises(ValueError, match=r"the lexicon tier \(what 'auto' picked here\) takes no "
+                                         r"option 'arena'"):
+        load_classifier("auto", arena="off")  # a bare machine: auto picks lexicon
+
+
+def test_an_unknown_option_for_a_bundle_tier_names_the_tier(data_home: Path, tmp_path: Path,
+                                                            fake_roberta: None) -> None:
+    path = make_bundle(tmp_path / "b")
+    with pytest.raises(ValueError, match=r"the roberta-onnx tier \(what .* picked here\) takes no "
+                                         r"option 'lexicon_path'.*plus threshold and verify"):
+        load_classifier(path, lexicon_path="x.txt")
+
+
+def test_verify_is_accepted_by_every_tier_and_ignored_without_a_bundle(data_home: Path, tmp_path: Path,
+                                                                       fake_roberta: None) -> None:
+    for name in ("heuristic", "lexicon", "none", "auto"):  # no bundle installed
+        with load_classifier(name, verify="full") as clf:
+            assert clf.info.bundle_path is None
+    make_bundle(data_home / "bundles" / "my-roberta")
+    with load_classifier("auto", verify="full") as clf:  # the same call, now with a bundle
+        assert clf.info.tier == "roberta-onnx"
+
+
 # --- bundles whose name reads as a tier (installed by an older version) -------------------------
 
 @pytest.mark.parametrize(("name", "tier"), [("None", "none"), ("AUTO", "auto"), ("Heuristic", "heuristic")])
