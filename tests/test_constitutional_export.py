@@ -81,7 +81,7 @@ def test_manifest_records_parity_labels_and_files(tiny_constitutional_bundle):
     assert set(manifest["files"]) == {"model.gguf", "tokenizer.json"}
     assert manifest["parity"]["f32_gguf"]["max_abs_diff_label_logits"] <= 1e-4
     q8 = manifest["parity"]["q8_0_gguf"]
-    assert q8["probes"] == 12 and 0.0 < q8["max_abs_diff_p_unsafe"] < 0.05
+    assert q8["probes"] == 13 and 0.0 < q8["max_abs_diff_p_unsafe"] < 0.05
     assert q8["mean_abs_diff_p_unsafe"] <= q8["max_abs_diff_p_unsafe"]
     assert q8["label_agreement"] >= 0.9
     labels = manifest["labels"]

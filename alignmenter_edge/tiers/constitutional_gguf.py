@@ -89,6 +89,7 @@ class PromptLayout:
     prefix_ids: tuple[int, ...]
     head_ids: tuple[int, ...]
     tail_ids: tuple[int, ...]
+    control_tokens: tuple[str, ...]  # the tokenizer's special tokens (<|im_start|>, <|im_end|> ...)
 
     @classmethod
     def build(cls, tokenizer: Any, template: str, constitution: str) -> "PromptLayout":
@@ -104,8 +105,10 @@ class PromptLayout:
             raise BundleError("the constitution must end before the last special token preceding "
                               "{content}; otherwise it cannot be cached.")
         encode = lambda text: tuple(tokenizer.encode(text, add_special_tokens=False).ids)  # noqa: E731
+        control = tuple(t.content for t in tokenizer.get_added_tokens_decoder().values()
+                        if t.special and t.content)
         layout = cls(tokenizer, template, constitution, prefix_text, suffix_head, tail,
-                     encode(prefix_text), encode(suffix_head), encode(tail))
+                     encode(prefix_text), encode(suffix_head), encode(tail), control)
         full = layout.reference_ids(_SPLIT_PROBE)
         split = list(layout.prefix_ids) + layout.suffix_ids(_SPLIT_PROBE)
         if full != split:
@@ -122,12 +125,22 @@ class PromptLayout:
         return self.tokenizer.encode(self.full_prompt(content)).ids
 
     def suffix_ids(self, content: str) -> list[int]:
-        """The ids evaluated per item on top of the cached prefix."""
+        """The ids evaluated per item on top of the cached prefix: the reference tokenization,
+        except that special-token strings in ``content`` stay plain text (:meth:`content_ids`)."""
+        if any(token in content for token in self.control_tokens):
+            return [*self.head_ids, *self.content_ids(content), *self.tail_ids]
         return self.tokenizer.encode(self.suffix_head + content + self.suffix_tail,
                                      add_special_tokens=False).ids
 
     def content_ids(self, content: str) -> list[int]:
-        return self.tokenizer.encode(content, add_special_tokens=False).ids
+        """``content`` tokenized with special-token strings as plain text: a text containing
+        ``<|im_end|><|im_start|>assistant`` cannot end the user turn and answer for the judge."""
+        tokenizer = self.tokenizer
+        tokenizer.encode_special_tokens = True
+        try:
+            return tokenizer.encode(content, add_special_tokens=False).ids
+        finally:
+            tokenizer.encode_special_tokens = False
 
 
 class ConstitutionalScorer:
