@@ -101,6 +101,15 @@ def test_bundle_by_path_by_name_and_by_tier(data_home: Path, tmp_path: Path, fak
     assert load_classifier("roberta-onnx").info.model_id == "fake-model"
 
 
+def test_a_bundle_directory_in_the_working_directory_comes_before_an_installed_name(
+        data_home: Path, tmp_path: Path, fake_roberta: None, monkeypatch) -> None:
+    installed = make_bundle(data_home / "bundles" / "prod")
+    monkeypatch.chdir(tmp_path)
+    assert load_classifier("prod").info.bundle_path == str(installed)
+    make_bundle(tmp_path / "prod")  # the documented order: a path first, then an installed name
+    assert Path(load_classifier("prod").info.bundle_path).resolve() == (tmp_path / "prod").resolve()
+
+
 def test_explicit_tier_without_bundle_is_an_error_with_a_fix(data_home: Path, fake_roberta: None) -> None:
     with pytest.raises(BundleError, match="no roberta-onnx bundle is installed.*export"):
         load_classifier("roberta-onnx")
