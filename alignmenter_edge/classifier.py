@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Iterable, Sequence
 
 from .bundle import Bundle
-from .errors import AlignmenterEdgeError, InvalidInputError, ModelOutputError
+from .errors import AlignmenterEdgeError, BundleError, InvalidInputError, ModelOutputError
 from .thresholds import check_threshold
 
 
@@ -173,10 +173,17 @@ class BundleClassifier(Classifier):
 
     def __init__(self, bundle: Bundle, *, batch_size: int | None = None,
                  threads: int | None = None) -> None:
+        if bundle.manifest.tier != self.tier:
+            raise BundleError(f"{bundle.path} is a {bundle.manifest.tier} bundle, not {self.tier}.")
         super().__init__(batch_size=batch_size, threads=threads)
         self.bundle = bundle
         self.model_id = bundle.manifest.model_id
         self.threshold = bundle.manifest.threshold
+
+    @classmethod
+    def from_bundle(cls, bundle: Bundle, **options: Any) -> "BundleClassifier":
+        """The classifier for a verified bundle; ``options`` are the constructor's keywords."""
+        return cls(bundle, **options)
 
     def _bundle_info(self) -> dict[str, Any]:
         return {"bundle_path": str(self.bundle.path), "bundle_digest": self.bundle.digest}

@@ -9,6 +9,11 @@ from types import ModuleType
 from .errors import MissingDependencyError
 
 
+def install_command(extra: str | None) -> str:
+    """The pip command that installs ``extra`` (the plain package when None)."""
+    return f"pip install 'alignmenter-edge[{extra}]'" if extra else "pip install alignmenter-edge"
+
+
 def require(module: str, extra: str, purpose: str) -> ModuleType:
     """Import ``module`` or raise MissingDependencyError telling which extra to install, or, when
     the package is there but does not import (a broken native library, a mismatched build), that
@@ -20,7 +25,7 @@ def require(module: str, extra: str, purpose: str) -> ModuleType:
         if exc.name is not None and exc.name.split(".")[0] == package:
             raise MissingDependencyError(
                 f"{purpose} needs the Python package '{package}', which is not installed. "
-                f"Install it with: pip install 'alignmenter-edge[{extra}]'"
+                f"Install it with: {install_command(extra)}"
             ) from exc
         failure: Exception = exc
     except (OSError, RuntimeError) as exc:  # e.g. llama_cpp: "Failed to load shared library"

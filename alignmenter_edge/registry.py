@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from .bundle import MANIFEST_NAME, Manifest, is_bundle_dir, read_bundle, read_manifest
 from .classifier import Classifier
-from .deps import is_installed, require
+from .deps import install_command, is_installed, require
 from .errors import BundleError, MissingDependencyError, UnknownModelError, UnsupportedBundleError
 from .paths import HOME_ENV, bundles_dir
 from .thresholds import check_threshold
@@ -121,7 +121,7 @@ def _tier_status(spec: TierSpec, bundles: dict[str, str], broken: dict[str, str]
                  try_imports: bool) -> str:
     missing = spec.missing_modules()
     if missing:
-        return f"missing {', '.join(missing)}: pip install 'alignmenter-edge[{spec.extra}]'"
+        return f"missing {', '.join(missing)}: {install_command(spec.extra)}"
     if try_imports:
         for module in spec.modules:
             try:
@@ -239,7 +239,7 @@ def _load_auto(settings: dict[str, Any]) -> Classifier:
             if names:
                 passed_over.append(
                     f"auto passed over the installed {spec.name} bundle {', '.join(names)}: it needs "
-                    f"{', '.join(missing)} (pip install 'alignmenter-edge[{spec.extra}]')")
+                    f"{', '.join(missing)} ({install_command(spec.extra)})")
             continue
         if spec.needs_bundle and not names:
             continue
@@ -288,7 +288,7 @@ def _require_modules(spec: TierSpec) -> None:
         raise MissingDependencyError(
             f"the {spec.name} tier needs {', '.join(missing)}, which "
             f"{'is' if len(missing) == 1 else 'are'} not installed. "
-            f"Install {'it' if len(missing) == 1 else 'them'} with: pip install 'alignmenter-edge[{spec.extra}]'"
+            f"Install {'it' if len(missing) == 1 else 'them'} with: {install_command(spec.extra)}"
         )
 
 

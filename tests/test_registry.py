@@ -29,10 +29,6 @@ class FakeBundleClassifier(BundleClassifier):
 
     tier = "roberta-onnx"
 
-    @classmethod
-    def from_bundle(cls, bundle, **settings):
-        return cls(bundle, **settings)
-
     def _score(self, texts: list[str]) -> Sequence[float]:
         return [1.0 / (1 + len(t)) for t in texts]
 
@@ -108,6 +104,14 @@ def test_a_bundle_directory_in_the_working_directory_comes_before_an_installed_n
     assert load_classifier("prod").info.bundle_path == str(installed)
     make_bundle(tmp_path / "prod")  # the documented order: a path first, then an installed name
     assert Path(load_classifier("prod").info.bundle_path).resolve() == (tmp_path / "prod").resolve()
+
+
+def test_a_bundle_of_another_tier_is_refused_by_a_tier_class(tmp_path: Path) -> None:
+    from alignmenter_edge.bundle import read_bundle
+
+    other = read_bundle(make_bundle(tmp_path / "gguf", tier="constitutional-gguf"))
+    with pytest.raises(BundleError, match=r"is a constitutional-gguf bundle, not roberta-onnx"):
+        FakeBundleClassifier.from_bundle(other)
 
 
 def test_explicit_tier_without_bundle_is_an_error_with_a_fix(data_home: Path, fake_roberta: None) -> None:

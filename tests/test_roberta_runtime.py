@@ -236,6 +236,16 @@ def test_out_of_range_unsafe_index_is_refused(tiny_roberta_bundle_fp32, tmp_path
         load_classifier(tiny_roberta_bundle_fp32, unsafe_index=index)
 
 
+def test_unsafe_index_past_a_symbolic_label_width_fails_on_the_first_logits(tiny_roberta_bundle_fp32):
+    # A model whose output width is symbolic cannot be checked at load; the first logits are.
+    import numpy as np
+
+    with load_classifier(tiny_roberta_bundle_fp32) as clf:
+        clf.engine.unsafe_index = 2  # as if loaded from such a model with a wrong index
+        with pytest.raises(BundleError, match="2 label logits per text, so unsafe label index 2"):
+            clf.engine.p_unsafe_of_logits(np.zeros((3, 2), dtype=np.float32))
+
+
 def test_manifest_without_unsafe_index_is_refused(tiny_roberta_bundle_fp32, tmp_path):
     broken = _rewrite_bundle(tiny_roberta_bundle_fp32, tmp_path / "nolabel",
                              labels={"names": ["SAFE", "UNSAFE"]})

@@ -69,7 +69,8 @@ def _softmax_pair(safe_logit: float, unsafe_logit: float) -> float:
     """P(unsafe) from the two label logits, computed stably in float64."""
     diff = safe_logit - unsafe_logit
     if not (math.isfinite(safe_logit) and math.isfinite(unsafe_logit)):
-        raise ModelOutputError(f"non-finite label logits ({safe_logit}, {unsafe_logit}).")
+        raise ModelOutputError(f"the model gave non-finite label logits ({safe_logit}, {unsafe_logit}); "
+                               "the GGUF file may be corrupt: reinstall or re-export the bundle.")
     if diff >= 0:
         e = math.exp(-diff)
         return e / (1.0 + e)
@@ -282,8 +283,6 @@ class ConstitutionalGGUFClassifier(BundleClassifier):
                  verbose: bool = False) -> None:
         super().__init__(bundle, batch_size=batch_size, threads=threads)
         manifest = bundle.manifest
-        if manifest.tier != self.tier:
-            raise BundleError(f"{bundle.path} is a {manifest.tier} bundle, not {self.tier}.")
         prompt = manifest.prompt or {}
         if "template" not in prompt or "constitution" not in prompt:
             raise BundleError(f"{bundle.path}: the manifest has no prompt template/constitution.")
@@ -318,11 +317,6 @@ class ConstitutionalGGUFClassifier(BundleClassifier):
         self._settings = {"kv_cache_type": kv_cache_type, "flash_attn": flash_attn,
                           "repack_weights": repack_weights, "prefix_cache": prefix_cache,
                           "prefix_state_cache": str(state_cache.directory) if state_cache else None}
-
-    @classmethod
-    def from_bundle(cls, bundle: Bundle, *, threads: int | None = None, batch_size: int | None = None,
-                    **options: Any) -> "ConstitutionalGGUFClassifier":
-        return cls(bundle, threads=threads, batch_size=batch_size, **options)
 
     def _score(self, texts: list[str]) -> Sequence[float]:
         return [self.scorer.score(text) for text in texts]

@@ -114,7 +114,7 @@ class RobertaEngine:
         if missing:
             raise BundleError(f"{model_path}: the ONNX model lacks input(s) {sorted(missing)}.")
         num_labels = self.session.get_outputs()[0].shape[-1]
-        known = isinstance(num_labels, int)  # symbolic: an index past it fails (IndexError) at the first run
+        known = isinstance(num_labels, int)  # symbolic: checked on the first run's logits
         if self.unsafe_index < 0 or (known and self.unsafe_index >= num_labels):
             raise BundleError(f"unsafe label index {self.unsafe_index} is out of range for a model "
                               f"with {num_labels if known else 'an unknown number of'} labels.")
@@ -178,6 +178,10 @@ class RobertaEngine:
 
     def p_unsafe_of_logits(self, logits: Any) -> Any:
         np = self._np
+        if logits.ndim != 2 or logits.shape[1] <= self.unsafe_index:
+            raise BundleError(f"the model gives {logits.shape[-1]} label logits per text, so unsafe "
+                              f"label index {self.unsafe_index} does not exist; re-export the bundle "
+                              "with the right --unsafe-index (or pass unsafe_index=).")
         z = logits.astype(np.float64)
         z = z - z.max(axis=1, keepdims=True)
         e = np.exp(z)
@@ -226,8 +230,6 @@ class RobertaONNXClassifier(BundleClassifier):
             batch_size = self.int8_default_batch_size
         super().__init__(bundle, batch_size=batch_size, threads=threads)
         manifest = bundle.manifest
-        if manifest.tier != self.tier:
-            raise BundleError(f"{bundle.path}: a {manifest.tier} bundle, not {self.tier}.")
         labels = manifest.labels or {}
         if unsafe_index is None:
             if "unsafe_index" not in labels:
@@ -247,10 +249,6 @@ class RobertaONNXClassifier(BundleClassifier):
             spinning=spinning, window_stride=window_stride, max_batch_tokens=max_batch_tokens,
             parallel_runs=parallel_runs)
         self.threads = self.engine.threads
-
-    @classmethod
-    def from_bundle(cls, bundle: Bundle, **options: Any) -> "RobertaONNXClassifier":
-        return cls(bundle, **options)
 
     def _score(self, texts: list[str]) -> Sequence[float]:
         return [1.0 - p for p in self.engine.p_unsafe(texts, self.batch_size)]
