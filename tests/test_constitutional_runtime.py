@@ -163,6 +163,17 @@ def test_special_token_strings_in_content_stay_plain_text(tiny_qwen3_source, tin
         assert matched != plain
 
 
+def test_threads_sharing_one_classifier_get_the_scores_of_sequential_scoring(tiny_constitutional_bundle):
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [t for t in TEXTS if t] * 3
+    with _load(tiny_constitutional_bundle) as clf:
+        expected = [clf(t) for t in texts]
+        with ThreadPoolExecutor(4) as pool:  # one KV cache: interleaved decodes would mix items
+            got = list(pool.map(clf, texts))
+    assert got == expected
+
+
 def test_close_frees_native_resources(tiny_constitutional_bundle):
     from alignmenter_edge.errors import AlignmenterEdgeError
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -295,6 +296,7 @@ class ConstitutionalGGUFClassifier(BundleClassifier):
                 raise BundleError(f"{bundle.path}: manifest extra.window_stride: {exc} Re-export the "
                                   "bundle, or pass window_stride=.") from exc
         self.constitution_overridden = constitution is not None
+        self._lock = threading.Lock()
         state_cache = None
         if prefix_cache and prefix_state_cache is not False:
             directory = default_directory() if prefix_state_cache is True else Path(prefix_state_cache)
@@ -319,12 +321,15 @@ class ConstitutionalGGUFClassifier(BundleClassifier):
                           "prefix_state_cache": str(state_cache.directory) if state_cache else None}
 
     def _score(self, texts: list[str]) -> Sequence[float]:
-        return [self.scorer.score(text) for text in texts]
+        with self._lock:  # one KV cache: threads sharing the classifier take turns
+            return [self.scorer.score(text) for text in texts]
 
     def p_unsafe(self, text: str) -> float:
         """The raw P(unsafe) of ``text`` (its most unsafe window), as a float in [0, 1]."""
         self._require_open()
-        return self.scorer.p_unsafe(require_texts([text])[0])
+        content = require_texts([text])[0]
+        with self._lock:
+            return self.scorer.p_unsafe(content)
 
     def _details(self) -> dict[str, Any]:
         manifest = self.bundle.manifest
@@ -341,7 +346,8 @@ class ConstitutionalGGUFClassifier(BundleClassifier):
         }
 
     def _release(self) -> None:
-        self.scorer.close()
+        with self._lock:  # not while another thread is decoding
+            self.scorer.close()
 
 
 def _label_ids(labels: Mapping[str, Any], where: Path) -> tuple[int, int]:
