@@ -41,6 +41,7 @@ OS_ERROR_FIXES = {
     errno.ENOSPC: "free some space or write elsewhere",
     errno.EDQUOT: "free some space or write elsewhere",
     errno.EROFS: "write elsewhere",
+    errno.EFBIG: "raise the file-size limit (ulimit -f) or write to a file system that takes larger files",
 }
 
 

@@ -300,7 +300,8 @@ def test_an_error_that_names_no_file_is_not_blamed_on_standard_output(capsys, mo
     monkeypatch.setattr(info, "run", library_write_fails)
     assert main(["info"]) == 2
     captured = capsys.readouterr()
-    assert captured.err == "alignmenter-edge: error: File too large; check the path and the device.\n"
+    assert captured.err == ("alignmenter-edge: error: File too large; raise the file-size limit (ulimit -f) or "
+                            "write to a file system that takes larger files.\n")
 
 
 def test_a_disk_that_fills_mid_write_keeps_only_complete_lines(tmp_path: Path, capsys, monkeypatch) -> None:
@@ -319,6 +320,43 @@ def test_a_disk_that_fills_mid_write_keeps_only_complete_lines(tmp_path: Path, c
     assert main(argv) == 2
     assert f"error: {out}: No space left on device; free some space or write elsewhere." in capsys.readouterr().err
     assert [row["i"] for row in read_jsonl(out)] == list(range(40)) and out.read_text().endswith("\n")
+
+
+def _file_size_limit(limit: int):
+    """A preexec_fn: writes beyond ``limit`` bytes fail with EFBIG (SIGXFSZ ignored, as `ulimit -f` in a shell)."""
+    import resource
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+    return limited
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE")
+@pytest.mark.parametrize("batch_size", ["256", "5"], ids=["first write fails", "a later write fails"])
+def test_a_failed_append_to_stdout_keeps_the_existing_file(tmp_path: Path, batch_size: str) -> None:
+    """`score big.jsonl >> results.jsonl` past a file-size limit emptied results.jsonl: the cut-back
+    point was the offset, 0 before the first append. Now the file keeps its rows and whole new lines."""
+    results = tmp_path / "results.jsonl"
+    kept = json.dumps({"kept": "x" * 10_000}) + "\n"
+    results.write_text(kept, encoding="utf-8")
+    limit = 20 * 1024
+    appended = os.open(results, os.O_WRONLY | os.O_APPEND)  # as a shell's >> opens it: offset 0, not the end
+    try:
+        proc = cli_process("score", str(many_rows(tmp_path / "big.jsonl", 2000)), "--model", "heuristic",
+                           "--no-progress", "--batch-size", batch_size, stdout=appended, stderr=subprocess.PIPE,
+                           preexec_fn=_file_size_limit(limit))
+        _, err = proc.communicate(timeout=120)
+    finally:
+        os.close(appended)
+    assert proc.returncode == 2 and err.endswith(b"error: standard output: File too large; raise the file-size "
+                                                 b"limit (ulimit -f) or write to a file system that takes larger "
+                                                 b"files.\n"), err
+    data = results.read_text(encoding="utf-8")
+    assert data.startswith(kept) and data.endswith("\n") and len(data) <= limit
+    appended_rows = [json.loads(line) for line in data[len(kept):].splitlines()]
+    assert [row["i"] for row in appended_rows] == list(range(len(appended_rows)))
+    assert len(appended_rows) < 2000 and (batch_size == "256" or appended_rows)
 
 
 @pytest.mark.parametrize("command", ["score", "explain"])

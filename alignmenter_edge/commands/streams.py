@@ -17,6 +17,11 @@ from typing import BinaryIO, Iterator, TextIO
 
 from ..errors import AlignmenterEdgeError
 
+try:
+    import fcntl
+except ImportError:  # Windows: no O_APPEND flag to read back; stdout is a console writer there
+    fcntl = None  # type: ignore[assignment]
+
 STDIO = "-"
 STDOUT_NAME = "standard output"
 STOP_SIGNALS = {signal.SIGINT, getattr(signal, "SIGTERM", signal.SIGINT)}
@@ -168,14 +173,23 @@ class LineWriter:
                 raise KeyboardInterrupt  # or, if it did not raise, the run must still stop here
 
     def _write_whole(self, data: bytes) -> bool:
-        end = os.lseek(self.fd, 0, os.SEEK_CUR)
+        end = self._end() if self.is_file else None
         try:
             _write_all(self.fd, data)
         except OSError:
-            with contextlib.suppress(OSError):
-                os.ftruncate(self.fd, end)
+            if end is not None:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self.fd, end)
             raise
         return False
+
+    def _end(self) -> int:
+        """Where this write starts, so a failed one is cut back there. Opened for append
+        (``>> file``), every write goes to the file's end, wherever the offset is (0 before the
+        first write, or behind another process's appends): its size now, not the offset."""
+        if fcntl is not None and fcntl.fcntl(self.fd, fcntl.F_GETFL) & os.O_APPEND:
+            return os.fstat(self.fd).st_size
+        return os.lseek(self.fd, 0, os.SEEK_CUR)
 
     def _write_pieces(self, data: bytes) -> bool:
         """True when a stop signal ended the write early (at a line boundary, or inside a long line
