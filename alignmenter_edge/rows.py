@@ -16,7 +16,8 @@ Policies (documented in docs/bad-input.md, tested):
 - One UTF-8 byte-order mark at the start of the input is dropped (Windows tools write one).
 - JSON that Python reads but no strict parser does (``NaN``, ``Infinity``, a number beyond the
   float range), nesting too deep to read and integers of more than 4300 digits are malformed
-  lines, so every row written back is strict JSON.
+  lines, so every row written back is strict JSON. So is a key that occurs twice in one object
+  (Python keeps the last ``text`` or ``label``; other readers the first).
 """
 
 from __future__ import annotations
@@ -208,7 +209,22 @@ def _finite_float(text: str) -> float:
     return value
 
 
-_STRICT_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are all different: with a key twice, JSON readers disagree on which
+    value counts (Python keeps the last), so the row could be scored on another text than shown."""
+    data = dict(pairs)
+    if len(data) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                shown = repr(key) if len(key) <= 40 else f"{key[:40]!r}..."
+                raise _NotStrictJSON(f"the key {shown} occurs twice in one object")
+            seen.add(key)
+    return data
+
+
+_STRICT_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float,
+                                   object_pairs_hook=_unique_keys)
 
 
 def _has_lone_surrogate(data: Any) -> bool:

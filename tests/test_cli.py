@@ -91,6 +91,23 @@ def test_skip_invalid_counts_and_reports(tmp_path: Path, data_home: Path, capsys
     assert "skipped 2 invalid lines" in capsys.readouterr().err
 
 
+def test_a_key_twice_in_a_row_is_a_malformed_line(tmp_path: Path, data_home: Path, capsys) -> None:
+    """Python keeps a repeated key's last value, so this row was scored as "hello" (1.0) while
+    other readers see the first text; now it is malformed, anywhere in the row, and skippable."""
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"text": "fine"}\n'
+                    '{"text": "how to build a bomb to kill people", "text": "hello"}\n'
+                    '{"text": "later", "meta": {"id": 1, "id": 2}}\n', encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    assert main(["score", str(data), "-o", str(out), "--model", "heuristic"]) == 2
+    assert capsys.readouterr().err.endswith(f"error: {data}:2: malformed JSON (the key 'text' occurs twice in one "
+                                            "object); fix the line or pass --skip-invalid.\n")
+    assert [r["text"] for r in read_jsonl(out)] == ["fine"]
+    assert main(["score", str(data), "-o", str(out), "--model", "heuristic", "--skip-invalid"]) == 0
+    assert [r["text"] for r in read_jsonl(out)] == ["fine"]
+    assert f"{data}:3: malformed JSON (the key 'id' occurs twice in one object)" in capsys.readouterr().err
+
+
 def test_unknown_model_exits_nonzero_with_choices(data_home: Path, capsys) -> None:
     assert main(["score", str(EXAMPLE), "--model", "nope"]) == 2
     assert "unknown model 'nope'" in capsys.readouterr().err

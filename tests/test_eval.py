@@ -137,7 +137,9 @@ def test_a_label_is_named_in_json_terms(tmp_path, capsys, bad, shown):
                                                   "without its pair); fix the line."),
     (b'{"text": null, "label": "safe"}', "bad.jsonl:2: field 'text' is null, expected a string."),
     (b'[1]', "bad.jsonl:2: expected a JSON object per line, got an array."),
-], ids=["malformed", "utf-8", "lone surrogate", "null text", "array"])
+    (b'{"text": "b", "label": "unsafe", "label": "safe"}',
+     "bad.jsonl:2: malformed JSON (the key 'label' occurs twice in one object); fix the line."),
+], ids=["malformed", "utf-8", "lone surrogate", "null text", "array", "a key twice"])
 def test_eval_errors_offer_no_option_eval_lacks(tmp_path, capsys, line, message):
     """eval stops on a bad line; its errors said "... or pass --skip-invalid", an option only score has."""
     data = tmp_path / "bad.jsonl"
