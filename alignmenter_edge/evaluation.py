@@ -47,14 +47,14 @@ def read_labelled(stream: BinaryIO, *, name: str = "<input>", text_field: str = 
     does any invalid line (there is no skipping here, so the messages do not offer it)."""
     rows = []
     for row in RowReader(stream, fmt="jsonl", text_field=text_field, name=name, offer_skip=False):
-        raw = row.data.get(label_field)
+        if label_field not in row.data:  # as a missing text field names --text-field
+            raise InvalidInputError(f"{name}:{row.line_no}: no {label_field!r} field, expected \"safe\" or "
+                                    "\"unsafe\"; choose the field with --label-field.")
+        raw = row.data[label_field]
         label = LABELS.get(raw.strip().lower()) if isinstance(raw, str) else None
         if label is None:
-            shown = "missing" if label_field not in row.data else _shown_label(raw)
-            raise InvalidInputError(
-                f"{name}:{row.line_no}: label {shown}; field {label_field!r} must be "
-                "\"safe\" or \"unsafe\"."
-            )
+            raise InvalidInputError(f"{name}:{row.line_no}: label {_shown_label(raw)}; field {label_field!r} "
+                                    "must be \"safe\" or \"unsafe\".")
         category = row.data.get("category")
         rows.append(LabelledRow(row.line_no, row.text, label,
                                 category if isinstance(category, str) and category else None))

@@ -155,7 +155,8 @@ def test_missing_label_and_missing_file(tmp_path, capsys):
     data = tmp_path / "nolabel.jsonl"
     data.write_text('{"text": "a"}\n', encoding="utf-8")
     assert main(["eval", str(data), "--model", "heuristic"]) == 2
-    assert "nolabel.jsonl:1: label missing" in capsys.readouterr().err
+    assert (f"{data}:1: no 'label' field, expected \"safe\" or \"unsafe\"; choose the field with --label-field.\n"
+            in capsys.readouterr().err)  # it named no option: "label missing; field 'label' must be ..."
     assert main(["eval", str(tmp_path / "absent.jsonl"), "--model", "heuristic"]) == 2
     assert f"{tmp_path / 'absent.jsonl'}: No such file or directory; check the path." in capsys.readouterr().err
 
