@@ -21,15 +21,16 @@ from typing import Any, BinaryIO, Sequence
 
 from . import metrics
 from .classifier import Classifier, is_flagged
-from .errors import InvalidInputError
+from .errors import AlignmenterEdgeError, InvalidInputError
 from .rows import RowReader, json_kind
 
 __all__ = ["LabelledRow", "read_labelled", "evaluate", "score_texts", "build_report", "evaluate_scores", "format_report",
-           "plot_report", "SWEEP_THRESHOLDS", "FPR_TARGETS"]
+           "plot_report", "plot_format", "SWEEP_THRESHOLDS", "FPR_TARGETS", "PLOT_FORMATS"]
 
 LABELS = {"safe": 0, "unsafe": 1}
 SWEEP_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 20))  # safety-score cut-offs
 FPR_TARGETS = (0.005, 0.01, 0.05)
+PLOT_FORMATS = ("png", "svg", "pdf")  # by the file's extension; without one, the first
 REPORT_VERSION = 1
 
 
@@ -282,11 +283,28 @@ def _shortened(text: str, width: int = 100) -> str:
     return one_line if len(one_line) <= width else one_line[:width - 1] + "…"
 
 
+def plot_format(path: str | os.PathLike[str]) -> str:
+    """The format ``plot_report`` writes to ``path``: its extension's (png, svg, pdf; any case), PNG
+    without one; AlignmenterEdgeError for any other. Imports no matplotlib, so it can be checked
+    before a long scoring run."""
+    suffix = os.path.splitext(os.fspath(path))[1].lstrip(".").lower()
+    if not suffix:
+        return PLOT_FORMATS[0]
+    if suffix not in PLOT_FORMATS:
+        raise AlignmenterEdgeError(
+            f"cannot plot to {os.fspath(path)}: '.{suffix}' is not a plot format; name the file "
+            ".png, .svg or .pdf (without an extension it is written as PNG).")
+    return suffix
+
+
 def plot_report(report: dict[str, Any], labels: Sequence[int], safety_scores: Sequence[float],
                 path: str | os.PathLike[str]) -> None:
-    """ROC curve and reliability diagram as one PNG (needs the ``plot`` extra)."""
+    """ROC curve and reliability diagram in one image, of the format :func:`plot_format` gives for
+    ``path`` (needs the ``plot`` extra). matplotlib's own failures are AlignmenterEdgeError; a file
+    that cannot be written stays an OSError."""
     from .deps import require
 
+    image_format = plot_format(path)
     matplotlib = require("matplotlib", "plot", "eval --plot")
     matplotlib.use("Agg")
     plt = require("matplotlib.pyplot", "plot", "eval --plot")
@@ -313,5 +331,14 @@ def plot_report(report: dict[str, Any], labels: Sequence[int], safety_scores: Se
                title="reliability", xlim=(0, 1), ylim=(0, 1.01))
     rel_ax.legend(loc="upper left")
     fig.tight_layout()
-    fig.savefig(os.fspath(path), dpi=100)
-    plt.close(fig)
+    try:
+        fig.savefig(os.fspath(path), dpi=100, format=image_format)
+    except OSError:
+        raise
+    except Exception as exc:  # matplotlib's own (a backend, a font): one error line, not a traceback
+        raise AlignmenterEdgeError(
+            f"matplotlib could not write the plot {os.fspath(path)} ({type(exc).__name__}: {exc}); "
+            "the report itself is complete. Reinstall matplotlib (pip install --force-reinstall "
+            "'alignmenter-edge[plot]') or try another format (.png, .svg, .pdf).") from exc
+    finally:
+        plt.close(fig)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 
 import pytest
 
@@ -213,6 +214,44 @@ def test_plot_writes_png_or_names_the_extra(tmp_path, capsys, data_home):
     else:
         assert code == 2 and not png.exists()
         assert "alignmenter-edge[plot]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, magic", [("out.SVG", b"<?xml"), ("out.pdf", b"%PDF"), ("out", b"\x89PNG")])
+def test_plot_format_follows_the_extension_and_is_png_without_one(tmp_path, data_home, name, magic):
+    require("matplotlib")
+    data = write_jsonl(tmp_path / "tiny.jsonl", ROWS)
+    assert main(["eval", str(data), "--model", "heuristic", "--plot", str(tmp_path / name)]) == 0
+    assert (tmp_path / name).read_bytes().startswith(magic)
+
+
+def test_an_unknown_plot_extension_is_refused_before_scoring_without_matplotlib(tmp_path, capsys, monkeypatch):
+    """`--plot out.xyz` was a matplotlib ValueError traceback after the whole scoring run."""
+    from alignmenter_edge.commands import eval as eval_command
+
+    monkeypatch.setattr(eval_command, "load_from_args", model_never_loads)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # the check must not need it
+    data = write_jsonl(tmp_path / "tiny.jsonl", ROWS)
+    plot = tmp_path / "out.xyz"
+    assert main(["eval", str(data), "--model", "heuristic", "--plot", str(plot)]) == 2
+    assert capsys.readouterr().err == (f"alignmenter-edge: error: cannot plot to {plot}: '.xyz' is not a plot format; "
+                                       "name the file .png, .svg or .pdf (without an extension it is written as PNG).\n")
+    assert not plot.exists()
+
+
+def test_a_matplotlib_failure_is_an_error_line_not_a_traceback(tmp_path, capsys, monkeypatch, data_home):
+    require("matplotlib")
+    from matplotlib.figure import Figure
+
+    def fails(self, *args, **kwargs):
+        raise RuntimeError("the backend broke")
+
+    monkeypatch.setattr(Figure, "savefig", fails)
+    data = write_jsonl(tmp_path / "tiny.jsonl", ROWS)
+    assert main(["eval", str(data), "--model", "heuristic", "--plot", str(tmp_path / "out.png")]) == 2
+    captured = capsys.readouterr()
+    assert "AUROC" in captured.out  # the report came first
+    assert captured.err.startswith(f"alignmenter-edge: error: matplotlib could not write the plot {tmp_path}/out.png "
+                                   "(RuntimeError: the backend broke); the report itself is complete.")
 
 
 def test_errors_lists_the_most_confident_mistakes_with_line_numbers(tmp_path, capsys, data_home):

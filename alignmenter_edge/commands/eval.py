@@ -25,8 +25,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", metavar="OUT", default=None,
                         help="also write the full report as JSON to OUT (- for stdout, then the "
                              "table goes to stderr)")
-    parser.add_argument("--plot", metavar="PNG", default=None,
-                        help="write a ROC + reliability diagram (needs alignmenter-edge[plot])")
+    parser.add_argument("--plot", metavar="FILE", default=None,
+                        help="write a ROC + reliability diagram to FILE: PNG, SVG or PDF by its extension "
+                             "(.png, .svg, .pdf), PNG if it has none (needs alignmenter-edge[plot])")
     parser.add_argument("--errors", type=non_negative_int, default=0, metavar="N",
                         help="also list the N most confident false positives and false negatives at "
                              "the threshold in use, with their line numbers (default: 0)")
@@ -36,11 +37,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluation import build_report, format_report, plot_report, read_labelled, score_texts
+    from ..evaluation import build_report, format_report, plot_format, plot_report, read_labelled, score_texts
 
-    if args.plot:  # fail before scoring, not after
+    if args.plot:  # fail before scoring, not after: an unknown extension (no matplotlib needed), no matplotlib
         from ..deps import require
 
+        plot_format(args.plot)
         require("matplotlib", "plot", "eval --plot")
     for output in (args.json, args.plot):
         if output:
