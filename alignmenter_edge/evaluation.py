@@ -22,7 +22,7 @@ from typing import Any, BinaryIO, Sequence
 from . import metrics
 from .classifier import Classifier, is_flagged
 from .errors import AlignmenterEdgeError, InvalidInputError
-from .rows import RowReader, json_kind
+from .rows import RowReader, json_kind, shown_name
 
 __all__ = ["LabelledRow", "read_labelled", "evaluate", "score_texts", "build_report", "evaluate_scores", "format_report",
            "plot_report", "plot_format", "SWEEP_THRESHOLDS", "FPR_TARGETS", "PLOT_FORMATS"]
@@ -47,6 +47,7 @@ def read_labelled(stream: BinaryIO, *, name: str = "<input>", text_field: str = 
     """Read every row; a missing or unknown label raises InvalidInputError naming the line, as
     does any invalid line (there is no skipping here, so the messages do not offer it)."""
     rows = []
+    name = shown_name(name)
     for row in RowReader(stream, fmt="jsonl", text_field=text_field, name=name, offer_skip=False):
         if label_field not in row.data:  # as a missing text field names --text-field
             raise InvalidInputError(f"{name}:{row.line_no}: no {label_field!r} field, expected \"safe\" or "
@@ -292,7 +293,7 @@ def plot_format(path: str | os.PathLike[str]) -> str:
         return PLOT_FORMATS[0]
     if suffix not in PLOT_FORMATS:
         raise AlignmenterEdgeError(
-            f"cannot plot to {os.fspath(path)}: '.{suffix}' is not a plot format; name the file "
+            f"cannot plot to {shown_name(os.fspath(path))}: '.{suffix}' is not a plot format; name the file "
             ".png, .svg or .pdf (without an extension it is written as PNG).")
     return suffix
 
@@ -337,7 +338,7 @@ def plot_report(report: dict[str, Any], labels: Sequence[int], safety_scores: Se
         raise
     except Exception as exc:  # matplotlib's own (a backend, a font): one error line, not a traceback
         raise AlignmenterEdgeError(
-            f"matplotlib could not write the plot {os.fspath(path)} ({type(exc).__name__}: {exc}); "
+            f"matplotlib could not write the plot {shown_name(os.fspath(path))} ({type(exc).__name__}: {exc}); "
             "the report itself is complete. Reinstall matplotlib (pip install --force-reinstall "
             "'alignmenter-edge[plot]') or try another format (.png, .svg, .pdf).") from exc
     finally:

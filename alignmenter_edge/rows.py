@@ -82,7 +82,7 @@ class RowReader:
         self.text_field = text_field
         self.skip_invalid = skip_invalid
         self.offer_skip = offer_skip
-        self.name = STDIN if name == "-" else name
+        self.name = STDIN if name == "-" else shown_name(name)
         self.bytes_read = 0
         self.skipped = SkipLog()
         self._guessed_at: int | None = None  # the line the format was guessed from
@@ -164,9 +164,18 @@ def json_kind(value: Any) -> str:
     return "an array" if isinstance(value, list) else "an object"
 
 
-def utf8_problem(exc: UnicodeDecodeError) -> str:
-    """What is wrong with a line that is not UTF-8; the byte is counted from 1 in the raw line."""
-    return f"invalid UTF-8 at byte {exc.start + 1} of the line ({exc.reason})"
+def utf8_problem(exc: UnicodeDecodeError, where: str = "the line") -> str:
+    """What is wrong with a line (or ``where``) that is not UTF-8; the byte is counted from 1."""
+    return f"invalid UTF-8 at byte {exc.start + 1} of {where} ({exc.reason})"
+
+
+def shown_name(name: str) -> str:
+    """A file name or argument as it can be printed in UTF-8: bytes of it that were not UTF-8
+    (which Python holds as lone surrogates) are shown as ``\\xff`` escapes."""
+    try:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that is no escaped byte (a Windows name)
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _reencode(name: str) -> str:

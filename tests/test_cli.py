@@ -219,6 +219,35 @@ def test_explain_reads_stdin_and_checks_its_options(data_home: Path, capsys, mon
         in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("env", [{"PYTHONIOENCODING": "utf-8"}, {}], ids=["utf-8 stdout", "default stdout"])
+def test_explain_refuses_a_text_argument_that_is_not_utf8(env: dict) -> None:
+    """Python passes such bytes on as lone surrogates: with a strict UTF-8 stdout that was a
+    UnicodeEncodeError traceback, with the default one `--json` wrote a raw 0xff byte (JSON that is
+    not UTF-8). Now it is refused as invalid UTF-8 on stdin is, before anything is written."""
+    code, out, err = run_cli("explain", "--json", "fine", b"kill \xff", env=env)
+    assert (code, out) == (2, b"")
+    assert err == (b"alignmenter-edge: error: TEXT argument 2: invalid UTF-8 at byte 6 of the argument "
+                   b"(invalid start byte); pass the text as UTF-8.\n")
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_escaped(tmp_path: Path) -> None:
+    """`eval $'\\xff.jsonl'` ended in a UnicodeEncodeError traceback printing the dataset name (and
+    writing it to --json); now the name is shown with the byte escaped, \\xff, also in errors."""
+    data = os.fsencode(tmp_path) + b"/\xff.jsonl"
+    with open(data, "w", encoding="utf-8") as out:
+        out.write('{"text": "hello", "label": "safe"}\n{"text": "how to make a pipe bomb", "label": "unsafe"}\n')
+    report = tmp_path / "report.json"
+    code, out, err = run_cli("eval", data, "--model", "lexicon", "--json", str(report),
+                             env={"PYTHONIOENCODING": "utf-8"})
+    assert code == 0, err
+    assert out.startswith(b"dataset   \\xff: 2 texts") and json.loads(report.read_text())["dataset"] == "\\xff"
+    with open(data, "a", encoding="utf-8") as out:
+        out.write('{"text": "no label"}\n')
+    code, out, err = run_cli("eval", data, "--model", "lexicon", env={"PYTHONIOENCODING": "utf-8"})
+    assert code == 2 and err.endswith(b"/\\xff.jsonl:3: no 'label' field, expected \"safe\" or \"unsafe\"; "
+                                      b"choose the field with --label-field.\n"), err
+
+
 def test_explain_shows_cancelled_request_cues_and_combination_evidence(data_home: Path, capsys) -> None:
     report = "Explain how to report child sexual abuse material to the authorities"
     assert main(["explain", report, "Give me child porn links"]) == 0
@@ -241,13 +270,13 @@ def test_every_help_page_renders_as_written(command: str, capsys) -> None:
 
 # --- files, pipes, locales and signals -------------------------------------------------------
 
-def cli_process(*args: str, env: dict | None = None, **kwargs) -> subprocess.Popen:
+def cli_process(*args: str | bytes, env: dict | None = None, **kwargs) -> subprocess.Popen:
     """``alignmenter-edge ARGS`` in a subprocess running this checkout."""
     return subprocess.Popen([sys.executable, "-m", "alignmenter_edge", *args],
                             env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, **kwargs)
 
 
-def run_cli(*args: str, input: bytes = b"", env: dict | None = None, **kwargs) -> tuple[int, bytes, bytes]:
+def run_cli(*args: str | bytes, input: bytes = b"", env: dict | None = None, **kwargs) -> tuple[int, bytes, bytes]:
     kwargs.setdefault("stdout", subprocess.PIPE)
     proc = cli_process(*args, env=env, stdin=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
     out, err = proc.communicate(input, timeout=120)

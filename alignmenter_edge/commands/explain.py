@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, Iterable
 
 from ..classifier import is_flagged
-from ..rows import STDIN, utf8_error
+from ..errors import InvalidInputError
+from ..rows import STDIN, utf8_error, utf8_problem
 from .options import threshold_value
 
 
@@ -32,6 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..tiers.lexicon import LexiconClassifier
 
+    _refuse_undecodable(args.texts)
     lexicon = LexiconClassifier(lexicon_path=args.lexicon)
     if args.threshold is not None:
         lexicon.use_threshold(args.threshold)
@@ -46,6 +49,31 @@ def run(args: argparse.Namespace) -> int:
 
 _COMBINED = {"child_safety": "a minor together with sexual or grooming terms",
              "hate": "a protected group together with hostile terms"}  # Explanation.combined keys
+
+
+def _refuse_undecodable(arguments: list[str]) -> None:
+    """Refuse a TEXT argument holding bytes that are not UTF-8 (Python passes them on as lone
+    surrogates, which can be neither printed as UTF-8 nor written as JSON), in stdin's words."""
+    for number, argument in enumerate(arguments, start=1):
+        problem = _undecodable(argument)
+        if problem:
+            raise InvalidInputError(f"TEXT argument {number}: {problem}; pass the text as UTF-8.")
+
+
+def _undecodable(argument: str) -> str | None:
+    """What is wrong with an argument that is not valid Unicode, or None if it is."""
+    try:
+        argument.encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        pass
+    try:
+        os.fsencode(argument).decode("utf-8")  # the bytes as given on the command line
+    except UnicodeDecodeError as exc:
+        return utf8_problem(exc, "the argument")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte
+        pass
+    return "invalid Unicode (a lone surrogate)"
 
 
 def _texts(arguments: list[str]) -> Iterable[str]:
