@@ -5,7 +5,8 @@ Policies (documented in docs/bad-input.md, tested):
   non-string text field, or invalid UTF-8 raises InvalidInputError with the line number — or, with
   ``skip_invalid``, is skipped and counted. Messages name JSON values by JSON's names (null,
   boolean, number, string, array, object) and UTF-8 faults by the 1-based byte of the line.
-- Plain text: one text per line; blank lines are separators and are skipped.
+- Plain text: one text per line; blank lines are separators and are skipped. Each line becomes
+  the row ``{text_field: line}`` (``--text-field`` names the field the text is written back in).
 - The format: ``jsonl`` for .jsonl/.ndjson/.json files, ``text`` for .txt, else guessed from the
   first non-blank line (JSONL if it starts with ``{``). If that line is then not valid JSON, the
   guess is doubtful: it is an error even with ``skip_invalid``, naming ``--format text``.
@@ -123,7 +124,7 @@ class RowReader:
             self.fmt = "jsonl" if line.lstrip().startswith("{") else "text"
             self._guessed_at = line_no
         if self.fmt == "text":
-            return Row(line_no, {"text": line}, line)
+            return Row(line_no, {self.text_field: line}, line)
         return self._parse_json(line_no, line)
 
     def _parse_json(self, line_no: int, line: str) -> Row:
@@ -180,12 +181,6 @@ def shown_name(name: str) -> str:
 
 def _reencode(name: str) -> str:
     return f"re-encode {'the input' if name == STDIN else 'the file'} as UTF-8"
-
-
-def utf8_error(name: str, line_no: int, exc: UnicodeDecodeError) -> InvalidInputError:
-    """The error for line ``line_no`` of ``name`` not being UTF-8, in ``score``'s words (for a
-    command without ``--skip-invalid``)."""
-    return InvalidInputError(f"{name}:{line_no}: {utf8_problem(exc)}; {_reencode(name)}.")
 
 
 def _strict_json(line: str) -> Any:

@@ -75,6 +75,15 @@ def test_custom_text_field(tmp_path: Path, data_home: Path) -> None:
                                 "tier": "heuristic"}]
 
 
+def test_plain_text_lines_are_written_back_under_the_text_field(tmp_path: Path, data_home: Path) -> None:
+    """--text-field was silently ignored for plain text: every line came back as "text"."""
+    data = tmp_path / "in.txt"
+    data.write_text("hack the planet\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert main(["score", str(data), "-o", str(out), "--model", "heuristic", "--text-field", "prompt"]) == 0
+    assert read_jsonl(out) == [{"prompt": "hack the planet", "safety_score": 0.8, "flagged": False, "tier": "heuristic"}]
+
+
 def test_malformed_line_is_an_error_with_its_line_number(tmp_path: Path, data_home: Path, capsys) -> None:
     data = tmp_path / "in.jsonl"
     data.write_text('{"text": "fine"}\n{"text": oops}\n{"text": "later"}\n', encoding="utf-8")
@@ -217,6 +226,16 @@ def test_explain_reads_stdin_and_checks_its_options(data_home: Path, capsys, mon
     assert main(["explain", "-"]) == 2
     assert "<stdin>:2: invalid UTF-8 at byte 1 of the line (invalid start byte); re-encode the input as UTF-8." \
         in capsys.readouterr().err
+
+
+def test_explain_reads_stdin_as_score_reads_text_lines(data_home: Path, capsys, monkeypatch) -> None:
+    """explain read stdin its own way: it kept a leading byte-order mark in the text it showed and
+    explained blank lines; now it reads them as `score --format text` does."""
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"\xef\xbb\xbffirst text\n\n   \nsecond text\n")))
+    assert main(["explain", "--json", "-"]) == 0
+    assert [json.loads(line)["text"] for line in capsys.readouterr().out.splitlines()] == ["first text", "second text"]
 
 
 @pytest.mark.parametrize("env", [{"PYTHONIOENCODING": "utf-8"}, {}], ids=["utf-8 stdout", "default stdout"])

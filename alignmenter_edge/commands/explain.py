@@ -10,7 +10,7 @@ from typing import Any, Iterable
 
 from ..classifier import is_flagged
 from ..errors import InvalidInputError
-from ..rows import STDIN, utf8_error, utf8_problem
+from ..rows import RowReader, utf8_problem
 from .options import threshold_value
 
 
@@ -77,13 +77,11 @@ def _undecodable(argument: str) -> str | None:
 
 
 def _texts(arguments: list[str]) -> Iterable[str]:
+    """Each argument, or for ``-`` each line of stdin read as ``score`` reads plain text (blank
+    lines skipped, a leading byte-order mark dropped, invalid UTF-8 an error in score's words)."""
     for argument in arguments:
         if argument == "-":
-            for line_no, raw in enumerate(sys.stdin.buffer, start=1):
-                try:
-                    yield raw.decode("utf-8").rstrip("\r\n")
-                except UnicodeDecodeError as exc:
-                    raise utf8_error(STDIN, line_no, exc) from None  # score's words for the fault
+            yield from (row.text for row in RowReader(sys.stdin.buffer, fmt="text", name="-", offer_skip=False))
         else:
             yield argument
 

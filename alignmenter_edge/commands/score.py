@@ -27,7 +27,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("input", help="input file, or - for standard input")
     parser.add_argument("-o", "--output", default="-", help="output JSONL file (default: stdout)")
     add_model_options(parser)
-    parser.add_argument("--text-field", default="text", help="JSON field holding the text (default: text)")
+    parser.add_argument("--text-field", default="text",
+                        help="JSON field holding the text; plain text lines are written back as rows with "
+                             "their text in this field (default: text)")
     parser.add_argument("--format", choices=("auto", "jsonl", "text"), default=None,
                         help="input format (default: jsonl for .jsonl/.ndjson/.json files, text for "
                              ".txt, else jsonl if the first line starts with '{', else text)")
