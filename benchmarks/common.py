@@ -15,14 +15,23 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo ("" where there is none)."""
+    """The CPU's model name from /proc/cpuinfo with its family and model numbers, which tell
+    CPU generations apart where the name does not ("AMD EPYC (family 26, model 2)"); "" where
+    there is no /proc/cpuinfo."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
-        pass
-    return ""
+        return ""
+    fields: dict[str, str] = {}
+    for line in lines:
+        if not line.strip():
+            break  # the first processor is enough
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    name = fields.get("model name", "")
+    if name and "cpu family" in fields and "model" in fields:
+        return f"{name} (family {fields['cpu family']}, model {fields['model']})"
+    return name
 
 
 def machine() -> dict[str, Any]:

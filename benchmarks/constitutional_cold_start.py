@@ -16,7 +16,7 @@ ALIGNMENTER_EDGE_HOME unless it is a restart (Python start-up included in the wa
 4. restart, ``verify="full"`` - as 3, but every bundle file and the saved state hashed again
                       (what the stamps save).
 
-    flock /tmp/alignmenter-bench.lock python benchmarks/constitutional_speed.py prepare
+    flock /tmp/alignmenter-bench.lock python benchmarks/constitutional_speed.py prepare --data /work/shared/data
     flock /tmp/alignmenter-bench.lock python benchmarks/constitutional_cold_start.py [--quant Q4_K_M]
 
 Results: benchmarks/results/NAME.json and .md (``--result NAME``, default constitutional_cold_start).

@@ -12,7 +12,8 @@ Compares, on the same machine and in the same run:
 Each configuration runs in its own subprocess so peak RSS is per configuration. Speed does not
 depend on weight values, so the model is random (written once under benchmarks/work/, reused).
 
-    flock /tmp/alignmenter-bench.lock python benchmarks/constitutional_speed.py prepare
+    flock /tmp/alignmenter-bench.lock python benchmarks/constitutional_speed.py prepare \\
+        --data /work/shared/data
     flock /tmp/alignmenter-bench.lock python benchmarks/constitutional_speed.py run \\
         --data /work/shared/data --threads 2
 
