@@ -35,16 +35,18 @@ from typing import Any, Callable, Sequence
 from .._version import __version__
 from ..bundle import Manifest, write_bundle
 from ..deps import require
-from ..errors import ExportError
+from ..errors import BundleError, ExportError
 from ..models import SPEC_DIR, load_spec
 from ..tiers.constitutional_gguf import (MODEL_FILE, TOKENIZER_FILE, ConstitutionalScorer,
-                                         _softmax_pair)
+                                         _softmax_pair, split_on_content)
 from .gguf_writer import read_vocab, tensors_from_state_dict, write_qwen3_gguf
 from .hub import cached_snapshot, hub_offline, load_failure, snapshot_commit
 from .model_licence import ModelLicence, resolve_licence
 from .output import check_output, publish, staging_dir
-from .parity import compare_unsafe_probabilities, max_abs_diff, require_within
+from .parity import (QUANTIZED_TOLERANCE, check_tolerance, compare_unsafe_probabilities, max_abs_diff,
+                     require_quantized_parity, require_within)
 from .probes import choose_probes
+from .spec_values import checked_stride, spec_threshold, token_count
 
 SPEC_NAME = "constitutional-safety-classifier"
 TIER = "constitutional-gguf"
@@ -133,7 +135,7 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
                           probes: Sequence[str] | None = None, base_revision: str | None = None,
                           adapter_revision: str | None = None, tolerance: float | None = None,
                           threads: int | None = None, force: bool = False, download: bool = False,
-                          model_id: str | None = None,
+                          model_id: str | None = None, quantized_tolerance: float | None = None,
                           progress: Callable[[str], None] | None = None) -> Manifest:
     """Export base + adapter into a ``constitutional-gguf`` bundle at ``output``.
 
@@ -158,10 +160,18 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
     constitution = load_constitution(spec_data, spec_dir, constitution)
     label_words = dict(prompt_spec.get("labels") or {"safe": "safe", "unsafe": "unsafe"})
     quant_name, _ = resolve_quant(quant or spec_data.get("default_quantization", "Q4_K_M"))
-    tolerance = float(tolerance if tolerance is not None else spec_data.get("parity_logit_tolerance", 1e-4))
-    threshold = float(spec_data.get("threshold", 0.5))  # the bundle's; label agreement is measured at it
-    max_input_tokens = int(spec_data.get("max_input_tokens", 512))
-    window_stride = int(spec_data.get("window_stride", (3 * max_input_tokens) // 4))
+    tolerance = check_tolerance("--tolerance" if tolerance is not None else "the spec's parity_logit_tolerance",
+                                tolerance if tolerance is not None else spec_data.get("parity_logit_tolerance", 1e-4))
+    quantized_tolerance = check_tolerance("--quantized-tolerance", QUANTIZED_TOLERANCE if quantized_tolerance
+                                          is None else quantized_tolerance)
+    threshold = spec_threshold(spec_data)  # the bundle's; label agreement is measured at it
+    max_input_tokens = token_count("the spec's max_input_tokens", spec_data.get("max_input_tokens", 512))
+    window_stride = checked_stride("the spec's window_stride", max_input_tokens,
+                                   spec_data.get("window_stride", (3 * max_input_tokens) // 4))
+    try:
+        split_on_content(template)
+    except BundleError as exc:
+        raise ExportError(f"the prompt template: {exc}") from None
     probes, probe_set = choose_probes(probes, DEFAULT_PROBES)
     base, base_local, base_revision = _resolve_source(spec_data, "base", base, base_revision)
     adapter, adapter_local, adapter_revision = _resolve_source(spec_data, "adapter", adapter, adapter_revision)
@@ -203,7 +213,8 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
         label_ids = (labels["safe"]["token_id"], labels["unsafe"]["token_id"])
         model = _with_adapter(peft, model, adapter_dir)
         reference, prefix_tokens = _reference_logits(torch, model, hf_tok, work / TOKENIZER_FILE,
-                                                     template, constitution, label_ids, probes)
+                                                     template, constitution, label_ids, probes,
+                                                     max_input_tokens)
         say(f"reference: {len(probes)} probes, prefix {prefix_tokens} tokens")
 
         # 3. merge and write F32 GGUF
@@ -257,6 +268,8 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
             **compare_unsafe_probabilities(_p_unsafe(reference), _p_unsafe(q_logits), threshold)}
         say(f"{quant_name} parity (F16 KV cache, as it runs): max |Δ P(unsafe)| = "
             f"{parity[shipped]['max_abs_diff_p_unsafe']:.3g}, agreement {parity[shipped]['label_agreement']:.2f}")
+        parity[shipped]["tolerance_p_unsafe"] = quantized_tolerance
+        require_quantized_parity(f"{quant_name} GGUF vs unmerged PEFT", parity[shipped], quantized_tolerance)
 
         # 7. bundle
         licences = {role: _source_licence(spec_data, role, source, revision, say)
@@ -354,13 +367,18 @@ def _label_table(hf_tok: Any, words: dict[str, str]) -> dict[str, dict[str, Any]
 
 def _reference_logits(torch: Any, model: Any, hf_tok: Any, tokenizer_path: Path, template: str,
                       constitution: str, label_ids: tuple[int, int],
-                      probes: Sequence[str]) -> tuple[list[list[float]], int]:
+                      probes: Sequence[str], max_input_tokens: int) -> tuple[list[list[float]], int]:
     """Label logits of the unmerged model per probe; checks the runtime tokenization on the way."""
     from tokenizers import Tokenizer
 
     from ..tiers.constitutional_gguf import PromptLayout
 
     layout = PromptLayout.build(Tokenizer.from_file(str(tokenizer_path)), template, constitution)
+    for probe in probes:  # before the slow steps: parity compares one window per probe
+        if len(layout.content_ids(probe)) > max_input_tokens:
+            raise ExportError(f"parity probe {probe[:40]!r} is {len(layout.content_ids(probe))} tokens, "
+                              f"longer than max_input_tokens ({max_input_tokens}); shorten the probe "
+                              "or raise max_input_tokens in the spec.")
     rows = []
     for probe in probes:
         ids = list(layout.prefix_ids) + layout.suffix_ids(probe)
@@ -390,8 +408,9 @@ def _gguf_logits(model_path: Path, probes: Sequence[str], **options: Any) -> lis
         rows = []
         for probe in probes:
             windows = scorer.label_logits(probe)
-            if len(windows) != 1:
-                raise ExportError(f"parity probe {probe[:40]!r} is longer than max_input_tokens.")
+            if len(windows) != 1:  # checked before the reference run; kept as a guard
+                raise ExportError(f"parity probe {probe[:40]!r} is longer than max_input_tokens; "
+                                  "shorten the probe or raise max_input_tokens in the spec.")
             rows.append(list(windows[0]))
         return rows
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 from ..classifier import is_flagged
@@ -43,3 +44,31 @@ def require_within(what: str, value: float, tolerance: float) -> None:
             f"parity check failed: {what} = {value:.3g} exceeds the tolerance {tolerance:.1g}. "
             "The exported model does not reproduce the reference; the bundle was not written."
         )
+
+
+QUANTIZED_TOLERANCE = 0.25  # default largest |Δ P(unsafe)| a quantized model may show on a probe
+
+
+def check_tolerance(what: str, value: Any) -> float:
+    """``value`` as a tolerance, a finite number > 0; ExportError naming ``what`` otherwise (an
+    infinite tolerance would pass anything, a negative or NaN one fail everything, after the slow
+    steps)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number) or number <= 0:
+        raise ExportError(f"{what} must be a finite number above 0, got {value!r}.")
+    return number
+
+
+def require_quantized_parity(what: str, stats: dict[str, Any], tolerance: float) -> None:
+    """Fail the export when a quantized model moves some probe's P(unsafe) by more than
+    ``tolerance`` from the reference: broken, not rounded. The figures are in ``stats``."""
+    worst = stats["max_abs_diff_p_unsafe"]
+    if not worst <= tolerance:
+        raise ExportError(
+            f"{what}: a probe's P(unsafe) moved by {worst:.3g} from the reference (label agreement "
+            f"{stats['label_agreement']:.2f}), over the quantized tolerance {tolerance:g}. The "
+            "quantized model does not behave like the original; nothing was written. Export "
+            "unquantized, try another quantization, or accept it with a larger --quantized-tolerance.")

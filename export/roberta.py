@@ -41,8 +41,10 @@ from ..models import load_spec
 from .hub import cached_snapshot, hub_offline, load_failure, snapshot_commit
 from .model_licence import resolve_licence
 from .output import check_output, publish, staging_dir
-from .parity import compare_unsafe_probabilities, max_abs_diff, require_within
+from .parity import (QUANTIZED_TOLERANCE, check_tolerance, compare_unsafe_probabilities, max_abs_diff,
+                     require_quantized_parity, require_within)
 from .probes import choose_probes
+from .spec_values import spec_threshold, token_count
 
 DEFAULT_SPEC = "distilled-safety-roberta"
 TIER = "roberta-onnx"
@@ -246,6 +248,8 @@ def torch_logits(model: Any, sequences: Sequence[Sequence[int]]) -> list[list[fl
 
 
 def p_unsafe(logits: Sequence[Sequence[float]], index: int) -> list[float]:
+    """softmax(row)[index] per row, in plain Python: the reference side of parity, kept apart from
+    the runtime's numpy ``RobertaEngine.p_unsafe_of_logits`` that it checks."""
     out = []
     for row in logits:
         top = max(row)
@@ -259,7 +263,8 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
                    revision: str | None = None, unsafe_index: int | None = None,
                    max_length: int | None = None, download: bool = False,
                    model_id: str | None = None, probes: Sequence[str] | None = None,
-                   force: bool = False, progress: Callable[[str], None] | None = None) -> Manifest:
+                   force: bool = False, quantized_tolerance: float | None = None,
+                   progress: Callable[[str], None] | None = None) -> Manifest:
     """Export a RoBERTa sequence classifier into a verified ``roberta-onnx`` bundle at ``output``."""
     say = progress or (lambda message: None)
     if quantize not in QUANTIZATIONS:
@@ -271,7 +276,14 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
     from ..tiers.roberta_onnx import RobertaEngine, RobertaONNXClassifier
 
     spec_data = load_spec(spec)
-    threshold = float(spec_data.get("threshold", 0.5))  # the bundle's; label agreement is measured at it
+    threshold = spec_threshold(spec_data)  # the bundle's; label agreement is measured at it
+    quantized_tolerance = check_tolerance("--quantized-tolerance", QUANTIZED_TOLERANCE if quantized_tolerance
+                                          is None else quantized_tolerance)
+    spec_max_tokens = spec_data.get("max_input_tokens")
+    if spec_max_tokens is not None:
+        token_count("the spec's max_input_tokens", spec_max_tokens)
+    if max_length is not None:
+        token_count("--max-length", max_length)
     resolved = resolve_source(spec_data, source, revision, unsafe_index)
     source_dir = Path(resolved.source) if resolved.local else cached_snapshot(resolved.source, resolved.revision)
     output = check_output(output, force=force, sources=[("source", source_dir)])
@@ -304,13 +316,14 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
         raise ExportError(f"unsafe label index {resolved.unsafe_index} (from {resolved.unsafe_index_from}) "
                           f"is out of range: the model has {num_labels} labels.")
     names = [str(config.id2label.get(i, f"LABEL_{i}")) for i in range(num_labels)]
+    _check_label_names(names, resolved)
     label_warning = None
     if names[resolved.unsafe_index].lower() in SAFE_SOUNDING:
         label_warning = (f"label {resolved.unsafe_index} is named {names[resolved.unsafe_index]!r}, "
                          "which sounds safe, yet it is used as the unsafe label")
         say(f"WARNING: {label_warning}")
     usable = int(config.max_position_embeddings) - int(config.pad_token_id or 0) - 1
-    max_tokens = min(usable, int(spec_data.get("max_input_tokens", usable)), max_length or usable)
+    max_tokens = min(usable, spec_max_tokens or usable, max_length or usable)
     special = special_token_layout(backend, tokenizer.pad_token_id)
 
     if not resolved.local:  # what from_pretrained read: the snapshot the cache resolves to now
@@ -370,6 +383,8 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
                               "scored": "at the runtime's default batch size for int8 bundles"}
             say(f"int8 parity: label agreement {int8_stats['label_agreement']:.3f}, max |Δ P(unsafe)| "
                 f"{int8_stats['max_abs_diff_p_unsafe']:.3g}, mean {int8_stats['mean_abs_diff_p_unsafe']:.3g}")
+            parity["int8"]["tolerance_p_unsafe"] = quantized_tolerance
+            require_quantized_parity("int8 ONNX vs PyTorch", int8_stats, quantized_tolerance)
             quantization = "int8-dynamic (QInt8 weights, per-tensor; dynamic uint8 activations)"
         else:
             shutil.copyfile(fp32, stage / "model.onnx")
@@ -412,6 +427,23 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
         return manifest
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _check_label_names(names: Sequence[str], resolved: ResolvedSource) -> None:
+    """ExportError when the model names its labels (not just LABEL_0, LABEL_1 ...) differently
+    from the spec whose unsafe index would be used: that index says nothing about this model, and
+    a wrong one inverts every score. ``--unsafe-index`` states it and skips the check."""
+    expected = resolved.expected_names
+    if resolved.unsafe_index_from == "command line" or not expected:
+        return
+    generic = all(name == f"LABEL_{i}" for i, name in enumerate(names))
+    if generic or [n.casefold() for n in names] == [str(n).casefold() for n in expected]:
+        return
+    listing = ", ".join(f"{i}={name}" for i, name in enumerate(names))
+    raise ExportError(
+        f"{resolved.source} names its labels {listing}, but the unsafe index {resolved.unsafe_index} "
+        f"comes from {resolved.unsafe_index_from}, written for labels {list(expected)}. Which of "
+        "this model's labels means unsafe is not known; pass it: --unsafe-index N.")
 
 
 def _check_tokenizer(tokenizer: Any, probes: Sequence[str], sequences: Sequence[Sequence[int]],

@@ -214,11 +214,11 @@ def test_export_refuses_a_runtime_tokenizer_that_differs_from_the_reference(tiny
                       + hf_tok("unsafe", add_special_tokens=False)["input_ids"])
     with pytest.raises(ExportError, match="prompt token ids differ from the reference tokenizer's"):
         _reference_logits(torch, model, hf_tok, runtime_tokenizer, template, constitution, label_ids,
-                          ["How do I install Python on Windows?"])
+                          ["How do I install Python on Windows?"], 512)
     # The same call with the tokenizer as exported goes through: the edit above is what it refuses.
     hf_tok.backend_tokenizer.save(str(runtime_tokenizer))
     rows, _ = _reference_logits(torch, model, hf_tok, runtime_tokenizer, template, constitution, label_ids,
-                                ["How do I install Python on Windows?"])
+                                ["How do I install Python on Windows?"], 512)
     assert len(rows) == 1 and len(rows[0]) == 2
 
 
@@ -446,3 +446,79 @@ def test_empty_probe_list_is_an_error_not_the_built_in_probes(tiny_qwen3_source,
                      str(tmp_path / "b"), "--quant", "F32", "--probes", str(empty), "--quiet"]) == 2
     assert "probe" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+# --- checks before a wrong bundle can be written ------------------------------------------------
+
+def test_a_quantized_model_past_the_quantized_tolerance_is_not_written(tiny_qwen3_source, tmp_path):
+    """Reference: the unmerged PEFT model's label logits. Q8_0 moves every probe's P(unsafe) a
+    little; below what it measures, the export must fail and leave nothing."""
+    from alignmenter_edge.errors import ExportError
+    from alignmenter_edge.export.constitutional import export_constitutional
+
+    base, adapter = tiny_qwen3_source
+    manifest = export_constitutional(str(base), str(adapter), tmp_path / "ok", quant="Q8_0", threads=2)
+    q8 = manifest.parity["q8_0_gguf"]
+    assert 0 < q8["max_abs_diff_p_unsafe"] <= 0.25 and q8["tolerance_p_unsafe"] == 0.25
+    with pytest.raises(ExportError, match=r"Q8_0 GGUF vs unmerged PEFT: a probe's P\(unsafe\) moved by"):
+        export_constitutional(str(base), str(adapter), tmp_path / "tight", quant="Q8_0", threads=2,
+                              quantized_tolerance=q8["max_abs_diff_p_unsafe"] / 2)
+    assert not (tmp_path / "tight").exists()
+    assert not list(tmp_path.glob(".constitutional-export-*"))
+
+
+def _spec_with(tmp_path: Path, edit) -> Path:
+    yaml = require("yaml")
+    from alignmenter_edge.models import SPEC_DIR, load_spec
+
+    spec = load_spec("constitutional-safety-classifier")
+    spec["prompt"]["constitution_file"] = str(SPEC_DIR / "constitution-default.md")
+    edit(spec)
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda s: s["prompt"].update(template=s["prompt"]["template"].replace("{constitution}", "")),
+     r"the prompt template: .*must contain \{constitution\} exactly once"),
+    (lambda s: s.update(threshold=0), r"the model spec's threshold must be"),
+    (lambda s: s.update(window_stride=600), r"the spec's window_stride: window stride 600 does not fit"),
+    (lambda s: s.update(max_input_tokens=-3), r"the spec's max_input_tokens must be a positive whole"),
+    (lambda s: s.update(parity_logit_tolerance=float("inf")), r"parity_logit_tolerance must be a finite"),
+])
+def test_bad_spec_values_fail_before_the_models_load(tmp_path, edit, message):
+    """A spec whose template lacks {constitution} would record a constitution the model never
+    reads; the other values would fail (or never fail) only after the slow steps."""
+    require("transformers")
+    from alignmenter_edge.errors import ExportError
+    from alignmenter_edge.export.constitutional import export_constitutional
+
+    with pytest.raises(ExportError, match=message):  # no base or adapter exists: nothing loaded
+        export_constitutional(str(tmp_path / "no-base"), str(tmp_path / "no-adapter"), tmp_path / "out",
+                              spec=_spec_with(tmp_path, edit), quant="F32")
+
+
+@pytest.mark.parametrize("tolerance", [float("inf"), float("nan"), 0.0, -1e-4])
+def test_a_tolerance_that_cannot_work_is_refused_at_once(tmp_path, tolerance):
+    require("transformers")
+    from alignmenter_edge.errors import ExportError
+    from alignmenter_edge.export.constitutional import export_constitutional
+
+    for option in ("tolerance", "quantized_tolerance"):
+        with pytest.raises(ExportError, match="must be a finite number above 0"):
+            export_constitutional(str(tmp_path / "no-base"), str(tmp_path / "no-adapter"),
+                                  tmp_path / "out", quant="F32", **{option: tolerance})
+
+
+def test_a_probe_over_max_input_tokens_fails_before_the_reference_run(tiny_qwen3_source, tmp_path):
+    """The early check's message ("is N tokens") is not the late guard's: it fired first."""
+    from alignmenter_edge.errors import ExportError
+    from alignmenter_edge.export import constitutional
+
+    base, adapter = tiny_qwen3_source
+    with pytest.raises(ExportError, match=r"parity probe 'word word.* is \d+ tokens, longer than "
+                                          r"max_input_tokens \(512\); shorten the probe"):
+        constitutional.export_constitutional(str(base), str(adapter), tmp_path / "out", quant="F32",
+                                             probes=["hello", "word " * 600])
+    assert not (tmp_path / "out").exists()

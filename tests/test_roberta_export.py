@@ -426,3 +426,72 @@ def test_quiet_progress_bars_are_restored_afterwards():
         assert not transformers_logging.is_progress_bar_enabled()
     finally:
         transformers_logging.enable_progress_bar()
+
+
+# --- checks before a wrong bundle can be written ------------------------------------------------
+
+@pytest.mark.slow
+def test_int8_export_fails_when_a_probe_moves_past_the_quantized_tolerance(tiny_roberta_source, tmp_path):
+    """Reference: the int8 parity figures the export measures (every int8 logit differs a little
+    from PyTorch's). At a tolerance below the measured |Δ P(unsafe)| the export must fail and
+    write nothing; at the default it passes and records the tolerance."""
+    require("onnxruntime")
+    from alignmenter_edge.export.roberta import export_roberta
+
+    manifest = export_roberta(str(tiny_roberta_source), tmp_path / "ok", quantize="int8")
+    measured = manifest.parity["int8"]["max_abs_diff_p_unsafe"]
+    assert 0 < measured <= 0.25 and manifest.parity["int8"]["tolerance_p_unsafe"] == 0.25
+    with pytest.raises(ExportError, match=r"int8 ONNX vs PyTorch: a probe's P\(unsafe\) moved by .* over "
+                                          r"the quantized tolerance .*--quantized-tolerance"):
+        export_roberta(str(tiny_roberta_source), tmp_path / "tight", quantize="int8",
+                       quantized_tolerance=measured / 2)
+    assert not (tmp_path / "tight").exists() and not list(tmp_path.glob(".roberta-export-*"))
+
+
+@pytest.mark.slow
+def test_model_labels_that_contradict_the_spec_need_an_explicit_unsafe_index(tiny_roberta_source, tmp_path):
+    """Reference: the model's own id2label. The default spec says [safe, unsafe] with unsafe 1; a
+    model naming its labels 0=TOXIC, 1=NOT_TOXIC would be exported inverted. It must be refused
+    until --unsafe-index says which label is unsafe."""
+    require("onnxruntime")
+    from alignmenter_edge.export.roberta import export_roberta
+
+    source = tmp_path / "toxic-first"
+    shutil.copytree(tiny_roberta_source, source)
+    config = json.loads((source / "config.json").read_text())
+    config["id2label"] = {"0": "TOXIC", "1": "NOT_TOXIC"}
+    config["label2id"] = {"TOXIC": 0, "NOT_TOXIC": 1}
+    (source / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ExportError, match=r"names its labels 0=TOXIC, 1=NOT_TOXIC, but the unsafe index 1 "
+                                          r"comes from spec labels.*--unsafe-index N"):
+        export_roberta(str(source), tmp_path / "out", quantize="none")
+    assert not (tmp_path / "out").exists()
+    manifest = export_roberta(str(source), tmp_path / "out", quantize="none", unsafe_index=0)
+    assert manifest.labels["unsafe_index"] == 0 and manifest.labels["unsafe_index_from"] == "command line"
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"threshold": 0}, r"the model spec's threshold must be a finite number in \(0, 1\]"),
+    ({"threshold": 1.5}, r"the model spec's threshold must be"),
+    ({"max_input_tokens": 0}, r"the spec's max_input_tokens must be a positive whole number"),
+])
+def test_bad_spec_numbers_fail_before_the_model_loads(tiny_roberta_source, tmp_path, change, message):
+    from alignmenter_edge.export.roberta import export_roberta
+
+    spec = {**load_spec("distilled-safety-roberta"), **change}
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(ExportError, match=message):
+        export_roberta(str(tmp_path / "no-model-needed"), tmp_path / "out", spec=spec_path)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"max_length": 0}, r"--max-length must be a positive whole number"),
+    ({"quantized_tolerance": float("inf")}, r"--quantized-tolerance must be a finite number above 0"),
+    ({"quantized_tolerance": -1.0}, r"--quantized-tolerance must be a finite number above 0"),
+])
+def test_bad_export_options_fail_before_the_model_loads(tmp_path, options, message):
+    from alignmenter_edge.export.roberta import export_roberta
+
+    with pytest.raises(ExportError, match=message):
+        export_roberta(str(tmp_path / "no-model-needed"), tmp_path / "out", **options)

@@ -33,7 +33,7 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
                         help="constitution text file replacing the spec's default")
     parser.add_argument("--probes", default=None,
                         help="parity probe texts: a file with one text per line, or JSONL with 'text' "
-                             "(default: 12 built-in probes)")
+                             "(default: the built-in probes)")
     parser.add_argument("--model-id", default=None,
                         help="model id recorded in the manifest (default: the adapter's id or directory name)")
     parser.add_argument("--base-revision", default=None, help="pin the base model revision")
@@ -43,6 +43,9 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
     parser.add_argument("--download", action="store_true",
                         help="fetch hub ids missing from the local Hugging Face cache (default: no "
                              "network access at all)")
+    parser.add_argument("--quantized-tolerance", type=float, default=None, metavar="P",
+                        help="largest |Δ P(unsafe)| the quantized model may show on any probe against "
+                             "the unmerged reference, or the export fails (default 0.25)")
     parser.add_argument("--threads", type=int, default=None, help="threads for llama.cpp")
     parser.add_argument("--force", action="store_true",
                         help="replace the bundle in OUTPUT (a directory holding manifest.json; nothing else is deleted)")
@@ -62,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
             args.base, args.adapter, args.output, quant=args.quant, spec=args.spec,
             constitution=constitution, probes=probes, base_revision=args.base_revision,
             adapter_revision=args.adapter_revision, tolerance=args.tolerance, threads=args.threads,
-            force=args.force, download=args.download, model_id=args.model_id, progress=progress)
+            force=args.force, download=args.download, model_id=args.model_id,
+            quantized_tolerance=args.quantized_tolerance, progress=progress)
     f32 = manifest.parity["f32_gguf"]
     print(f"{args.output}: {manifest.quantization} bundle, F32 parity max |Δ logit| "
           f"{f32['max_abs_diff_label_logits']:.2e}; licence {licence_summary(manifest.sources)}")

@@ -33,6 +33,9 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
                         help="parity probe texts: a file with one text per line, or JSONL with 'text'")
     parser.add_argument("--download", action="store_true",
                         help="allow fetching SOURCE from the Hugging Face hub (off by default)")
+    parser.add_argument("--quantized-tolerance", type=float, default=None, metavar="P",
+                        help="largest |Δ P(unsafe)| the int8 model may show on any probe against "
+                             "PyTorch, or the export fails (default 0.25)")
     parser.add_argument("--force", action="store_true",
                         help="replace the bundle in OUTPUT (a directory holding manifest.json; nothing else is deleted)")
     parser.add_argument("--quiet", action="store_true",
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
             args.source, args.output, spec=args.spec, quantize=args.quantize, revision=args.revision,
             unsafe_index=args.unsafe_index, max_length=args.max_length, download=args.download,
             model_id=args.model_id, probes=read_probe_file(args.probes) if args.probes else None,
-            force=args.force, progress=progress)
+            force=args.force, quantized_tolerance=args.quantized_tolerance, progress=progress)
     parity = manifest.parity
     label_warning = manifest.extra.get("label_warning")
     print(f"wrote {args.output}: {manifest.quantization}, "

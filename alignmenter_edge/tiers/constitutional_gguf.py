@@ -52,13 +52,19 @@ _PROBE_EXTRA_IDS = 6  # logits of ids 0..5 are checked with the label logits whe
 
 def render_prompt(template: str, constitution: str, content: str) -> str:
     """The full prompt for one item (plain substitution; braces in either text are harmless)."""
-    head, tail = _split_on_content(template)
+    head, tail = split_on_content(template)
     return head.replace(CONSTITUTION, constitution) + content + tail
 
 
-def _split_on_content(template: str) -> tuple[str, str]:
+def split_on_content(template: str) -> tuple[str, str]:
+    """(head, tail) around {content}; BundleError unless the template holds {constitution} and
+    {content} exactly once each, in that order (else the constitution is silently not judged by)."""
     if template.count(CONTENT) != 1:
         raise BundleError(f"the prompt template must contain {CONTENT} exactly once.")
+    if template.count(CONSTITUTION) != 1:
+        raise BundleError(f"the prompt template must contain {CONSTITUTION} exactly once, before "
+                          f"{CONTENT}: without it the constitution would be recorded but never shown "
+                          "to the model.")
     head, tail = template.split(CONTENT)
     if CONSTITUTION in tail:
         raise BundleError(f"{CONSTITUTION} must come before {CONTENT} in the template "
@@ -95,7 +101,7 @@ class PromptLayout:
 
     @classmethod
     def build(cls, tokenizer: Any, template: str, constitution: str) -> "PromptLayout":
-        head, tail = _split_on_content(template)
+        head, tail = split_on_content(template)
         head = head.replace(CONSTITUTION, constitution)
         specials = [t.content for t in tokenizer.get_added_tokens_decoder().values()]
         cut = max((head.rfind(s) for s in specials if s), default=-1)
@@ -103,7 +109,7 @@ class PromptLayout:
             raise BundleError("the prompt template needs a special token (e.g. <|im_start|>) between "
                               "the constitution and {content}; it is where the cached prefix ends.")
         prefix_text, suffix_head = head[:cut], head[cut:]
-        if CONSTITUTION in template and constitution and constitution not in prefix_text:
+        if constitution and constitution not in prefix_text:
             raise BundleError("the constitution must end before the last special token preceding "
                               "{content}; otherwise it cannot be cached.")
         encode = lambda text: tuple(tokenizer.encode(text, add_special_tokens=False).ids)  # noqa: E731
