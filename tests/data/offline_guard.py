@@ -8,22 +8,50 @@ probe IPv6 support at import) and only connections, DNS look-ups and sends are r
 
 An audit hook (it sees every socket operation and every pickle global lookup made from Python,
 whatever library makes it) appends one line per attempt to LOG and raises, and
-``socket.socket``/``socket.create_connection`` are replaced by functions that raise. Tests then
-assert that LOG is empty: nothing tried the network, nothing was unpickled.
+``socket.socket``/``socket.create_connection`` are replaced by functions that raise. A pickle of
+plain data (dicts, lists, strings) looks up no global, so the audit hook never sees it: the
+unpickling entry points of ``pickle`` and ``_pickle`` (``loads``, ``load``, ``Unpickler`` and the
+pure-Python ``_loads``, ``_load``, ``_Unpickler``) are replaced too, by ones that record and raise.
+Tests then assert that LOG is empty: nothing tried the network, nothing was unpickled.
 """
 
 from __future__ import annotations
 
+import _pickle
 import importlib
 import os
+import pickle
 import socket
 import sys
+from types import ModuleType
+from typing import Callable
 
 BLOCKED = {
     "socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex",
     "socket.gethostbyaddr", "socket.sendto", "socket.sendmsg", "urllib.Request",
     "http.client.connect", "pickle.find_class",
 }
+UNPICKLERS = ("loads", "load", "Unpickler", "_loads", "_load", "_Unpickler")
+
+
+def refuse_unpickling(module: ModuleType, record: Callable[[str], None]) -> None:
+    """Replace ``module``'s unpickling entry points with ones that record the call and raise."""
+    for name in UNPICKLERS:
+        original = getattr(module, name, None)
+        if original is None:
+            continue
+        what = f"{module.__name__}.{name}"
+        if isinstance(original, type):  # still a class, so a library may subclass it at import
+            def refused_init(self: object, *args: object, _what: str = what, **kwargs: object) -> None:
+                record(f"{_what}()")
+                raise OSError(f"offline_guard: {_what} blocked")
+
+            replacement: object = type(name, (original,), {"__init__": refused_init})
+        else:
+            def replacement(*args: object, _what: str = what, **kwargs: object) -> None:
+                record(f"{_what}()")
+                raise OSError(f"offline_guard: {_what} blocked")
+        setattr(module, name, replacement)
 
 
 def install(log_path: str) -> None:
@@ -54,6 +82,8 @@ def install(log_path: str) -> None:
         raise OSError("offline_guard: network blocked")
 
     sys.addaudithook(hook)
+    refuse_unpickling(pickle, record)
+    refuse_unpickling(_pickle, record)
     socket.socket = RefusedSocket  # type: ignore[misc]
     socket.create_connection = refuse_connection  # type: ignore[assignment]
 
