@@ -30,6 +30,7 @@ from alignmenter_edge.bundle import MANIFEST_NAME, write_bundle
 from alignmenter_edge.classifier import Classifier
 from alignmenter_edge.cli import main
 from alignmenter_edge.registry import TIERS
+from alignmenter_edge.tiers.heuristic import heuristic_score
 from tests.helpers import require
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -392,12 +393,36 @@ def test_signal_while_waiting_for_input(tmp_path, data_home, sig):
     assert all(r["safety_score"] == (0.8 if r["i"] % 2 else 1.0) for r in rows)
 
 
+BIG_TEXTS = ("a calm reply about gardening é", "I will attack them", "attack, so much hate", "violence-free topics")
+
+
+def _big_text(i: int) -> str:
+    return f"row {i}: {BIG_TEXTS[i % len(BIG_TEXTS)]}"
+
+
 def _big_input(tmp_path: Path, n: int = 300_000) -> Path:
     source = tmp_path / "big.jsonl"
     with open(source, "w", encoding="utf-8") as f:
         for i in range(n):
-            f.write(json.dumps({"i": i, "text": f"row {i}: a calm reply about violence-free topics é"}) + "\n")
+            f.write(json.dumps({"i": i, "text": _big_text(i)}) + "\n")
     return source
+
+
+def _expected_line(i: int) -> bytes:
+    """Output line ``i`` of the big input under ``--model heuristic``, scored by the reference."""
+    text = _big_text(i)
+    score = heuristic_score(text)
+    row = {"i": i, "text": text, "safety_score": score, "flagged": score < 0.5, "tier": "heuristic"}
+    return (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _assert_scored_prefix(data: bytes) -> int:
+    """``data`` is a byte prefix of the whole run's output (the first rows, in order, each with the
+    heuristic's own score; a cut last line is the start of the next row). Returns the complete rows."""
+    complete = data.count(b"\n")
+    expected = b"".join(_expected_line(i) for i in range(complete + 1))
+    assert expected.startswith(data), "output is not the start of the scored input"
+    return complete
 
 
 @pytest.mark.slow
@@ -417,11 +442,9 @@ def test_signal_mid_stream_leaves_only_complete_lines(tmp_path, data_home, sig):
         if proc.returncode == 0:
             continue  # finished before the signal landed
         assert proc.returncode == 130, err
-        text = out.read_text(encoding="utf-8")
-        assert text.endswith("\n")
-        rows = [json.loads(line) for line in text.splitlines()]
-        assert 0 < len(rows) < 300_000
-        assert [r["i"] for r in rows] == list(range(len(rows)))
+        data = out.read_bytes()
+        assert data.endswith(b"\n")
+        assert 0 < _assert_scored_prefix(data) < 300_000
         interrupted += 1
     assert interrupted > 0
 
@@ -429,15 +452,17 @@ def test_signal_mid_stream_leaves_only_complete_lines(tmp_path, data_home, sig):
 @pytest.mark.slow
 def test_sigkill_leaves_complete_lines_before_the_last(tmp_path, data_home):
     """SIGKILL cannot be handled: at most the final line may be cut; every earlier line is whole,
-    so `head -n -1` (or dropping an unterminated last line) recovers valid JSONL."""
+    so `head -n -1` (or dropping an unterminated last line) recovers valid JSONL.
+
+    Any writer that writes rows in order passes the "cut only at the end" part, held signals or
+    not, so this does not test the signal handling (test_signal_mid_stream_leaves_only_complete_lines
+    does). What it checks beyond that test: the run really died of SIGKILL half-way, and what
+    reached the disk before it is byte for byte the start of the correct output."""
     source = _big_input(tmp_path)
     out = tmp_path / "out.jsonl"
     proc = _score_proc([str(source), "-o", str(out), "--model", "heuristic", "--batch-size", "64"])
     _wait_for(lambda: out.exists() and out.stat().st_size > 100_000)
     proc.kill()
     proc.communicate(timeout=60)
-    lines = _lines(out)
-    complete = [line for line in lines if line.endswith("\n")]
-    assert len(lines) - len(complete) <= 1
-    rows = [json.loads(line) for line in complete]
-    assert [r["i"] for r in rows] == list(range(len(rows)))
+    assert proc.returncode == -signal.SIGKILL
+    assert 0 < _assert_scored_prefix(out.read_bytes()) < 300_000
