@@ -171,7 +171,8 @@ def test_lone_surrogate_escape_is_invalid_unicode(tmp_path, data_home):
 # --- control characters and NUL --------------------------------------------------------------
 
 CONTROL_TEXTS = ["att\x00ack", "\x00attack\x00", "hate\x1b[31m red", "a\x0cb\x1cc\x1dd\x1e\x85\u2028hack",
-                 "\x7f\x01\x02 violence", "tab\tsep\rcarriage"]
+                 "\x7f\x01\x02 violence", "tab\tsep\rcarriage", "para\u2029graph attack"]
+UNICODE_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}  # escaped in output
 
 
 def test_control_characters_are_text_heuristic_identical():
@@ -185,10 +186,13 @@ def test_control_characters_round_trip_through_jsonl(tmp_path, data_home):
     assert code == 0
     assert [r["text"] for r in rows] == CONTROL_TEXTS
     assert [r["safety_score"] for r in rows] == [heuristic_score(t) for t in CONTROL_TEXTS]
+    raw = (tmp_path / "out.jsonl").read_text(encoding="utf-8")
+    for char, escape in UNICODE_LINE_BREAKS.items():  # one row per line for str.splitlines too
+        assert char not in raw and raw.count(escape) == sum(t.count(char) for t in CONTROL_TEXTS), escape
 
 
 def test_control_characters_in_text_lines_stay_one_row(tmp_path, data_home):
-    lines = ["a\x0cb\x1cc\x1dd\x1e\x85\u2028 hack", "nul\x00 here", "\x0bvertical"]
+    lines = ["a\x0cb\x1cc\x1dd\x1e\x85\u2028\u2029 hack", "nul\x00 here", "\x0bvertical"]
     content = "\n".join(lines).encode("utf-8") + b"\n"
     code, rows, _ = score_cli(tmp_path, content, "--model", "heuristic", "--format", "text", suffix=".txt")
     assert code == 0 and [r["text"] for r in rows] == lines

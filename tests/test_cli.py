@@ -327,6 +327,51 @@ def test_score_refuses_to_write_over_its_own_input(tmp_path: Path, capsys, alias
     assert source.read_bytes() == EXAMPLE.read_bytes()
 
 
+def test_score_refuses_to_write_over_its_own_standard_input(tmp_path: Path) -> None:
+    """`score - -o X < X`: standard input is the output file, so opening X would empty it."""
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(EXAMPLE.read_bytes())
+    with open(source, "rb") as stdin:
+        proc = cli_process("score", "-", "-o", str(source), "--model", "heuristic", stdin=stdin,
+                           stderr=subprocess.PIPE)
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    assert err == (f"alignmenter-edge: error: the output ({source}) and the input (standard input) are the same "
+                   "file; writing it would destroy the input before it is read. Write to another file.\n").encode()
+    assert source.read_bytes() == EXAMPLE.read_bytes()
+
+
+def _denied(real, path: Path):
+    """``real`` (open or os.open), raising PermissionError (EACCES) for ``path``, as for a file
+    without permission (the tests run as root, who may open anything)."""
+    def opener(file, *args, **kwargs):
+        if os.fspath(file) == str(path):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(file))
+        return real(file, *args, **kwargs)
+    return opener
+
+
+def test_a_file_without_permission_is_one_error_line_before_the_model_loads(tmp_path: Path, capsys,
+                                                                             monkeypatch) -> None:
+    from alignmenter_edge.commands import eval as eval_command
+    from alignmenter_edge.commands import score, streams
+
+    monkeypatch.setattr(score, "load_from_args", model_never_loads)
+    monkeypatch.setattr(eval_command, "load_from_args", model_never_loads)
+    unreadable, unwritable = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    unreadable.write_bytes(EXAMPLE.read_bytes())
+    monkeypatch.setattr(streams, "open", _denied(open, unreadable), raising=False)
+    monkeypatch.setattr(os, "open", _denied(os.open, unwritable))
+    data = tmp_path / "labelled.jsonl"
+    data.write_text('{"text": "hi", "label": "safe"}\n', encoding="utf-8")
+    for argv, path in [(["score", str(unreadable)], unreadable),
+                       (["score", str(EXAMPLE), "-o", str(unwritable)], unwritable),
+                       (["eval", str(data), "--model", "heuristic", "--json", str(unwritable)], unwritable)]:
+        assert main(argv) == 2
+        assert capsys.readouterr().err == f"alignmenter-edge: error: {path}: Permission denied; check its permissions.\n"
+    assert not unwritable.exists()
+
+
 def test_unusable_files_are_one_error_line_before_the_model_loads(tmp_path: Path, capsys, monkeypatch) -> None:
     """These were raw tracebacks (FileNotFoundError, IsADirectoryError), the output ones only
     after the model had loaded."""

@@ -114,7 +114,7 @@ def test_roberta_non_finite_logits_raise(request, value):
             clf.score_batch(["hello there", "how are you"])
 
 
-@pytest.mark.parametrize("value", [math.nan, math.inf])
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
 def test_constitutional_non_finite_logits_raise(request, value, monkeypatch):
     with load_classifier(request.getfixturevalue("tiny_constitutional_bundle")) as clf:
         assert 0.0 <= clf("hello there") <= 1.0

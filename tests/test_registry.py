@@ -239,10 +239,11 @@ def test_a_broken_installed_bundle_loads_by_name_as_an_error_naming_its_manifest
 
 
 def test_a_bundle_for_a_newer_version_is_not_broken_only_not_for_this_one(data_home: Path,
-                                                                       fake_roberta: None) -> None:
+                                                                       fake_roberta: None, capsys) -> None:
     """A data home shared with a newer alignmenter-edge may hold a bundle of format version 2:
     by name it is an error saying which version reads it; auto and tier names pass over it (it
     is not this version's to use, and reinstalling cannot fix it), and info lists it."""
+    from alignmenter_edge.cli import main
     from alignmenter_edge.errors import UnsupportedBundleError
 
     make_bundle(data_home / "bundles" / "good")
@@ -253,6 +254,12 @@ def test_a_bundle_for_a_newer_version_is_not_broken_only_not_for_this_one(data_h
     assert registry.scan_installed().broken == {} and set(registry.scan_installed().unsupported) == {"newer"}
     assert registry.installed_bundles() == {"good": "roberta-onnx"}
     assert registry.available_tiers()["roberta-onnx"] == "ready"
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    manifest = data_home / "bundles" / "newer" / "manifest.json"
+    assert f"\n  {'newer':<20} NOT FOR THIS VERSION (auto skips it): installed bundle 'newer' is not for this " \
+           f"version: {manifest}: bundle format version 2 is not supported" in out
+    assert "BROKEN" not in out
 
 
 def test_auto_does_not_fall_back_past_a_broken_installed_bundle(data_home: Path, fake_roberta: None) -> None:
