@@ -25,6 +25,16 @@ def require(module: str, minversion: str | None = None) -> ModuleType:
     return found
 
 
+def require_platform(condition: bool, reason: str) -> None:
+    """Skip the test unless ``condition`` (a platform feature it needs) holds; under
+    ALIGNMENTER_EDGE_REQUIRE_ALL=1 (CI, whose platform has them all) fail instead."""
+    if condition:
+        return
+    if REQUIRE_ALL:
+        pytest.fail(f"ALIGNMENTER_EDGE_REQUIRE_ALL=1, but this platform lacks what the test needs: {reason}")
+    pytest.skip(reason)
+
+
 def block_network(monkeypatch: pytest.MonkeyPatch) -> list:
     """Refuse every DNS look-up and connection in this process, recording each attempt: the hub
     libraries swallow their own network errors, so a test asserts the list stays empty."""

@@ -16,6 +16,7 @@ import pytest
 
 from alignmenter_edge.cli import COMMANDS, main
 from alignmenter_edge.tiers.heuristic import heuristic_score
+from tests.helpers import require_platform
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "sessions.jsonl"
@@ -386,8 +387,8 @@ def test_unusable_files_are_one_error_line_before_the_model_loads(tmp_path: Path
         assert capsys.readouterr().err == f"alignmenter-edge: error: {message}\n"
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_a_full_disk_is_an_error_line_not_a_traceback() -> None:
+    require_platform(os.path.exists("/dev/full"), "needs /dev/full")
     code, _, err = run_cli("score", str(EXAMPLE), "-o", "/dev/full", "--model", "heuristic")
     assert (code, err) == (2, b"alignmenter-edge: error: /dev/full: No space left on device; "
                               b"free some space or write elsewhere.\n")
@@ -442,11 +443,11 @@ def _file_size_limit(limit: int):
     return limited
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE")
 @pytest.mark.parametrize("batch_size", ["256", "5"], ids=["first write fails", "a later write fails"])
 def test_a_failed_append_to_stdout_keeps_the_existing_file(tmp_path: Path, batch_size: str) -> None:
     """`score big.jsonl >> results.jsonl` past a file-size limit emptied results.jsonl: the cut-back
     point was the offset, 0 before the first append. Now the file keeps its rows and whole new lines."""
+    require_platform(hasattr(signal, "SIGXFSZ"), "needs RLIMIT_FSIZE")
     results = tmp_path / "results.jsonl"
     kept = json.dumps({"kept": "x" * 10_000}) + "\n"
     results.write_text(kept, encoding="utf-8")
@@ -501,12 +502,12 @@ def _bytes_waiting(fd: int) -> int:
     return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, bytes(4)), sys.byteorder)
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="FIONREAD on a FIFO is Linux's")
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_stops_a_write_the_reader_never_takes(tmp_path: Path, sig: int) -> None:
     """Signals were held for the whole write, so with a reader that never reads SIGTERM and
     SIGINT did nothing until the reader went away. Now the run stops at once with code 130, and
     what reached the reader is complete lines for exactly the first N rows."""
+    require_platform(sys.platform == "linux", "FIONREAD on a FIFO is Linux's")
     import fcntl
 
     fifo = tmp_path / "out.fifo"
@@ -531,10 +532,10 @@ def test_a_signal_stops_a_write_the_reader_never_takes(tmp_path: Path, sig: int)
     assert [json.loads(line)["i"] for line in data.splitlines()] == list(range(data.count(b"\n")))
 
 
-@pytest.mark.skipif(not sys.platform.startswith(("linux", "darwin")), reason="needs a pseudo-terminal")
 def test_ctrl_c_stops_a_write_to_a_terminal_nobody_reads(tmp_path: Path) -> None:
     """A terminal is written directly, signals not held (poll cannot see a stalled terminal on
     every system): Ctrl-C on a terminal that stopped scrolling (Ctrl-S) ends the run at once."""
+    require_platform(sys.platform.startswith(("linux", "darwin")), "needs a pseudo-terminal")
     import pty
 
     controller, terminal = pty.openpty()
@@ -553,11 +554,11 @@ def test_ctrl_c_stops_a_write_to_a_terminal_nobody_reads(tmp_path: Path) -> None
     assert proc.returncode == 130 and b"interrupted" in err
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="FIONREAD on a FIFO is Linux's")
 def test_an_ignored_sigint_never_drops_rows(tmp_path: Path) -> None:
     """Under nohup or `trap '' INT` SIGINT is ignored, yet the kernel still queues it while it is
     held: a write that stopped for it dropped the rest of the batch and the run went on (4,027 of
     20,000 rows written, exit 0). An ignored signal must change nothing."""
+    require_platform(sys.platform == "linux", "FIONREAD on a FIFO is Linux's")
     import fcntl
 
     fifo = tmp_path / "out.fifo"

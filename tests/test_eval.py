@@ -10,7 +10,6 @@ import pytest
 
 from alignmenter_edge.cli import main
 from alignmenter_edge.classifier import Classifier
-from alignmenter_edge.deps import is_installed
 from alignmenter_edge.errors import InvalidInputError
 from alignmenter_edge.evaluation import evaluate, evaluate_scores, format_report, read_labelled
 from alignmenter_edge.tiers.heuristic import heuristic_score
@@ -205,15 +204,25 @@ def test_by_category_and_format_without_throughput():
     assert "by category" in text and "AUROC     0.750" in text
 
 
-def test_plot_writes_png_or_names_the_extra(tmp_path, capsys, data_home):
+def test_plot_writes_png(tmp_path, data_home):
+    require("matplotlib")
     data = write_jsonl(tmp_path / "tiny.jsonl", ROWS)
     png = tmp_path / "out.png"
-    code = main(["eval", str(data), "--model", "heuristic", "--plot", str(png)])
-    if is_installed("matplotlib"):
-        assert code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    else:
-        assert code == 2 and not png.exists()
-        assert "alignmenter-edge[plot]" in capsys.readouterr().err
+    assert main(["eval", str(data), "--model", "heuristic", "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib_names_the_extra(tmp_path, capsys, data_home, monkeypatch):
+    from alignmenter_edge.commands import eval as eval_command
+
+    monkeypatch.setattr(eval_command, "load_from_args", model_never_loads)  # refused before scoring
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    data = write_jsonl(tmp_path / "tiny.jsonl", ROWS)
+    png = tmp_path / "out.png"
+    assert main(["eval", str(data), "--model", "heuristic", "--plot", str(png)]) == 2
+    assert not png.exists()
+    assert capsys.readouterr().err == ("alignmenter-edge: error: eval --plot needs the Python package 'matplotlib', "
+                                       "which is not installed. Install it with: pip install 'alignmenter-edge[plot]'\n")
 
 
 @pytest.mark.parametrize("name, magic", [("out.SVG", b"<?xml"), ("out.pdf", b"%PDF"), ("out", b"\x89PNG")])

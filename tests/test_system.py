@@ -6,9 +6,10 @@ import ctypes
 import platform
 import sys
 
-import pytest
-
 from alignmenter_edge.system import release_free_heap
+from tests.helpers import require_platform
+
+GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 
 
 def _rss_anon_mb() -> float:
@@ -19,11 +20,10 @@ def _rss_anon_mb() -> float:
     raise AssertionError("no RssAnon in /proc/self/status")
 
 
-@pytest.mark.skipif(not (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"),
-                    reason="malloc_trim is glibc's")
 def test_freed_heap_goes_back_to_the_os():
     """64 MB of small blocks (below glibc's mmap threshold, so on the heap), every other one kept
     so nothing can shrink from the top: only malloc_trim returns those free pages."""
+    require_platform(GLIBC, "malloc_trim is glibc's")
     libc = ctypes.CDLL(None)
     libc.malloc.restype = ctypes.c_void_p
     libc.malloc.argtypes = [ctypes.c_size_t]
@@ -43,6 +43,5 @@ def test_freed_heap_goes_back_to_the_os():
 
 
 def test_release_says_whether_the_c_library_offers_it_and_can_be_repeated():
-    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
-    assert release_free_heap() is glibc
-    assert release_free_heap() is glibc
+    assert release_free_heap() is GLIBC
+    assert release_free_heap() is GLIBC
