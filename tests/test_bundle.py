@@ -238,10 +238,39 @@ def test_file_altered_behind_a_restored_mtime_is_still_caught(bundle_dir: Path, 
         read_bundle(bundle_dir)
 
 
-def test_files_changed_in_the_last_seconds_are_not_stamped(bundle_dir: Path, hash_calls) -> None:
+def _change_times(bundle_dir: Path, newer: str) -> list[float]:
+    """Make each bundle file's mtime ('mtime') or its ctime, the real clock's ('ctime'), its
+    latest change; returns each file's latest change time."""
+    import os
+    import time
+
+    moved = time.time() + (1000.0 if newer == "mtime" else -1000.0)
+    for path in bundle_dir.iterdir():
+        os.utime(path, (moved, moved))
+    return [max(st.st_mtime, st.st_ctime) for st in (path.stat() for path in bundle_dir.iterdir())]
+
+
+@pytest.mark.parametrize("newer", ["mtime", "ctime"])
+def test_files_changed_in_the_last_seconds_are_not_stamped(bundle_dir: Path, hash_calls, monkeypatch,
+                                                           newer: str) -> None:
+    """A file changed (content or metadata) less than the documented 2 s before it was hashed gets
+    no stamp: a change within the file system's clock resolution could go unseen. An older one
+    gets one. The clock the stamps read is set relative to the files' change times."""
+    from types import SimpleNamespace
+
+    import alignmenter_edge.verified as verified
+
+    changes = _change_times(bundle_dir, newer)
+    clock = [min(changes) + 1.9]
+    monkeypatch.setattr(verified, "time", SimpleNamespace(time=lambda: clock[0]))
     read_bundle(bundle_dir)
     read_bundle(bundle_dir)
     assert len(hash_calls) == 4  # racily new: hashed both times
+    clock[0] = max(changes) + 2.1
+    hash_calls.clear()
+    read_bundle(bundle_dir)
+    read_bundle(bundle_dir)
+    assert sorted(hash_calls) == ["model.onnx", "tokenizer.json"]  # stamped once, then trusted
 
 
 def test_unreadable_stamps_mean_hashing(bundle_dir: Path, hash_calls, no_racy_window, data_home) -> None:

@@ -543,8 +543,10 @@ def test_ctrl_c_stops_a_write_to_a_terminal_nobody_reads(tmp_path: Path) -> None
                        stdout=terminal, stderr=subprocess.PIPE)
     os.close(terminal)
     try:
-        time.sleep(3)  # nobody reads the terminal: the run blocks on its first writes
-        assert proc.poll() is None
+        waiting, deadline = -1, time.monotonic() + 60
+        while waiting != (waiting := _bytes_waiting(controller)) or waiting == 0:  # until writes block
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.3)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=10)
     finally:

@@ -36,7 +36,7 @@ def test_freed_heap_goes_back_to_the_os():
             libc.free(block)
         before = _rss_anon_mb()
         assert release_free_heap() is True
-        assert before - _rss_anon_mb() > 24  # ~32 MB of free, touched pages returned
+        assert before - _rss_anon_mb() > 16  # ~30 MB of free, touched pages returned; 0 untrimmed
     finally:
         for block in blocks[1::2]:
             libc.free(block)
