@@ -34,24 +34,24 @@ BLOCKED = {
 UNPICKLERS = ("loads", "load", "Unpickler", "_loads", "_load", "_Unpickler")
 
 
+def _refusal(what: str, record: Callable[[str], None]) -> Callable[..., None]:
+    def refuse(*args: object, **kwargs: object) -> None:
+        record(f"{what}()")
+        raise OSError(f"offline_guard: {what} blocked")
+    return refuse
+
+
 def refuse_unpickling(module: ModuleType, record: Callable[[str], None]) -> None:
     """Replace ``module``'s unpickling entry points with ones that record the call and raise."""
     for name in UNPICKLERS:
         original = getattr(module, name, None)
         if original is None:
             continue
-        what = f"{module.__name__}.{name}"
-        if isinstance(original, type):  # still a class, so a library may subclass it at import
-            def refused_init(self: object, *args: object, _what: str = what, **kwargs: object) -> None:
-                record(f"{_what}()")
-                raise OSError(f"offline_guard: {_what} blocked")
-
-            replacement: object = type(name, (original,), {"__init__": refused_init})
+        refuse = _refusal(f"{module.__name__}.{name}", record)
+        if isinstance(original, type):  # still a class (a library may subclass it at import)
+            setattr(module, name, type(name, (original,), {"__init__": refuse}))
         else:
-            def replacement(*args: object, _what: str = what, **kwargs: object) -> None:
-                record(f"{_what}()")
-                raise OSError(f"offline_guard: {_what} blocked")
-        setattr(module, name, replacement)
+            setattr(module, name, refuse)
 
 
 def install(log_path: str) -> None:
