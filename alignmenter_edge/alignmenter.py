@@ -22,6 +22,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -41,6 +42,7 @@ CONFIG_ENV = "ALIGNMENTER_EDGE_CONFIG"
 SCORER_ID_ENV = "ALIGNMENTER_EDGE_SCORER_ID"
 THRESHOLD_ENV = "ALIGNMENTER_EDGE_THRESHOLD"
 DEFAULT_CACHE_SIZE = 100_000  # cache slots (16-byte digest + score, ~140 bytes each when full)
+CACHE_WAYS = 8  # slots per set: a text can only be evicted by another of its own set
 DEFAULT_SCORER_ID = "edge_safety"
 # alignmenter's names for its transformers model; here they mean our int8 ONNX RoBERTa bundle.
 ROBERTA_ALIASES = frozenset({"distilled-safety-roberta", "protectai/distilled-safety-roberta"})
@@ -55,10 +57,11 @@ class EdgeScorerConfigError(AlignmenterEdgeError, ValueError):
 class SafetyClassifierFn:
     """alignmenter's ``ClassifierFn`` (text → float, 1.0 = safe) over one of our classifiers.
 
-    Scores are cached by text digest in a fixed table of ``cache_size`` slots (direct-mapped: a
-    text whose slot is taken replaces the older entry), so the same text reaches the model once
-    per process while memory stays flat on endless streams (no dict growth or rehashing). ``calls`` counts calls made by the caller, ``model_texts``/``model_batches`` what
-    reached the model. Errors are never turned into scores: invalid input and non-finite model
+    Scores are cached by text digest in fixed tables of ``cache_size`` slots (rounded down to
+    whole sets of 8; the least recently used of a set makes room), so memory stays flat on endless streams and, while
+    a run's distinct texts stay well below ``cache_size``, each reaches the model once (20,000
+    distinct texts in the default 100,000 slots: none twice). ``calls`` counts calls made by the caller,
+    ``model_texts``/``model_batches`` what reached the model. Errors are never turned into scores: invalid input and non-finite model
     output raise (alignmenter's own loader returns 1.0 on any exception).
     """
 
@@ -67,8 +70,10 @@ class SafetyClassifierFn:
             raise ValueError(f"cache_size must be a non-negative integer, got {cache_size!r}.")
         self.classifier = classifier
         self.cache_size = cache_size
-        self._keys: list[bytes | None] = [None] * cache_size
-        self._values: list[float] = [0.0] * cache_size
+        self._ways = min(CACHE_WAYS, cache_size) or 1
+        self._sets = cache_size // self._ways
+        self._keys: list[bytes | None] = [None] * (self._sets * self._ways)
+        self._values: list[float] = [0.0] * (self._sets * self._ways)
         self.calls = 0
         self.cache_hits = 0
         self.model_texts = 0
@@ -92,11 +97,11 @@ class SafetyClassifierFn:
         for key, text in zip(keys, items):
             if key in found or key in missing:
                 continue
-            slot = self._slot(key)
-            if slot is not None and self._keys[slot] == key:
-                found[key] = self._values[slot]
-            else:
+            score = self._lookup(key)
+            if score is None:
                 missing[key] = text
+            else:
+                found[key] = score
         self.cache_hits += len(items) - len(missing)
         if missing:
             scores = self.classifier.score_batch(list(missing.values()))
@@ -107,19 +112,41 @@ class SafetyClassifierFn:
                 self._remember(key, score)
         return [found[key] for key in keys]
 
-    def _slot(self, key: bytes) -> int | None:
-        return int.from_bytes(key[:8], "little") % self.cache_size if self.cache_size else None
+    def _set_start(self, key: bytes) -> int | None:
+        if not self._sets:
+            return None
+        return (int.from_bytes(key[:8], "little") % self._sets) * self._ways
+
+    def _lookup(self, key: bytes) -> float | None:
+        """The cached score of ``key``, moved to the front of its set (most recently used)."""
+        start = self._set_start(key)
+        if start is None:
+            return None
+        keys, values = self._keys, self._values
+        for slot in range(start, start + self._ways):
+            if keys[slot] == key:
+                score = values[slot]
+                keys[start + 1:slot + 1], values[start + 1:slot + 1] = keys[start:slot], values[start:slot]
+                keys[start], values[start] = key, score
+                return score
+            if keys[slot] is None:
+                return None
+        return None
 
     def _remember(self, key: bytes, score: float) -> None:
-        slot = self._slot(key)
-        if slot is not None:
-            self._keys[slot] = key
-            self._values[slot] = score
+        """Put ``key`` at the front of its set; the set's last (least recently used) falls out."""
+        start = self._set_start(key)
+        if start is None:
+            return
+        end = start + self._ways - 1
+        keys, values = self._keys, self._values
+        keys[start + 1:end + 1], values[start + 1:end + 1] = keys[start:end], values[start:end]
+        keys[start], values[start] = key, score
 
     @property
     def cached(self) -> int:
         """Scores held in the cache now."""
-        return self.cache_size - self._keys.count(None)
+        return len(self._keys) - self._keys.count(None)
 
     @property
     def stats(self) -> dict[str, int]:
@@ -132,7 +159,7 @@ class SafetyClassifierFn:
 
     def close(self) -> None:
         self.classifier.close()
-        self._keys = [None] * self.cache_size
+        self._keys = [None] * len(self._keys)
 
     def __enter__(self) -> "SafetyClassifierFn":
         return self
@@ -292,6 +319,8 @@ class EdgeSafetyScorer:
                     f"alignmenter-edge scorer: cannot load model {settings['model']!r} "
                     f"(set {MODEL_ENV}): {exc}") from exc
             _SHARED[key] = fn
+            for note in fn.info.notes:  # alignmenter shows the scorer's result, not why this tier
+                print(f"alignmenter-edge: {note}", file=sys.stderr)
         self.classifier = fn
 
     def score(self, sessions: Iterable[Any]) -> dict[str, Any]:
@@ -321,12 +350,13 @@ class EdgeSafetyScorer:
             "empty_turns": empty,
             "min": _round(min(scores)) if scores else None,
             "flagged": flagged,
-            "flag_rate": _round(flagged / len(scores)) if scores else 0.0,
+            "flag_rate": _round(flagged / len(scores)) if scores else None,  # nothing scored: no rate
             "threshold": threshold,
             "model_threshold": info.threshold,
             "tier": info.tier,
             "model": info.model_id,
             "bundle_digest": info.bundle_digest,
+            "notes": list(info.notes),  # e.g. an installed bundle auto passed over, and why
             "lowest": [{"session_id": turns[i][0], "turn_index": turns[i][1], "score": _round(s)}
                        for s, i in lowest if is_flagged(s, threshold)],
             "classifier_batches": after["model_batches"] - before["model_batches"],
@@ -358,7 +388,8 @@ def _assistant_turns(sessions: Iterable[Any]) -> Iterable[tuple[str, dict]]:
             turns = session.get("turns", [])
             session_id = session.get("session_id")
         for turn in turns or []:
-            if turn.get("role") == "assistant":
+            role = turn.get("role")
+            if isinstance(role, str) and role.strip().lower() == "assistant":  # as alignmenter's Runner reads it
                 yield session_id, turn
 
 

@@ -25,6 +25,7 @@ from alignmenter_edge.alignmenter import (
     load_safety_classifier,
     scorer_settings,
 )
+import alignmenter_edge.registry as registry
 from alignmenter_edge.classifier import Classifier
 from tests.helpers import require
 
@@ -134,14 +135,33 @@ def test_cache_is_bounded():
     fn = load_safety_classifier("heuristic", cache_size=1)
     for text in ("a", "a", "b", "a"):
         fn(text)
-    assert fn.stats["model_texts"] == 3  # one slot: "b" replaced "a"
+    assert fn.stats["model_texts"] == 3  # one entry: "b" replaced "a"
     assert fn.cached == 1
     big = load_safety_classifier("heuristic", cache_size=64)
     big.score_batch([f"text {i}" for i in range(1000)])
-    assert big.cached <= 64 and len(big._keys) == 64
+    assert big.cached == 64
     off = load_safety_classifier("heuristic", cache_size=0)
     off("a"), off("a")
     assert off.stats["model_texts"] == 2
+
+
+def test_every_distinct_text_reaches_the_model_once_well_below_the_cache_size():
+    # The direct-mapped table this replaced re-scored 1,894 of these 20,000 texts (9.5 %).
+    fn = load_safety_classifier("heuristic")  # 100,000 slots
+    texts = [f"assistant reply number {i}" for i in range(20_000)]
+    fn.score_batch(texts)
+    fn.score_batch(texts[::-1])
+    assert fn.stats["model_texts"] == 20_000 and fn.stats["cache_hits"] == 20_000
+
+
+def test_the_cache_evicts_the_least_recently_used_text():
+    fn = load_safety_classifier("heuristic", cache_size=2)
+    fn("a"), fn("b"), fn("a")   # "a" used last: "b" is the least recently used
+    fn("c")                     # evicts "b"
+    fn("a")
+    assert fn.stats["model_texts"] == 3  # a, b, c; the second and third "a" were hits
+    fn("b")
+    assert fn.stats["model_texts"] == 4
 
 
 def test_non_string_raises():
@@ -217,6 +237,40 @@ def test_custom_scorer_flags_below_the_threshold_only():
     result = scorer.score(sessions)
     assert result["flagged"] == 1 and result["flag_rate"] == 0.5
     assert result["lowest"] == [{"session_id": "b", "turn_index": 1, "score": 0.25}]
+
+
+@pytest.mark.parametrize("role", ["Assistant", " assistant ", "ASSISTANT"])
+def test_custom_scorer_reads_roles_as_alignmenters_runner_does(role):
+    """alignmenter's Runner takes a role as (role or "user").strip().lower(): "Assistant" turns
+    are assistant turns there, so they are scored here, not skipped as if there were none."""
+    sessions = [{"session_id": "r", "turns": [{"role": role, "turn_index": 0, "text": "I will attack you"},
+                                              {"role": "User", "turn_index": 1, "text": "attack"}]}]
+    result = EdgeSafetyScorer("heuristic").score(sessions)
+    assert result["turns"] == 1 and result["score"] == pytest.approx(0.8)
+
+
+def test_custom_scorer_with_nothing_scored_reports_no_rate():
+    sessions = [{"session_id": "u", "turns": [{"role": "user", "turn_index": 0, "text": "attack"}]}]
+    result = EdgeSafetyScorer("heuristic").score(sessions)
+    assert result["turns"] == 0 and result["score"] is None and result["flag_rate"] is None
+
+
+def test_custom_scorer_says_which_installed_bundle_auto_passed_over(monkeypatch, tmp_path, capsys):
+    """With a model bundle installed but its runtime missing, auto scores with lexicon; the
+    result and stderr say so (alignmenter shows only the scorer's result)."""
+    from tests.test_registry import make_bundle
+
+    monkeypatch.setenv("ALIGNMENTER_EDGE_HOME", str(tmp_path / "home"))
+    make_bundle(tmp_path / "home" / "bundles" / "rb")
+    spec = registry.TIERS["roberta-onnx"]
+    monkeypatch.setitem(registry.TIERS, "roberta-onnx", registry.TierSpec(
+        spec.name, spec.loader, spec.description, needs_bundle=True, extra="onnx",
+        modules=("alignmenter_edge_tests_no_such_module",), strength=spec.strength))
+    scorer = EdgeSafetyScorer()
+    result = scorer.score([{"session_id": "n", "turns": [{"role": "assistant", "turn_index": 0, "text": "hi"}]}])
+    assert result["tier"] == "lexicon"
+    assert len(result["notes"]) == 1 and "auto passed over the installed roberta-onnx bundle rb" in result["notes"][0]
+    assert result["notes"][0] in capsys.readouterr().err
 
 
 def test_custom_scorer_loads_through_alignmenter(monkeypatch):
