@@ -20,9 +20,21 @@ PLAIN_DIRECTORY_MODE = 0o755
 def give_plain_directory_mode(path: Path) -> None:
     """``0o755`` minus the umask, as ``mkdir`` would give: ``mkdtemp`` makes its directories 0700,
     which would keep other users (a service account, a container's user) from reading a bundle."""
-    umask = os.umask(0)
+    os.chmod(path, PLAIN_DIRECTORY_MODE & ~current_umask())
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux reports it (``/proc/self/status``);
+    elsewhere set and restored, which leaves other threads a moment at the probe value."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o077)  # the probe value errs towards private, never towards world-writable
     os.umask(umask)
-    os.chmod(path, PLAIN_DIRECTORY_MODE & ~umask)
+    return umask
 
 
 def swap_directory(new: Path, target: Path) -> None:

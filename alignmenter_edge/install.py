@@ -50,9 +50,10 @@ def install_bundle(source: str | os.PathLike[str], name: str | None = None, *,
     target = root / name
     if target.exists() and not force:
         raise _already_installed(target)
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".install-{name}-", dir=root))
-    try:
+    staging: Path | None = None
+    try:  # the data home may be read-only or not a directory: a BundleError too, naming it
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".install-{name}-", dir=root))
         for file_name in [*origin.manifest.files, MANIFEST_NAME]:
             destination = staging / file_name
             destination.parent.mkdir(parents=True, exist_ok=True)
@@ -68,7 +69,8 @@ def install_bundle(source: str | os.PathLike[str], name: str | None = None, *,
     except OSError as exc:
         raise BundleError(f"cannot install {origin.path} into {target}: {exc}.") from exc
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
     return read_bundle(target, verify=False)
 
 

@@ -279,3 +279,30 @@ def test_uninstall_that_cannot_move_the_bundle_leaves_nothing_hidden(data_home: 
         with pytest.raises(BundleError, match="cannot uninstall .*Device or resource busy"):
             uninstall_bundle("kept")
     assert installed_bundles() == {"kept": "roberta-onnx"} and leftovers(data_home) == []
+
+
+def test_a_data_home_that_cannot_hold_bundles_is_a_bundle_error(tmp_path: Path, monkeypatch) -> None:
+    """The Python API, like the CLI, answers with the project's error type: a data home under a
+    regular file (or on a read-only disk) is a BundleError naming the target, not a bare OSError."""
+    source = make_source(tmp_path / "src")
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the data home's parent should be")
+    monkeypatch.setenv("ALIGNMENTER_EDGE_HOME", str(blocker / "home"))
+    with pytest.raises(BundleError, match=r"cannot install .* into .*not-a-directory/home/bundles/src"):
+        install_bundle(source)
+
+
+def test_the_umask_is_read_without_being_changed(monkeypatch) -> None:
+    """Setting the umask to read it would leave other threads a moment at the probe value."""
+    from alignmenter_edge.directories import current_umask
+
+    previous = os.umask(0o027)
+    try:
+        def forbidden(mask: int) -> int:
+            raise AssertionError("os.umask was called")
+
+        monkeypatch.setattr(os, "umask", forbidden)
+        assert current_umask() == 0o027
+    finally:
+        monkeypatch.undo()
+        os.umask(previous)
