@@ -166,9 +166,14 @@ def test_lexicon_without_harm_entries_is_refused(tmp_path, text):
         LexiconClassifier(lexicon_path=path)
 
 
-def test_empty_lexicon_path_is_refused_not_the_bundled_one():
-    with pytest.raises(ValueError, match="lexicon_path is empty"):
+def test_empty_lexicon_path_is_refused_not_the_bundled_one(capsys):
+    with pytest.raises(ValueError, match=r"lexicon_path \(--lexicon\) is empty"):
         LexiconClassifier(lexicon_path="")
+    from alignmenter_edge.cli import main
+
+    assert main(["explain", "kill", "--lexicon", ""]) == 2  # one error line, no traceback
+    assert capsys.readouterr().err == ("alignmenter-edge: error: lexicon_path (--lexicon) is empty; pass a "
+                                       "lexicon file, or none at all for the bundled one.\n")
 
 
 @pytest.mark.parametrize("half", ["[safe target verbs]\nkill*\n", "[safe targets]\nants\n"])

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..classifier import Classifier
-from ..errors import AlignmenterEdgeError
+from ..errors import AlignmenterEdgeError, InvalidInputError
 
 LEXICON_VERSION = 9  # bumped whenever entries or scoring change, so model ids tell scores apart
 DEFAULT_LEXICON = "lexicon.txt"
@@ -490,7 +490,8 @@ class LexiconClassifier(Classifier):
                  lexicon_path: str | Path | None = None) -> None:
         super().__init__(batch_size=batch_size, threads=threads)
         if lexicon_path is not None and not str(lexicon_path):
-            raise ValueError("lexicon_path is empty; pass a lexicon file, or None for the bundled one.")
+            raise InvalidInputError("lexicon_path (--lexicon) is empty; pass a lexicon file, or none "
+                                    "at all for the bundled one.")
         self._scorer = LexiconScorer(load_lexicon(lexicon_path)) if lexicon_path else _default_scorer()
         self.lexicon_path = str(lexicon_path) if lexicon_path else None
 
