@@ -122,12 +122,11 @@ class SafetyClassifierFn:
         start = self._set_start(key)
         if start is None:
             return None
-        keys, values = self._keys, self._values
+        keys = self._keys
         for slot in range(start, start + self._ways):
             if keys[slot] == key:
-                score = values[slot]
-                keys[start + 1:slot + 1], values[start + 1:slot + 1] = keys[start:slot], values[start:slot]
-                keys[start], values[start] = key, score
+                score = self._values[slot]
+                self._to_front(start, slot, key, score)
                 return score
             if keys[slot] is None:
                 return None
@@ -136,11 +135,14 @@ class SafetyClassifierFn:
     def _remember(self, key: bytes, score: float) -> None:
         """Put ``key`` at the front of its set; the set's last (least recently used) falls out."""
         start = self._set_start(key)
-        if start is None:
-            return
-        end = start + self._ways - 1
+        if start is not None:
+            self._to_front(start, start + self._ways - 1, key, score)
+
+    def _to_front(self, start: int, slot: int, key: bytes, score: float) -> None:
+        """Shift the set's entries ``start..slot - 1`` one place back (over ``slot``) and put
+        ``key`` first: a hit moves up, a new key pushes the set's last entry out."""
         keys, values = self._keys, self._values
-        keys[start + 1:end + 1], values[start + 1:end + 1] = keys[start:end], values[start:end]
+        keys[start + 1:slot + 1], values[start + 1:slot + 1] = keys[start:slot], values[start:slot]
         keys[start], values[start] = key, score
 
     @property

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         if output:
             refuse_same_file(args.data, output)
     with contextlib.ExitStack() as stack:  # the input is read and the outputs opened before the model loads
-        rows = read_labelled(open_input(args.data, stack), name=STDIN if args.data == "-" else shown_name(args.data),
+        rows = read_labelled(open_input(args.data, stack), name=STDIN if args.data == "-" else args.data,
                              text_field=args.text_field, label_field=args.label_field)
         report_out = open_output(args.json, stack) if args.json else None
         if args.plot:

@@ -141,6 +141,8 @@ class LineWriter:
     def __init__(self, fd: int, name: str, *, begun: bool = False) -> None:
         self.fd, self.name, self.begun = fd, name, begun
         self.is_file = stat.S_ISREG(os.fstat(fd).st_mode)
+        # opened for append (``>> file``): every write goes to the file's end, wherever the offset is
+        self.appends = self.is_file and fcntl is not None and bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND)
         # written in one go: a file, or where pieces cannot be waited for (no sigmask or poll)
         self.whole = self.is_file or not hasattr(signal, "pthread_sigmask") or not hasattr(select, "poll")
         # A terminal is read by a person: Ctrl-C there must work at once (poll cannot tell a
@@ -184,10 +186,9 @@ class LineWriter:
         return False
 
     def _end(self) -> int:
-        """Where this write starts, so a failed one is cut back there. Opened for append
-        (``>> file``), every write goes to the file's end, wherever the offset is (0 before the
-        first write, or behind another process's appends): its size now, not the offset."""
-        if fcntl is not None and fcntl.fcntl(self.fd, fcntl.F_GETFL) & os.O_APPEND:
+        """Where this write starts, so a failed one is cut back there: for an appended file its
+        size now, not the offset (0 before the first write, or behind another process's appends)."""
+        if self.appends:
             return os.fstat(self.fd).st_size
         return os.lseek(self.fd, 0, os.SEEK_CUR)
 

@@ -103,8 +103,8 @@ class PromptLayout:
     def build(cls, tokenizer: Any, template: str, constitution: str) -> "PromptLayout":
         head, tail = split_on_content(template)
         head = head.replace(CONSTITUTION, constitution)
-        specials = [t.content for t in tokenizer.get_added_tokens_decoder().values()]
-        cut = max((head.rfind(s) for s in specials if s), default=-1)
+        added = list(tokenizer.get_added_tokens_decoder().values())
+        cut = max((head.rfind(t.content) for t in added if t.content), default=-1)
         if cut <= 0:
             raise BundleError("the prompt template needs a special token (e.g. <|im_start|>) between "
                               "the constitution and {content}; it is where the cached prefix ends.")
@@ -113,8 +113,7 @@ class PromptLayout:
             raise BundleError("the constitution must end before the last special token preceding "
                               "{content}; otherwise it cannot be cached.")
         encode = lambda text: tuple(tokenizer.encode(text, add_special_tokens=False).ids)  # noqa: E731
-        control = tuple(t.content for t in tokenizer.get_added_tokens_decoder().values()
-                        if t.special and t.content)
+        control = tuple(t.content for t in added if t.special and t.content)
         layout = cls(tokenizer, template, constitution, prefix_text, suffix_head, tail,
                      encode(prefix_text), encode(suffix_head), encode(tail), control)
         full = layout.reference_ids(_SPLIT_PROBE)
@@ -135,10 +134,14 @@ class PromptLayout:
     def suffix_ids(self, content: str) -> list[int]:
         """The ids evaluated per item on top of the cached prefix: the reference tokenization,
         except that special-token strings in ``content`` stay plain text (:meth:`content_ids`)."""
-        if any(token in content for token in self.control_tokens):
+        if self.has_control_tokens(content):
             return [*self.head_ids, *self.content_ids(content), *self.tail_ids]
         return self.tokenizer.encode(self.suffix_head + content + self.suffix_tail,
                                      add_special_tokens=False).ids
+
+    def has_control_tokens(self, content: str) -> bool:
+        """True when ``content`` spells one of the tokenizer's special tokens."""
+        return any(token in content for token in self.control_tokens)
 
     def content_ids(self, content: str) -> list[int]:
         """``content`` tokenized with special-token strings as plain text: a text containing

@@ -204,21 +204,23 @@ class LlamaSession:
 
     def logits_of_last(self, token_ids: Sequence[int]) -> list[float]:
         """The last evaluated position's logits for ``token_ids`` (exact float32 values)."""
+        row = self._last_row()
+        return [float(row[t]) for t in token_ids]
+
+    def all_logits_of_last(self) -> list[float]:
+        """The whole vocabulary row at the last evaluated position (tests, diagnostics)."""
+        row = self._last_row()
+        return [float(row[t]) for t in range(self.n_vocab)]
+
+    def _last_row(self) -> Any:
+        """llama.cpp's logits row of the last evaluated position; ModelOutputError if there is none."""
         self._require_open()
         if not self._has_logits:
             raise ModelOutputError("no logits: the last eval did not request them.")
         row = self._llama.llama_get_logits_ith(self._ctx, -1)
         if not row:
             raise ModelOutputError("llama.cpp returned no logits for the last position.")
-        return [float(row[t]) for t in token_ids]
-
-    def all_logits_of_last(self) -> list[float]:
-        """The whole vocabulary row at the last evaluated position (tests, diagnostics)."""
-        self._require_open()
-        if not self._has_logits:
-            raise ModelOutputError("no logits: the last eval did not request them.")
-        row = self._llama.llama_get_logits_ith(self._ctx, -1)
-        return [float(row[t]) for t in range(self.n_vocab)]
+        return row
 
     # -- saved sequence state (the cached prefix on disk) --------------------------------------
 
