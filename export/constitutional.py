@@ -43,7 +43,7 @@ from .gguf_writer import read_vocab, tensors_from_state_dict, write_qwen3_gguf
 from .hub import cached_snapshot, hub_offline, load_failure, snapshot_commit
 from .model_licence import ModelLicence, resolve_licence
 from .output import check_output, publish, staging_dir
-from .parity import (QUANTIZED_TOLERANCE, check_tolerance, compare_unsafe_probabilities, max_abs_diff,
+from .parity import (check_quantized_tolerance, check_tolerance, compare_unsafe_probabilities, max_abs_diff,
                      require_quantized_parity, require_within)
 from .probes import choose_probes
 from .spec_values import checked_stride, spec_threshold, token_count
@@ -162,8 +162,7 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
     quant_name, _ = resolve_quant(quant or spec_data.get("default_quantization", "Q4_K_M"))
     tolerance = check_tolerance("--tolerance" if tolerance is not None else "the spec's parity_logit_tolerance",
                                 tolerance if tolerance is not None else spec_data.get("parity_logit_tolerance", 1e-4))
-    quantized_tolerance = check_tolerance("--quantized-tolerance", QUANTIZED_TOLERANCE if quantized_tolerance
-                                          is None else quantized_tolerance)
+    quantized_tolerance = check_quantized_tolerance(quantized_tolerance)
     threshold = spec_threshold(spec_data)  # the bundle's; label agreement is measured at it
     max_input_tokens = token_count("the spec's max_input_tokens", spec_data.get("max_input_tokens", 512))
     window_stride = checked_stride("the spec's window_stride", max_input_tokens,
@@ -375,8 +374,9 @@ def _reference_logits(torch: Any, model: Any, hf_tok: Any, tokenizer_path: Path,
 
     layout = PromptLayout.build(Tokenizer.from_file(str(tokenizer_path)), template, constitution)
     for probe in probes:  # before the slow steps: parity compares one window per probe
-        if len(layout.content_ids(probe)) > max_input_tokens:
-            raise ExportError(f"parity probe {probe[:40]!r} is {len(layout.content_ids(probe))} tokens, "
+        length = len(layout.content_ids(probe))
+        if length > max_input_tokens:
+            raise ExportError(f"parity probe {probe[:40]!r} is {length} tokens, "
                               f"longer than max_input_tokens ({max_input_tokens}); shorten the probe "
                               "or raise max_input_tokens in the spec.")
     rows = []
@@ -395,7 +395,7 @@ def _reference_logits(torch: Any, model: Any, hf_tok: Any, tokenizer_path: Path,
 def _reference_ids(hf_tok: Any, layout: Any, probe: str) -> list[int]:
     """The reference tokenizer's ids of the prompt for ``probe``; special-token strings inside the
     probe split as plain text, as the runtime does (``split_special_tokens``)."""
-    if not any(token in probe for token in layout.control_tokens):
+    if not layout.has_control_tokens(probe):
         return list(hf_tok(layout.full_prompt(probe))["input_ids"])
     plain = lambda text, **kw: list(hf_tok(text, add_special_tokens=False, **kw)["input_ids"])  # noqa: E731
     return (plain(layout.prefix_text + layout.suffix_head)

@@ -62,6 +62,11 @@ def check_tolerance(what: str, value: Any) -> float:
     return number
 
 
+def check_quantized_tolerance(value: float | None) -> float:
+    """``--quantized-tolerance`` (``None``: the default, QUANTIZED_TOLERANCE), checked."""
+    return check_tolerance("--quantized-tolerance", QUANTIZED_TOLERANCE if value is None else value)
+
+
 def require_quantized_parity(what: str, stats: dict[str, Any], tolerance: float) -> None:
     """Fail the export when a quantized model moves some probe's P(unsafe) by more than
     ``tolerance`` from the reference: broken, not rounded. The figures are in ``stats``."""

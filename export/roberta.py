@@ -41,7 +41,7 @@ from ..models import load_spec
 from .hub import cached_snapshot, hub_offline, load_failure, snapshot_commit
 from .model_licence import resolve_licence
 from .output import check_output, publish, staging_dir
-from .parity import (QUANTIZED_TOLERANCE, check_tolerance, compare_unsafe_probabilities, max_abs_diff,
+from .parity import (check_quantized_tolerance, compare_unsafe_probabilities, max_abs_diff,
                      require_quantized_parity, require_within)
 from .probes import choose_probes
 from .spec_values import spec_threshold, token_count
@@ -277,8 +277,7 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
 
     spec_data = load_spec(spec)
     threshold = spec_threshold(spec_data)  # the bundle's; label agreement is measured at it
-    quantized_tolerance = check_tolerance("--quantized-tolerance", QUANTIZED_TOLERANCE if quantized_tolerance
-                                          is None else quantized_tolerance)
+    quantized_tolerance = check_quantized_tolerance(quantized_tolerance)
     spec_max_tokens = spec_data.get("max_input_tokens")
     if spec_max_tokens is not None:
         token_count("the spec's max_input_tokens", spec_max_tokens)
