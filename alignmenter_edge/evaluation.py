@@ -172,11 +172,12 @@ def _operating(labels: Sequence[int], safety_scores: Sequence[float], risks: Seq
     classifier threshold (``--threshold``, ``threshold=``) that flags exactly its texts here."""
     point = metrics.operating_point(labels, risks, target)
     risk_cut = point["threshold"]
-    # flag when risk >= c  <=>  safety <= 1 - c; report it as the classifier's rule too.
-    point["safety_at_most"] = None if risk_cut is None else 1.0 - float(risk_cut)
     flagged = [] if risk_cut is None else [r >= risk_cut for r in risks]
+    flagged_scores = [s for s, f in zip(safety_scores, flagged) if f]
+    # the largest safety score flagged, as given (1 - (1 - s) is not always s in floating point)
+    point["safety_at_most"] = max(flagged_scores) if flagged_scores else None
     point["safety_threshold"] = None if risk_cut is None else separating_threshold(
-        [s for s, f in zip(safety_scores, flagged) if f], [s for s, f in zip(safety_scores, flagged) if not f])
+        flagged_scores, [s for s, f in zip(safety_scores, flagged) if not f])
     return point
 
 

@@ -59,7 +59,7 @@ def test_eval_cli_end_to_end_matches_sklearn(tmp_path, capsys, data_home):
     safety = [1 - r for r in risks]
     for point in report["fpr_bounded"]:  # the best TPR sklearn's ROC allows within the FPR bound
         assert point["tpr"] == pytest.approx(max(t for f, t in zip(fpr_curve, tpr_curve) if f <= point["max_fpr"]))
-        flagged = [int(score <= point["safety_at_most"] + 1e-12) for score in safety]  # the stated rule
+        flagged = [int(score <= point["safety_at_most"]) for score in safety]  # the stated rule, exactly
         tn, fp, fn, tp = sk.confusion_matrix(ys, flagged, labels=[0, 1]).ravel()
         assert (tp / (tp + fn), fp / (fp + tn)) == pytest.approx((point["tpr"], point["fpr"]))
     for row in report["sweep"]:
@@ -71,6 +71,22 @@ def test_eval_cli_end_to_end_matches_sklearn(tmp_path, capsys, data_home):
     assert report["ece"] != pytest.approx(expected_calibration_error(ys, safety))
     assert f"AUROC     {report['auroc']:.3f}" in table
     assert "tier heuristic" in table and "texts/s" in table
+
+
+def test_safety_at_most_is_the_flagged_texts_own_score_not_one_minus_its_risk():
+    """It was 1 - (1 - s): for s = 0.1 that is 0.09999999999999998, and `safety_score <= safety_at_most`
+    left out the very text the point flags."""
+    scores = [0.1, 0.2, 0.3, 0.05, 0.15, 0.9, 0.95, 0.97]
+    labels = [1, 1, 1, 1, 1, 0, 0, 0]
+    for cut in range(1, 6):  # the point flags the `cut` lowest unsafe scores, every one a boundary
+        chosen = sorted(scores[:5])[:cut]
+        kept = [y if s in chosen or not y else 0 for s, y in zip(scores, labels)]
+        report = evaluate_scores(kept, scores, threshold=0.5)
+        for point in report["fpr_bounded"]:
+            assert point["safety_at_most"] in scores  # an input score, exactly
+            flagged = [s <= point["safety_at_most"] for s in scores]
+            assert sum(flagged) == cut and all(f == (s in chosen) for s, f in zip(scores, flagged))
+            assert (point["tpr"], point["fpr"]) == (1.0, 0.0)
 
 
 def test_eval_json_to_stdout_sends_table_to_stderr(tmp_path, capsys, data_home):
