@@ -100,7 +100,33 @@ class Manifest:
             files = {str(n): FileRecord(int(r["size"]), str(r["sha256"])) for n, r in data["files"].items()}
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"{where}: malformed 'files' table ({exc}).") from exc
+        for name in files:
+            problem = file_name_problem(name)
+            if problem:
+                raise BundleError(f"{where}: manifest file name {name!r} {problem}; a bundle lists only "
+                                  "relative paths inside itself. The manifest was damaged or edited: "
+                                  "re-export the bundle.")
         return cls(**{**data, "files": files})
+
+
+def file_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a bundle file (None if it can): judged on the text alone, before any
+    file is touched, so no name reaches outside the bundle whatever its symlinks point to."""
+    if not name:
+        return "is empty"
+    if "\0" in name or "\\" in name:
+        return "holds a NUL or a backslash"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode"
+    if name.startswith("/"):
+        return "is absolute"
+    if any(part in ("", ".", "..") for part in name.split("/")):
+        return "has an empty, '.' or '..' part"
+    if name == MANIFEST_NAME:
+        return "is the manifest itself"
+    return None
 
 
 # field -> (what it must be, the test). The manifest is not covered by the file hashes, so a value
@@ -109,12 +135,28 @@ _FIELD_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "threshold": (THRESHOLD_RULE, is_valid_threshold),
     "max_input_tokens": ("a positive integer",
                          lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
-    "sources": ("a JSON list", lambda v: isinstance(v, list)),
+    "sources": ("a JSON list of objects (role, id, revision, license, ...)",
+                lambda v: isinstance(v, list) and all(isinstance(source, dict) for source in v)),
     "labels": ("a JSON object", lambda v: isinstance(v, dict)),
     "extra": ("a JSON object", lambda v: isinstance(v, dict)),
-    "parity": ("a JSON object", lambda v: isinstance(v, dict)),
+    "parity": ("a JSON object whose checks hold numbers (max_abs_diff_*, label_agreement, ...)",
+               lambda v: isinstance(v, dict) and all(_valid_parity_check(check) for check in v.values())),
     "prompt": ("a JSON object or null", lambda v: v is None or isinstance(v, dict)),
 }
+
+
+_PARITY_NUMBERS = ("max_abs_diff", "mean_abs_diff", "label_agreement", "tolerance", "probes", "threshold")
+
+
+def _valid_parity_check(check: Any) -> bool:
+    """A parity entry is a note (text) or a check whose figures are numbers; a check that reports
+    label agreement reports the largest difference beside it (``info`` shows the two together)."""
+    if not isinstance(check, dict):
+        return True
+    figures = [value for key, value in check.items() if key.startswith(_PARITY_NUMBERS)]
+    if not all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in figures):
+        return False
+    return "label_agreement" not in check or "max_abs_diff_p_unsafe" in check
 
 
 def _check_field_values(data: Mapping[str, Any], where: Path) -> None:
@@ -130,7 +172,7 @@ def licence_summary(sources: Iterable[Mapping[str, Any]]) -> str:
     """Each source's recorded licence by role, the one wording every command prints:
     ``"base apache-2.0, adapter unknown"`` (``unknown`` where none is recorded)."""
     return ", ".join(f"{source.get('role') or 'source'} {source.get('license') or 'unknown'}"
-                     for source in sources if isinstance(source, Mapping)) or "not recorded"
+                     for source in sources) or "not recorded"
 
 
 @dataclass(frozen=True)
@@ -217,11 +259,18 @@ def read_manifest(path: Path) -> Manifest:
     return Manifest.from_json(data, path)
 
 
-def _check_file(root: Path, name: str, record: FileRecord, verify: bool | str,
-                stamps: VerifiedFiles | None) -> None:
+def resolved_file(root: Path, name: str) -> Path:
+    """The real path of bundle file ``name`` (a name the manifest check let through); BundleError
+    when a symlink on the way leads outside the bundle."""
     target = (root / name).resolve()
     if root not in target.parents:
         raise BundleError(f"{root}: manifest file name {name!r} points outside the bundle.")
+    return target
+
+
+def _check_file(root: Path, name: str, record: FileRecord, verify: bool | str,
+                stamps: VerifiedFiles | None) -> None:
+    target = resolved_file(root, name)
     if not target.is_file():
         raise BundleIntegrityError(
             f"{root}: file {name!r} listed in the manifest is missing. Re-copy or re-export the bundle."

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .bundle import MANIFEST_NAME, Bundle, read_bundle
+from .bundle import MANIFEST_NAME, Bundle, is_bundle_dir, read_bundle, resolved_file
 from .directories import give_plain_directory_mode, swap_directory
 from .errors import BundleError, BundleIntegrityError, UnknownModelError
 from .paths import bundles_dir
@@ -44,20 +44,29 @@ def install_bundle(source: str | os.PathLike[str], name: str | None = None, *,
     """Copy the bundle at ``source`` into the bundles directory as ``name`` (default: the
     source directory's name), verified in full. Returns the installed bundle."""
     origin = read_bundle(source, verify=False)  # manifest valid, every file present at its size
-    name = name or origin.path.name
+    if name is None:
+        name = origin.path.name
     check_bundle_name(name)
     root = bundles_dir()
     target = root / name
-    if target.exists() and not force:
-        raise _already_installed(target)
+    if target.exists() or target.is_symlink():
+        if not is_bundle_dir(target):  # never replaced, not even with force: it is not ours
+            raise BundleError(f"{target} exists and is not an installed bundle (no {MANIFEST_NAME}), "
+                              "so nothing was installed; move it away, or pass --name to install "
+                              "under another name.")
+        if not force:
+            raise _already_installed(target)
     staging: Path | None = None
     try:  # the data home may be read-only or not a directory: a BundleError too, naming it
         root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".install-{name}-", dir=root))
+        staging = Path(tempfile.mkdtemp(prefix=f".install-{name}-", dir=root)).resolve()
         for file_name in [*origin.manifest.files, MANIFEST_NAME]:
-            destination = staging / file_name
+            destination = staging / file_name  # a relative name without '..' (Manifest checks it)
             destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(origin.path / file_name, destination)
+            if staging not in destination.resolve().parents:
+                raise BundleError(f"{origin.path}: file name {file_name!r} would be copied outside "
+                                  "the new bundle; nothing was installed.")
+            shutil.copyfile(resolved_file(origin.path, file_name), destination)
         try:
             read_bundle(staging, verify="full")
         except BundleIntegrityError as exc:  # named by the copy, a directory about to be deleted
@@ -76,7 +85,8 @@ def install_bundle(source: str | os.PathLike[str], name: str | None = None, *,
 
 def uninstall_bundle(name: str) -> int:
     """Delete the installed bundle ``name`` (a name, never a path); returns the bytes freed.
-    A directory without a manifest is not a bundle and is left alone."""
+    A directory without a manifest is not a bundle and is left alone; a bundle that is a symlink
+    loses only the link (0 bytes freed), never the directory it points to."""
     _check_plain_name(name)
     target = bundles_dir() / name
     if not (target / MANIFEST_NAME).is_file():
@@ -85,7 +95,8 @@ def uninstall_bundle(name: str) -> int:
         installed = ", ".join(installed_bundles()) or "none"
         what = "a tier, not an installed bundle" if name_read_as_tier(name) else "not installed"
         raise UnknownModelError(f"{name!r} is {what}; installed bundles in {target.parent}: {installed}.")
-    size = sum(path.stat().st_size for path in target.rglob("*") if path.is_file())
+    size = 0 if target.is_symlink() else sum(path.stat().st_size for path in target.rglob("*")
+                                             if path.is_file() and not path.is_symlink())
     try:
         retired = Path(tempfile.mkdtemp(prefix=f".uninstall-{name}-", dir=target.parent))
     except OSError as exc:

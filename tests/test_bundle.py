@@ -145,6 +145,11 @@ def test_manifest_problems_are_clear_errors(bundle_dir: Path, changes: dict, mes
         ("prompt", "judge this"),
         ("sources", {"id": "local/tiny"}),
         ("sources", None),
+        ("sources", ["local/tiny"]),  # each source is an object: info and install read its fields
+        ("parity", {"int8": {"label_agreement": "high", "max_abs_diff_p_unsafe": 0.1}}),
+        ("parity", {"int8": {"label_agreement": 1.0}}),  # info shows it beside the largest difference
+        ("parity", {"fp32": {"max_abs_diff_logit": None}}),
+        ("parity", {"int8": {"label_agreement": 1.0, "max_abs_diff_p_unsafe": True}}),
     ],
 )
 def test_scoring_fields_of_the_wrong_type_or_range_are_refused(bundle_dir: Path, field: str,
@@ -170,14 +175,41 @@ def test_required_field_missing(bundle_dir: Path) -> None:
         read_bundle(bundle_dir)
 
 
-def test_manifest_cannot_point_outside_the_bundle(bundle_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "problem"), [
+    ("../outside.bin", "has an empty, '.' or '..' part"),
+    ("sub/../../outside.bin", "has an empty, '.' or '..' part"),
+    ("./model.onnx", "has an empty, '.' or '..' part"),
+    ("sub//model.onnx", "has an empty, '.' or '..' part"),
+    ("sub/", "has an empty, '.' or '..' part"),
+    ("", "is empty"),
+    ("/etc/passwd", "is absolute"),
+    ("sub\\..\\..\\outside.bin", "holds a NUL or a backslash"),
+    ("model\0.onnx", "holds a NUL or a backslash"),
+    ("model\udcff.onnx", "is not valid Unicode"),  # JSON can spell a lone surrogate
+    ("manifest.json", "is the manifest itself"),
+])
+def test_manifest_file_names_are_relative_paths_inside_the_bundle(bundle_dir: Path, tmp_path: Path,
+                                                                  name: str, problem: str) -> None:
     outside = tmp_path / "outside.bin"
     outside.write_bytes(b"x")
     path = bundle_dir / MANIFEST_NAME
     data = json.loads(path.read_text())
-    data["files"]["../outside.bin"] = {"size": 1, "sha256": sha256_file(outside)}
+    data["files"][name] = {"size": 1, "sha256": sha256_file(outside)}
     path.write_text(json.dumps(data))
-    with pytest.raises(BundleError, match="outside the bundle"):
+    with pytest.raises(BundleError, match=rf"manifest file name .* {problem}; a bundle lists only relative"):
+        read_bundle(bundle_dir)
+
+
+def test_a_symlink_out_of_the_bundle_is_refused(bundle_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    outside = tmp_path / "elsewhere" / "outside.bin"
+    outside.write_bytes(b"x")
+    (bundle_dir / "link").symlink_to(tmp_path / "elsewhere")
+    path = bundle_dir / MANIFEST_NAME
+    data = json.loads(path.read_text())
+    data["files"]["link/outside.bin"] = {"size": 1, "sha256": sha256_file(outside)}
+    path.write_text(json.dumps(data))
+    with pytest.raises(BundleError, match="'link/outside.bin' points outside the bundle"):
         read_bundle(bundle_dir)
 
 
@@ -291,7 +323,7 @@ def test_verify_takes_true_false_or_full(bundle_dir: Path) -> None:
 
 def test_licence_summary_names_every_source_and_never_hides_a_missing_licence() -> None:
     sources = [{"role": "base", "license": "apache-2.0"}, {"role": "adapter", "license": None},
-               {"id": "no role", "license": ""}, "not a mapping"]
+               {"id": "no role", "license": ""}]
     assert licence_summary(sources) == "base apache-2.0, adapter unknown, source unknown"
     assert licence_summary([]) == "not recorded"
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -306,3 +307,55 @@ def test_the_umask_is_read_without_being_changed(monkeypatch) -> None:
     finally:
         monkeypatch.undo()
         os.umask(previous)
+
+
+def test_a_crafted_bundle_cannot_write_outside_the_data_home(data_home: Path, tmp_path: Path) -> None:
+    """A symlink plus a '..' name that climbs back through it: each looks inside the bundle when
+    resolved on the source, but copying it into the staging directory would climb out of it."""
+    source = make_source(tmp_path / "src" / "evil")
+    (source / "d1" / "d2" / "d3" / "d4").mkdir(parents=True)
+    (source / "l").symlink_to("d1/d2/d3/d4")
+    (source / "payload").write_bytes(b"owned")
+    data = json.loads((source / "manifest.json").read_text())
+    data["files"]["l/../../../../payload"] = {"size": 5, "sha256": hashlib.sha256(b"owned").hexdigest()}
+    (source / "manifest.json").write_text(json.dumps(data))
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    with pytest.raises(BundleError, match=r"'l/\.\./\.\./\.\./\.\./payload' has an empty, '\.' or '\.\.' part"):
+        install_bundle(source, "evil")
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before  # nothing written anywhere
+    assert installed_bundles() == {}
+
+
+def test_a_symlink_to_a_file_inside_the_bundle_is_copied_as_the_file(data_home: Path, tmp_path: Path) -> None:
+    source = make_source(tmp_path / "b")
+    (source / "model.onnx").rename(source / "real.onnx")
+    (source / "model.onnx").symlink_to("real.onnx")
+    bundle = install_bundle(source, "linked")
+    copied = bundle.path / "model.onnx"
+    assert not copied.is_symlink() and copied.read_bytes() == (source / "real.onnx").read_bytes()
+
+
+def test_an_empty_name_is_refused_not_replaced_by_the_directory_name(tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match="invalid bundle name ''"):
+        install_bundle(make_source(tmp_path / "b"), "")
+
+
+def test_a_directory_that_is_not_a_bundle_is_never_replaced(data_home: Path, tmp_path: Path) -> None:
+    stray = data_home / "bundles" / "notes"
+    stray.mkdir(parents=True)
+    (stray / "mine.txt").write_text("not a bundle")
+    for force in (False, True):
+        with pytest.raises(BundleError, match="exists and is not an installed bundle .*pass --name"):
+            install_bundle(make_source(tmp_path / f"b{force}"), "notes", force=force)
+    assert (stray / "mine.txt").read_text() == "not a bundle"
+
+
+def test_uninstalling_a_symlinked_bundle_removes_the_link_and_frees_nothing(data_home: Path,
+                                                                             tmp_path: Path) -> None:
+    kept = make_source(tmp_path / "kept")
+    (data_home / "bundles").mkdir(parents=True)
+    (data_home / "bundles" / "linked").symlink_to(kept)
+    assert installed_bundles() == {"linked": "roberta-onnx"}
+    assert uninstall_bundle("linked") == 0
+    assert not (data_home / "bundles" / "linked").is_symlink() and installed_bundles() == {}
+    assert (kept / "model.onnx").is_file()  # the directory it pointed to is untouched

@@ -86,13 +86,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _bundle_summary(manifest: dict[str, Any]) -> dict[str, Any]:
     """Tier, model, quantization and each source's licence, as the manifest records them."""
-    sources = [source for source in manifest.get("sources") or [] if isinstance(source, dict)]
     return {
         "tier": manifest["tier"],
         "model_id": manifest.get("model_id"),
         "quantization": manifest.get("quantization"),
         "sources": [{"role": source.get("role", "source"), "id": source.get("id"),
-                     "license": source.get("license")} for source in sources],
+                     "license": source.get("license")} for source in manifest["sources"]],
     }
 
 
@@ -126,7 +125,7 @@ def _show_bundle(name_or_path: str, *, as_json: bool) -> int:
     print("  files: " + ", ".join(f"{name} {record['size'] / 1e6:.1f} MB"
                                   for name, record in manifest["files"].items()))
     for name, check in manifest["parity"].items():
-        if isinstance(check, dict) and "label_agreement" in check:
+        if isinstance(check, dict) and "label_agreement" in check:  # Manifest checked its figures
             print(f"  parity {name}: max |Δ P(unsafe)| {check['max_abs_diff_p_unsafe']:.2g}, "
                   f"label agreement {check['label_agreement']:.3f} over {check.get('probes', '?')} probes")
     return 0

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
           f"{size / 1e6:.1f} MB, every file sha256-verified) at {bundle.path}; "
           f"load it with --model {bundle.path.name}")
     unknown = [str(source.get("id")) for source in manifest.sources
-               if isinstance(source, dict) and not source.get("license")]
+               if not source.get("license")]
     if unknown:
         print(f"note: no licence is recorded for {', '.join(unknown)}; check the model pages' terms "
               "before copying this bundle to other machines.", file=sys.stderr)
