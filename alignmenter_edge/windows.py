@@ -11,10 +11,11 @@ def token_windows(ids: Sequence[T], size: int, stride: int | None = None) -> lis
     """Split ``ids`` into windows of at most ``size`` tokens that overlap by ``size - stride``.
 
     A sequence that fits is returned whole; otherwise windows start every ``stride`` tokens
-    (default: half a window) and the last window ends at the last token, so every token is
-    covered and none is dropped. Callers score each window and keep the most unsafe.
+    (``None``: half a window; 0 is refused, not read as the default) and the last window ends at
+    the last token, so every token is covered and none is dropped. Callers score each window and
+    keep the most unsafe.
     """
-    stride = check_window(size, stride or max(1, size // 2))
+    stride = check_window(size, max(1, size // 2) if stride is None else stride)
     if len(ids) <= size:
         return [list(ids)]
     starts = list(range(0, len(ids) - size, stride)) + [len(ids) - size]

@@ -176,7 +176,8 @@ class ConstitutionalScorer:
         if max_input_tokens < 1:
             raise ValueError(f"max_input_tokens must be positive, got {max_input_tokens}.")
         self.window_stride = check_window(max_input_tokens,
-                                          window_stride or max(1, (3 * max_input_tokens) // 4))
+                                          max(1, (3 * max_input_tokens) // 4) if window_stride is None
+                                          else window_stride)
         tokenizer_path = Path(tokenizer_path)
         if not tokenizer_path.is_file():
             raise BundleError(f"tokenizer file {tokenizer_path} does not exist.")

@@ -1,0 +1,29 @@
+"""alignmenter_edge.windows: the window spans shared by the model tiers and the lexicon."""
+
+from __future__ import annotations
+
+import pytest
+
+from alignmenter_edge.windows import check_window, token_windows
+
+
+def test_a_stride_of_zero_is_refused_not_read_as_the_default():
+    with pytest.raises(ValueError, match="window stride 0 does not fit"):
+        token_windows(list(range(10)), 4, 0)
+    with pytest.raises(ValueError, match="window stride 0"):
+        check_window(4, 0)
+
+
+def test_no_stride_means_half_a_window():
+    assert token_windows(list(range(6)), 4) == [[0, 1, 2, 3], [2, 3, 4, 5]]
+    assert token_windows(list(range(6)), 4, None) == token_windows(list(range(6)), 4, 2)
+
+
+def test_the_constitutional_scorer_refuses_a_stride_of_zero_too(tmp_path):
+    pytest.importorskip("tokenizers")
+    from alignmenter_edge.tiers.constitutional_gguf import ConstitutionalScorer
+
+    # refused before any file is read: the stride is checked when the scorer is built
+    with pytest.raises(ValueError, match="window stride 0 does not fit a window of 8 tokens"):
+        ConstitutionalScorer(tmp_path / "model.gguf", tmp_path / "tokenizer.json", template="",
+                             constitution="", label_ids=[1, 2], max_input_tokens=8, window_stride=0)
