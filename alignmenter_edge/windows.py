@@ -18,8 +18,16 @@ def token_windows(ids: Sequence[T], size: int, stride: int | None = None) -> lis
     stride = check_window(size, max(1, size // 2) if stride is None else stride)
     if len(ids) <= size:
         return [list(ids)]
-    starts = list(range(0, len(ids) - size, stride)) + [len(ids) - size]
-    return [list(ids[start:start + size]) for start in starts]
+    return [list(ids[begin:stop]) for begin, stop in window_spans(len(ids), size, stride)]
+
+
+def window_spans(count: int, size: int, stride: int) -> list[tuple[int, int]]:
+    """``[begin, stop)`` spans of ``size`` items, ``stride`` apart, the last ending at ``count``
+    (one span ``(0, count)`` when ``count <= size``), so every item is in a span. ``size`` and
+    ``stride`` as :func:`check_window` accepts them."""
+    if count <= size:
+        return [(0, count)]
+    return [(begin, begin + size) for begin in (*range(0, count - size, stride), count - size)]
 
 
 def check_window(size: int, stride: int) -> int:

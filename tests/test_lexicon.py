@@ -11,8 +11,9 @@ import pytest
 from alignmenter_edge import load_classifier
 from alignmenter_edge.errors import AlignmenterEdgeError
 from alignmenter_edge.tiers.lexicon import (LENGTH_EXPONENT, LENGTH_REFERENCE, WINDOW,
-                                            WINDOW_STRIDE, LexiconClassifier, _windows,
-                                            lexicon_score, load_lexicon, parse_lexicon, tokenize)
+                                            WINDOW_STRIDE, LexiconClassifier, lexicon_score,
+                                            load_lexicon, parse_lexicon, tokenize)
+from alignmenter_edge.windows import window_spans
 
 score = lexicon_score
 
@@ -112,7 +113,7 @@ def test_padding_cannot_dilute_a_request_past_the_worst_window(where):
 
 @pytest.mark.parametrize("count", [0, 1, WINDOW, WINDOW + 1, 1000, 1037])
 def test_windows_cover_every_word(count):
-    spans = _windows(count)
+    spans = window_spans(count, WINDOW, WINDOW_STRIDE)  # the lexicon's word windows
     assert spans[0][0] == 0 and spans[-1][1] == count
     assert all(stop - begin == min(count, WINDOW) for begin, stop in spans)
     assert all(b2 - b1 <= WINDOW_STRIDE for (b1, _), (b2, _) in zip(spans, spans[1:]))

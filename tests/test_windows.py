@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alignmenter_edge.windows import check_window, token_windows
+from alignmenter_edge.windows import check_window, token_windows, window_spans
 
 
 def test_a_stride_of_zero_is_refused_not_read_as_the_default():
@@ -27,3 +27,12 @@ def test_the_constitutional_scorer_refuses_a_stride_of_zero_too(tmp_path):
     with pytest.raises(ValueError, match="window stride 0 does not fit a window of 8 tokens"):
         ConstitutionalScorer(tmp_path / "model.gguf", tmp_path / "tokenizer.json", template="",
                              constitution="", label_ids=[1, 2], max_input_tokens=8, window_stride=0)
+
+
+@pytest.mark.parametrize("count, size, stride", [(0, 4, 2), (4, 4, 2), (5, 4, 2), (10, 4, 3), (1037, 150, 75)])
+def test_token_windows_are_the_window_spans(count, size, stride):
+    ids = list(range(count))
+    spans = window_spans(count, size, stride)
+    assert token_windows(ids, size, stride) == [ids[begin:stop] for begin, stop in spans]
+    assert spans[0][0] == 0 and spans[-1][1] == count
+    assert all(b2 - b1 <= stride for (b1, _), (b2, _) in zip(spans, spans[1:]))

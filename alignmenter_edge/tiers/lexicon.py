@@ -44,6 +44,7 @@ from typing import Any, Sequence
 
 from ..classifier import Classifier
 from ..errors import AlignmenterEdgeError, InvalidInputError
+from ..windows import window_spans
 
 LEXICON_VERSION = 9  # bumped whenever entries or scoring change, so model ids tell scores apart
 DEFAULT_LEXICON = "lexicon.txt"
@@ -378,7 +379,7 @@ class LexiconScorer:
         starts = [m.start for m in matches]  # ascending: matches come in token order
         return max((self._window(tokens, matches[bisect.bisect_left(starts, begin):
                                                  bisect.bisect_left(starts, stop)], ages, (begin, stop))
-                    for begin, stop in _windows(len(tokens))), key=lambda found: found.evidence)
+                    for begin, stop in window_spans(len(tokens), WINDOW, WINDOW_STRIDE)), key=lambda found: found.evidence)
 
     def _window(self, tokens: list[str], matches: list[Match], ages: dict[str, float],
                 span: tuple[int, int]) -> Explanation:
@@ -449,14 +450,6 @@ def _ages(folded: str) -> list[int]:
         if word:
             ages.append(_AGE_VALUES[word.group(1)])
     return ages
-
-
-def _windows(count: int) -> list[tuple[int, int]]:
-    """Word spans of WINDOW words, WINDOW_STRIDE apart, the last one ending at the last word."""
-    if count <= WINDOW:
-        return [(0, count)]
-    begins = list(range(0, count - WINDOW, WINDOW_STRIDE)) + [count - WINDOW]
-    return [(b, b + WINDOW) for b in begins]
 
 
 def _decayed(weights: Any) -> float:
