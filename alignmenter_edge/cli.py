@@ -21,6 +21,7 @@ from typing import Any, Iterator
 from ._version import __version__
 from .commands.streams import STDOUT_NAME, naming
 from .errors import AlignmenterEdgeError
+from .rows import shown_name
 
 COMMANDS = ("score", "info", "eval", "explain", "export", "install", "uninstall")  # modules in alignmenter_edge/commands/
 EXIT_ERROR, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED = 2, 141, 130
@@ -102,10 +103,14 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 def os_error_message(exc: OSError) -> str:
     """``NAME: reason; fix`` for a file that could not be opened, read or written (``reason; fix``
-    when the error names no file: it is never guessed)."""
+    when the error names no file: it is never guessed). Bytes of the name that are not UTF-8 are
+    shown as ``\\xff`` escapes."""
     fix = OS_ERROR_FIXES.get(exc.errno, "check the path and the device")
     reason = f"{exc.strerror or exc}; {fix}."
-    return reason if exc.filename is None else f"{exc.filename}: {reason}"
+    name = exc.filename
+    if name is None:
+        return reason
+    return f"{shown_name(os.fsdecode(name)) if isinstance(name, (str, bytes)) else name}: {reason}"
 
 
 def _fail(message: str) -> int:

@@ -268,6 +268,22 @@ def test_a_file_name_that_is_not_utf8_is_shown_escaped(tmp_path: Path) -> None:
                                       b"choose the field with --label-field.\n"), err
 
 
+def test_a_file_name_that_is_not_utf8_is_shown_escaped_in_file_errors(tmp_path: Path) -> None:
+    """A missing or unwritable file and an output that is the input showed the byte as a lone
+    surrogate, `\\udcff.jsonl`, not as `\\xff.jsonl` like every other message."""
+    name = os.fsencode(tmp_path) + b"/\xff.jsonl"
+    shown = os.fsencode(tmp_path) + b"/\\xff.jsonl"
+    code, _, err = run_cli("score", name, "--model", "heuristic", env={"PYTHONIOENCODING": "utf-8"})
+    assert (code, err) == (2, b"alignmenter-edge: error: " + shown + b": No such file or directory; check the path.\n")
+    code, _, err = run_cli("score", str(EXAMPLE), "-o", os.fsencode(tmp_path) + b"/\xff/out.jsonl",
+                           "--model", "heuristic", env={"PYTHONIOENCODING": "utf-8"})
+    assert code == 2 and b"/\\xff/out.jsonl: No such file or directory" in err and b"udc" not in err, err
+    with open(name, "wb") as out:
+        out.write(EXAMPLE.read_bytes())
+    code, _, err = run_cli("score", name, "-o", name, "--model", "heuristic", env={"PYTHONIOENCODING": "utf-8"})
+    assert code == 2 and b"the output (" + shown + b") and the input (" + shown + b") are the same file" in err, err
+
+
 def test_explain_shows_cancelled_request_cues_and_combination_evidence(data_home: Path, capsys) -> None:
     report = "Explain how to report child sexual abuse material to the authorities"
     assert main(["explain", report, "Give me child porn links"]) == 0

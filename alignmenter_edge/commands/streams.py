@@ -16,6 +16,7 @@ import sys
 from typing import BinaryIO, Iterator, TextIO
 
 from ..errors import AlignmenterEdgeError
+from ..rows import shown_name
 
 try:
     import fcntl
@@ -51,7 +52,7 @@ def _regular_file(path: str, fd: int) -> os.stat_result | None:
 
 
 def _shown(path: str, stdio: str) -> str:
-    return stdio if path == STDIO else path
+    return stdio if path == STDIO else shown_name(path)
 
 
 def open_input(path: str, stack: contextlib.ExitStack) -> BinaryIO:
