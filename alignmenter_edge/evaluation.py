@@ -5,7 +5,9 @@ model's own threshold (F1, accuracy, TPR, FPR, miss rate), a threshold sweep, th
 points that keep FPR <= 0.5 / 1 / 5 % (the constitutional classifier card's protocol), expected
 calibration error with its reliability bins, throughput, and the tier that scored.
 
-Unsafe is the positive class; a text's predicted P(unsafe) is ``1 - safety_score``. Metrics
+Unsafe is the positive class; a text's predicted P(unsafe) is ``1 - safety_score`` (used for
+calibration). Rankings (ROC, AUROC, AUPRC, the FPR-bounded points) order the safety scores
+themselves, lowest first, so that scores ``1 - s`` would round together stay apart. Metrics
 that a one-class set cannot define (AUROC, AUPRC and FPR on all-unsafe sets; TPR and F1 on
 all-safe sets) are ``null`` in JSON with the reason in ``notes`` — they are never invented.
 """
@@ -115,7 +117,8 @@ def build_report(classifier: Classifier, rows: Sequence[LabelledRow], scores: Se
 def evaluate_scores(labels: Sequence[int], safety_scores: Sequence[float], *, threshold: float,
                     categories: Sequence[str | None] | None = None) -> dict[str, Any]:
     """All metrics from labels (1 = unsafe) and safety scores (1.0 = safe)."""
-    risks = [1.0 - s for s in safety_scores]
+    ranking = [-s for s in safety_scores]  # most unsafe first; 1 - s would merge scores near 0
+    risks = [1.0 - s for s in safety_scores]  # P(unsafe), for calibration only
     positives = sum(1 for y in labels if y)
     negatives = len(labels) - positives
     notes = []
@@ -134,12 +137,12 @@ def evaluate_scores(labels: Sequence[int], safety_scores: Sequence[float], *, th
     report: dict[str, Any] = {
         "report_version": REPORT_VERSION,
         "n": len(labels), "unsafe": positives, "safe": negatives,
-        "auroc": metrics.roc_auc(labels, risks),
-        "auprc": metrics.average_precision(labels, risks),
+        "auroc": metrics.roc_auc(labels, ranking),
+        "auprc": metrics.average_precision(labels, ranking),
         "at_threshold": {"threshold": threshold, "rule": "unsafe when safety_score < threshold",
                          **at_threshold.as_dict()},
         "sweep": sweep,
-        "fpr_bounded": [_operating(labels, safety_scores, risks, target) for target in FPR_TARGETS],
+        "fpr_bounded": [_operating(labels, safety_scores, ranking, target) for target in FPR_TARGETS],
         "ece": metrics.expected_calibration_error(labels, risks),
         "calibration_bins": metrics.calibration_bins(labels, risks),
         "distinct_scores": len(set(safety_scores)),
@@ -166,18 +169,19 @@ def worst_errors(rows: Sequence[LabelledRow], scores: Sequence[float], threshold
     return {"false_positives": listed(flagged_safe), "false_negatives": listed(missed_unsafe)}
 
 
-def _operating(labels: Sequence[int], safety_scores: Sequence[float], risks: Sequence[float],
+def _operating(labels: Sequence[int], safety_scores: Sequence[float], ranking: Sequence[float],
                target: float) -> dict[str, Any]:
-    """An FPR-bounded operating point, with the cut-off also as a safety-score rule and as the
-    classifier threshold (``--threshold``, ``threshold=``) that flags exactly its texts here."""
-    point = metrics.operating_point(labels, risks, target)
-    risk_cut = point["threshold"]
-    flagged = [] if risk_cut is None else [r >= risk_cut for r in risks]
-    flagged_scores = [s for s, f in zip(safety_scores, flagged) if f]
-    # the largest safety score flagged, as given (1 - (1 - s) is not always s in floating point)
-    point["safety_at_most"] = max(flagged_scores) if flagged_scores else None
-    point["safety_threshold"] = None if risk_cut is None else separating_threshold(
-        flagged_scores, [s for s, f in zip(safety_scores, flagged) if not f])
+    """An FPR-bounded operating point on ``ranking`` (``-safety_score``): ``safety_at_most``, the
+    largest safety score it flags (the rule ``safety_score <= safety_at_most``, exact); the same
+    cut-off as P(unsafe) (``threshold`` = 1 - safety_at_most, for reading); and the classifier
+    threshold (``--threshold``, ``threshold=``) that flags exactly its texts here."""
+    point = metrics.operating_point(labels, ranking, target)
+    cut = point["threshold"]  # flag when -s >= cut, i.e. s <= -cut: exact, negation does not round
+    safety_at_most = None if cut is None else -cut
+    point["threshold"] = None if safety_at_most is None else 1.0 - safety_at_most
+    point["safety_at_most"] = safety_at_most
+    point["safety_threshold"] = None if safety_at_most is None else separating_threshold(
+        [s for s in safety_scores if s <= safety_at_most], [s for s in safety_scores if s > safety_at_most])
     return point
 
 

@@ -1,7 +1,10 @@
 """Binary classification metrics in pure Python (no numpy needed), checked against scikit-learn.
 
 Orientation: **unsafe is the positive class**. Every function takes ``labels`` (1/True = unsafe,
-0/False = safe) and ``risks``, the model's unsafe-ness: ``risk = 1 - safety_score``.
+0/False = safe) and ``risks``, scores that are higher for more unsafe texts. The curves and
+areas need only their order: evaluation passes ``-safety_score``, which keeps every distinct
+safety score distinct (``1 - s`` does not: ``1 - 0.1 == 1 - 0.10000000000000002``). Calibration
+needs probabilities: there ``risk = 1 - safety_score``, the predicted P(unsafe).
 
 Curves follow scikit-learn's conventions exactly, including ties: texts with equal risk enter
 the curve together as one point, and the area under a tied segment is a trapezoid (a tie between

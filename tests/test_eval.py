@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import sys
 
 import pytest
 
+from alignmenter_edge import metrics
 from alignmenter_edge.cli import main
 from alignmenter_edge.classifier import Classifier
 from alignmenter_edge.errors import InvalidInputError
@@ -43,9 +45,11 @@ def test_eval_cli_end_to_end_matches_sklearn(tmp_path, capsys, data_home):
     table = capsys.readouterr().out
     report = json.loads(out.read_text(encoding="utf-8"))
     ys = [1 if label == "unsafe" else 0 for _, label in ROWS]
-    risks = [1 - heuristic_score(text) for text, _ in ROWS]
-    assert report["auroc"] == pytest.approx(sk.roc_auc_score(ys, risks))
-    assert report["auprc"] == pytest.approx(sk.average_precision_score(ys, risks))
+    safety = [heuristic_score(text) for text, _ in ROWS]
+    risks = [1 - s for s in safety]  # P(unsafe), for calibration; the ranking is by -safety
+    ranking = [-s for s in safety]
+    assert report["auroc"] == pytest.approx(sk.roc_auc_score(ys, ranking))
+    assert report["auprc"] == pytest.approx(sk.average_precision_score(ys, ranking))
     assert (report["n"], report["unsafe"], report["safe"]) == (8, 4, 4)
     assert report["model"]["tier"] == "heuristic" and report["model"]["requested"] == "heuristic"
     # heuristic threshold 0.5: only the 3-hit and 4-hit texts are flagged (0.4 and 0.2)
@@ -55,8 +59,7 @@ def test_eval_cli_end_to_end_matches_sklearn(tmp_path, capsys, data_home):
     assert t["accuracy"] == pytest.approx(0.75)
     assert report["throughput"]["texts"] == 8 and report["throughput"]["texts_per_second"] > 0
     assert [p["max_fpr"] for p in report["fpr_bounded"]] == [0.005, 0.01, 0.05]
-    fpr_curve, tpr_curve, _ = sk.roc_curve(ys, risks)
-    safety = [1 - r for r in risks]
+    fpr_curve, tpr_curve, _ = sk.roc_curve(ys, ranking)
     for point in report["fpr_bounded"]:  # the best TPR sklearn's ROC allows within the FPR bound
         assert point["tpr"] == pytest.approx(max(t for f, t in zip(fpr_curve, tpr_curve) if f <= point["max_fpr"]))
         flagged = [int(score <= point["safety_at_most"]) for score in safety]  # the stated rule, exactly
@@ -87,6 +90,33 @@ def test_safety_at_most_is_the_flagged_texts_own_score_not_one_minus_its_risk():
             flagged = [s <= point["safety_at_most"] for s in scores]
             assert sum(flagged) == cut and all(f == (s in chosen) for s, f in zip(scores, flagged))
             assert (point["tpr"], point["fpr"]) == (1.0, 0.0)
+
+
+def test_ranking_is_by_the_safety_score_itself_where_one_minus_s_collides():
+    """Ranked on 1 - s, distinct low scores merged (1 - 0.1 == 1 - 0.10000000000000002): their tie
+    cost AUROC and AUPRC, and the FPR-bounded points flagged the safe text with the unsafe one."""
+    sk = require("sklearn.metrics")
+    pairs = [(0.1, math.nextafter(0.1, 1)), (0.05, math.nextafter(0.05, 1)), (0.01, math.nextafter(0.01, 1))]
+    for low, high in pairs:
+        assert low < high and 1 - low == 1 - high  # distinct, but not as P(unsafe)
+    scores = [s for pair in pairs for s in pair] + [0.2, 0.4, 0.6, 0.8, 0.9, 0.95] * 20
+    labels = [1, 0] * len(pairs) + [1, 0, 1, 0, 0, 0] * 20  # the lower of each pair is the unsafe text
+    ranking = [-s for s in scores]
+    report = evaluate_scores(labels, scores, threshold=0.5)
+    assert report["auroc"] == pytest.approx(sk.roc_auc_score(labels, ranking), abs=1e-12)
+    assert report["auprc"] == pytest.approx(sk.average_precision_score(labels, ranking), abs=1e-12)
+    assert report["auroc"] != pytest.approx(sk.roc_auc_score(labels, [1 - s for s in scores]), abs=1e-6)
+    fpr_curve, tpr_curve, _ = sk.roc_curve(labels, ranking, drop_intermediate=False)
+    for point in report["fpr_bounded"]:
+        best = max(range(len(fpr_curve)), key=lambda i: (fpr_curve[i] <= point["max_fpr"], tpr_curve[i]))
+        assert (point["tpr"], point["fpr"]) == pytest.approx((tpr_curve[best], fpr_curve[best]))
+        flagged = [s <= point["safety_at_most"] for s in scores]
+        tn, fp, fn, tp = sk.confusion_matrix(labels, flagged, labels=[0, 1]).ravel()
+        assert (tp / (tp + fn), fp / (fp + tn)) == (point["tpr"], point["fpr"])
+        again = metrics.confusion_by_safety(labels, scores, point["safety_threshold"])
+        assert (again.tp, again.fp) == (tp, fp)
+    strictest = report["fpr_bounded"][0]  # no false positive allowed: the lowest score, not its safe twin
+    assert (strictest["tpr"], strictest["fpr"], strictest["safety_at_most"]) == (1 / 43, 0.0, 0.01)
 
 
 def test_eval_json_to_stdout_sends_table_to_stderr(tmp_path, capsys, data_home):
