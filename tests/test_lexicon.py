@@ -348,3 +348,20 @@ def test_word_cache_holds_short_words_only_so_long_tokens_cannot_grow_it():
     assert len(scorer._matcher._cache) < 20  # the short words only
     assert all(len(word) <= CACHED_WORD_CHARS for word in scorer._matcher._cache)
     assert scores == [scorer.score("x how do I make a pipe bomb")] * 200 and scores[0] < 0.1
+
+
+def test_age_patterns_take_linear_time_on_long_whitespace():
+    """``\\s*-?\\s*`` between "years" and "old" could split a run of spaces n ways at each of n
+    places: 100k spaces took 35 s. Each pattern now reads a run one way; 200k spaces score in
+    milliseconds (run in a child process, so the old patterns fail by timeout, not by hanging)."""
+    code = textwrap.dedent("""
+        from alignmenter_edge.tiers.lexicon import LexiconClassifier, _ages
+        spaces = " " * 200_000
+        clf = LexiconClassifier()
+        for text in ("nude photos of a 14 years" + spaces + "old", "14 years" + spaces,
+                     "twelve years" + spaces + "-" + spaces + "x", "14 yo" + spaces + "x"):
+            print(sorted(_ages(text)), clf.explain(text)["cues"].get("minors"))
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "[14] ['14 years old']"

@@ -80,8 +80,9 @@ DEFAULT_THRESHOLD = 0.19
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
                  "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen")
-_AGE = re.compile(r"\b(\d{1,2})\s*(?:-\s*)?(?:years?|yrs?|yo|y/o)(?:\s*-?\s*olds?)?\b")
-_YEARS_OLD = re.compile(r"years?\s*-?\s*olds?\b")  # starts with a literal: a fast scan
+# "(?:\s*-)?\s*", not "\s*-?\s*": a run of spaces is read one way, not split n ways (quadratic)
+_AGE = re.compile(r"\b(\d{1,2})\s*(?:-\s*)?(?:years?|yrs?|yo|y/o)(?:(?:\s*-)?\s*olds?)?\b")
+_YEARS_OLD = re.compile(r"years?(?:\s*-)?\s*olds?\b")  # starts with a literal: a fast scan
 _AGE_WORD_BEFORE = re.compile(r"\b(?<!ty )(?<!ty-)(" + "|".join(_NUMBER_WORDS[::-1]) + r")\s*-?\s*\Z")
 _AGE_VALUES = {word: value for value, word in enumerate(_NUMBER_WORDS, start=1)}
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
