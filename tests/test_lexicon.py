@@ -365,3 +365,13 @@ def test_age_patterns_take_linear_time_on_long_whitespace():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "[14] ['14 years old']"
+
+
+def test_digit_ages_need_old_and_a_whole_number():
+    lexicon = LexiconClassifier()
+    for text in ("we had sex 5 years ago", "we had sex, married 12 years now", "sex for 10 yrs",
+                 "sex with a 2.5 years old", "sex with a 1,5 year old", "sex with a 17.5-year-old"):
+        assert "minors" not in lexicon.explain(text)["cues"], text
+    for text in ("sex with a 14 years old", "sex with a 14yo", "sex with a 14 y/o", "sex with a 14-year-old",
+                 "sex with a 14 yrs old", "sex with a 14 y-o", "sex with a 14 y.o. girl", "sex with a 14 year - old"):
+        assert "minors" in lexicon.explain(text)["cues"], text

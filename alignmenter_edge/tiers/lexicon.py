@@ -81,7 +81,9 @@ _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
                  "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen")
 # "(?:\s*-)?\s*", not "\s*-?\s*": a run of spaces is read one way, not split n ways (quadratic)
-_AGE = re.compile(r"\b(\d{1,2})\s*(?:-\s*)?(?:years?|yrs?|yo|y/o)(?:(?:\s*-)?\s*olds?)?\b")
+# A digit age says "old" (or yo, y/o, y-o, y.o): "5 years ago", "married 12 years" are no ages, nor
+# is the 5 of "2.5 years old"
+_AGE = re.compile(r"(?<!\d[.,])\b(\d{1,2})\s*(?:-\s*)?(?:(?:years?|yrs?)(?:\s*-)?\s*olds?|yo|y/o|y-o|y\.o)\b")
 _YEARS_OLD = re.compile(r"years?(?:\s*-)?\s*olds?\b")  # starts with a literal: a fast scan
 _AGE_WORD_BEFORE = re.compile(r"\b(?<!ty )(?<!ty-)(" + "|".join(_NUMBER_WORDS[::-1]) + r")\s*-?\s*\Z")
 _AGE_VALUES = {word: value for value, word in enumerate(_NUMBER_WORDS, start=1)}
@@ -443,8 +445,8 @@ class LexiconScorer:
 
 
 def _ages(folded: str) -> list[int]:
-    """Ages in a case-folded text: in digits ("14 years", "14yo") or in words ("fourteen-year-old",
-    not "twenty-one year old")."""
+    """Ages in a case-folded text: in digits ("14 years old", "14yo", not "14 years ago") or in words
+    ("fourteen-year-old", not "twenty-one year old")."""
     ages = [int(age) for age in _AGE.findall(folded)]
     for years in _YEARS_OLD.finditer(folded) if "year" in folded else ():
         word = _AGE_WORD_BEFORE.search(folded, max(0, years.start() - 24), years.start())
