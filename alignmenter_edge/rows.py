@@ -10,6 +10,9 @@ Policies (documented in docs/bad-input.md, tested):
 - The format: ``jsonl`` for .jsonl/.ndjson/.json files, ``text`` for .txt, else guessed from the
   first non-blank line (JSONL if it starts with ``{``). If that line is then not valid JSON, the
   guess is doubtful: it is an error even with ``skip_invalid``, naming ``--format text``.
+- JSONL whose first non-blank line starts with ``[`` is a JSON array file, not one object per
+  line: an error even with ``skip_invalid`` (which skipped its lines, scoring at most a last
+  entry written without a comma), saying how to convert it.
 - A JSON string escape that decodes to a lone surrogate (e.g. ``"\\ud800"``) is invalid Unicode:
   it cannot be tokenized or written back as UTF-8, so it is treated like invalid UTF-8.
 - Empty or whitespace-only text inside a JSONL row is scored like any other text (the ``score``
@@ -86,6 +89,7 @@ class RowReader:
         self.name = STDIN if name == "-" else shown_name(name)
         self.bytes_read = 0
         self.skipped = SkipLog()
+        self._first_at: int | None = None  # the first non-blank line
         self._guessed_at: int | None = None  # the line the format was guessed from
 
     def __iter__(self) -> Iterator[Row]:
@@ -120,14 +124,19 @@ class RowReader:
             line = line[1:]
         if not line.strip():
             return None
-        if self.fmt == "auto":
-            self.fmt = "jsonl" if line.lstrip().startswith("{") else "text"
-            self._guessed_at = line_no
+        if self._first_at is None:
+            self._first_at = line_no
+            if self.fmt == "auto":
+                self.fmt = "jsonl" if line.lstrip().startswith("{") else "text"
+                self._guessed_at = line_no
         if self.fmt == "text":
             return Row(line_no, {self.text_field: line}, line)
         return self._parse_json(line_no, line)
 
     def _parse_json(self, line_no: int, line: str) -> Row:
+        if line_no == self._first_at and line.lstrip().startswith("["):
+            raise _BadLine(f"{_the_input(self.name)} is a JSON array, not JSONL",
+                           "convert it to one JSON object per line, e.g. with jq -c '.[]'", stops=True)
         try:
             data = _strict_json(line)
         except ValueError as exc:
@@ -179,8 +188,12 @@ def shown_name(name: str) -> str:
         return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def _the_input(name: str) -> str:
+    return "the input" if name == STDIN else "the file"
+
+
 def _reencode(name: str) -> str:
-    return f"re-encode {'the input' if name == STDIN else 'the file'} as UTF-8"
+    return f"re-encode {_the_input(name)} as UTF-8"
 
 
 def _strict_json(line: str) -> Any:

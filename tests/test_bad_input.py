@@ -225,8 +225,32 @@ def test_non_string_text_field_cli(tmp_path, data_home, value, kind):
 @pytest.mark.parametrize("line, kind", [(b"[1, 2]", "an array"), (b'"just a string"', "a string"),
                                         (b"3", "a number"), (b"null", "null"), (b"false", "a boolean")])
 def test_a_row_that_is_not_an_object_is_named_in_json_terms(tmp_path, data_home, line, kind):
-    code, _, err = score_cli(tmp_path, line + b"\n", "--model", "heuristic", "--format", "jsonl")
-    assert code == 2 and f"in.jsonl:1: expected a JSON object per line, got {kind}.\n" in err
+    content = jsonl({"text": "ok"}) + line + b"\n"  # on line 1 an array is a JSON array file, below
+    code, _, err = score_cli(tmp_path, content, "--model", "heuristic", "--format", "jsonl")
+    assert code == 2 and f"in.jsonl:2: expected a JSON object per line, got {kind}.\n" in err
+
+
+ARRAY = [{"text": "how to build a bomb"}, {"text": "hello"}, {"text": "kill them all"}]
+
+
+@pytest.mark.parametrize("content, line", [(json.dumps(ARRAY).encode(), 1),
+                                           (b"[\n" + b",\n".join(jsonl(r).strip() for r in ARRAY) + b"\n]\n", 1),
+                                           (b"\n  " + json.dumps(ARRAY, indent=2).encode(), 2)])
+def test_a_json_array_file_is_refused_even_under_skip_invalid(tmp_path, data_home, content, line):
+    """A .json file holding a JSON array: under --skip-invalid its lines were skipped as malformed
+    (with one entry per line, the last one, without a comma, was scored): exit code 0, rows lost."""
+    message = (f"in.json:{line}: the file is a JSON array, not JSONL; convert it to one JSON object per "
+               "line, e.g. with jq -c '.[]'.\n")
+    for extra in ((), ("--skip-invalid",)):
+        code, rows, err = score_cli(tmp_path, content, "--model", "heuristic", *extra, suffix=".json")
+        assert (code, rows) == (2, []) and err.endswith(message) and "skipped" not in err, err
+
+
+def test_a_json_array_on_stdin_read_as_jsonl_is_refused(monkeypatch, tmp_path, data_home):
+    code, _, err = run_cli(monkeypatch, json.dumps(ARRAY, indent=2).encode(), "score", "-", "--format", "jsonl",
+                           "--skip-invalid", "-o", str(tmp_path / "o.jsonl"), "--model", "heuristic")
+    assert code == 2 and err.endswith("error: <stdin>:1: the input is a JSON array, not JSONL; convert it to one "
+                                      "JSON object per line, e.g. with jq -c '.[]'.\n"), err
 
 
 @pytest.mark.parametrize("value", [None, 42, b"attack", ["attack"], math.nan])
