@@ -226,6 +226,13 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def _cut(value: float) -> str:
+    """A threshold to two decimals when that is exactly it, else in full (``repr``), so that
+    distinct thresholds never print alike (0.451 was shown as 0.45, beside the sweep's 0.45)."""
+    two = f"{value:.2f}"
+    return two if float(two) == value else repr(value)
+
+
 def format_report(report: dict[str, Any]) -> str:
     """A readable plain-text table of one report."""
     m = report.get("model", {})
@@ -244,7 +251,7 @@ def format_report(report: dict[str, Any]) -> str:
         f"AUPRC     {_fmt(report['auprc'])}",
         f"ECE       {_fmt(report['ece'])}   (10 bins over P(unsafe) = 1 - safety_score)",
         "",
-        f"at {at_what} ({t['rule']}, threshold {_fmt(t['threshold'])}{own_note}):",
+        f"at {at_what} ({t['rule']}, threshold {t['threshold']!r}{own_note}):",
         f"  TPR/recall {_fmt(t['tpr'])}   miss rate {_fmt(t['fnr'])}   FPR {_fmt(t['fpr'])}   "
         f"precision {_fmt(t['precision'])}   F1 {_fmt(t['f1'])}   accuracy {_fmt(t['accuracy'])}",
         f"  tp {t['tp']}  fp {t['fp']}  tn {t['tn']}  fn {t['fn']}",
@@ -262,7 +269,7 @@ def format_report(report: dict[str, Any]) -> str:
     lines += ["", "threshold sweep (unsafe when safety_score < threshold):",
               "  threshold    TPR     FPR  precision  flagged"]
     for row in report["sweep"]:
-        lines.append(f"  {row['threshold']:9.2f}  {_fmt(row['tpr']):>5}  {_fmt(row['fpr']):>6}"
+        lines.append(f"  {_cut(row['threshold']):>9}  {_fmt(row['tpr']):>5}  {_fmt(row['fpr']):>6}"
                      f"  {_fmt(row['precision']):>9}  {row['flagged']:7d}")
     if "by_category" in report:
         lines += ["", f"by category (at {at_what}):"]

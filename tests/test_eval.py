@@ -250,6 +250,18 @@ def test_by_category_and_format_without_throughput():
     assert "by category" in text and "AUROC     0.750" in text
 
 
+@pytest.mark.parametrize("threshold", [0.451, 0.4505, 0.19, 0.5])
+def test_the_sweep_table_shows_each_threshold_as_given(threshold):
+    """At 9.2f, --threshold 0.451 printed a second '0.45' row beside the sweep's own 0.45."""
+    report = evaluate_scores([1, 0, 1, 0], [0.45, 0.4505, 0.451, 0.9], threshold=threshold)
+    lines = format_report(report).splitlines()
+    start = lines.index("  threshold    TPR     FPR  precision  flagged") + 1
+    shown = [line.split()[0] for line in lines[start:start + len(report["sweep"])]]
+    assert [float(cut) for cut in shown] == [row["threshold"] for row in report["sweep"]]  # each exactly
+    assert len(set(shown)) == len(shown) and shown[:2] == ["0.05", "0.10"]
+    assert f"threshold {threshold!r}" in lines[next(i for i, line in enumerate(lines) if line.startswith("at "))]
+
+
 def test_plot_writes_png(tmp_path, data_home):
     require("matplotlib")
     data = write_jsonl(tmp_path / "tiny.jsonl", ROWS)
