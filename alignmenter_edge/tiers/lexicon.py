@@ -378,7 +378,7 @@ class LexiconScorer:
         if masked:
             tokens = ["" if i in masked else t for i, t in enumerate(tokens)]
             matches = self._matcher.matches(tokens)
-        ages = {f"{age} years old": 1.0 for age in _ages(text.casefold()) if age < 18}
+        ages = {said: 1.0 for age, said in _ages(text.casefold()) if age < 18}
         starts = [m.start for m in matches]  # ascending: matches come in token order
         return max((self._window(tokens, matches[bisect.bisect_left(starts, begin):
                                                  bisect.bisect_left(starts, stop)], ages, (begin, stop))
@@ -444,14 +444,15 @@ class LexiconScorer:
         return self.explain(text).safety
 
 
-def _ages(folded: str) -> list[int]:
-    """Ages in a case-folded text: in digits ("14 years old", "14yo", not "14 years ago") or in words
-    ("fourteen-year-old", not "twenty-one year old")."""
-    ages = [int(age) for age in _AGE.findall(folded)]
+def _ages(folded: str) -> list[tuple[int, str]]:
+    """Ages in a case-folded text, each with its words as written (spaces collapsed): in digits
+    ("14 years old", "14yo", not "14 years ago") or in words ("fourteen-year-old", not "twenty-one
+    year old")."""
+    ages = [(int(found.group(1)), " ".join(found.group().split())) for found in _AGE.finditer(folded)]
     for years in _YEARS_OLD.finditer(folded) if "year" in folded else ():
         word = _AGE_WORD_BEFORE.search(folded, max(0, years.start() - 24), years.start())
         if word:
-            ages.append(_AGE_VALUES[word.group(1)])
+            ages.append((_AGE_VALUES[word.group(1)], " ".join(folded[word.start():years.end()].split())))
     return ages
 
 
