@@ -27,7 +27,8 @@ from .errors import AlignmenterEdgeError, InvalidInputError
 from .rows import RowReader, json_kind, shown_name
 
 __all__ = ["LabelledRow", "read_labelled", "evaluate", "score_texts", "build_report", "evaluate_scores", "format_report",
-           "plot_report", "plot_format", "SWEEP_THRESHOLDS", "FPR_TARGETS", "PLOT_FORMATS"]
+           "ranking_curve", "fpr_bounded", "plot_report", "plot_format", "SWEEP_THRESHOLDS", "FPR_TARGETS",
+           "PLOT_FORMATS"]
 
 LABELS = {"safe": 0, "unsafe": 1}
 SWEEP_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 20))  # safety-score cut-offs
@@ -117,7 +118,7 @@ def build_report(classifier: Classifier, rows: Sequence[LabelledRow], scores: Se
 def evaluate_scores(labels: Sequence[int], safety_scores: Sequence[float], *, threshold: float,
                     categories: Sequence[str | None] | None = None) -> dict[str, Any]:
     """All metrics from labels (1 = unsafe) and safety scores (1.0 = safe)."""
-    ranking = [-s for s in safety_scores]  # most unsafe first; 1 - s would merge scores near 0
+    curve = ranking_curve(labels, safety_scores)  # one ROC for AUROC, AUPRC and the FPR-bounded points
     risks = [1.0 - s for s in safety_scores]  # P(unsafe), for calibration only
     positives = sum(1 for y in labels if y)
     negatives = len(labels) - positives
@@ -137,12 +138,12 @@ def evaluate_scores(labels: Sequence[int], safety_scores: Sequence[float], *, th
     report: dict[str, Any] = {
         "report_version": REPORT_VERSION,
         "n": len(labels), "unsafe": positives, "safe": negatives,
-        "auroc": metrics.roc_auc(labels, ranking),
-        "auprc": metrics.average_precision(labels, ranking),
+        "auroc": metrics.roc_auc_of(curve),
+        "auprc": metrics.average_precision_of(curve),
         "at_threshold": {"threshold": threshold, "rule": "unsafe when safety_score < threshold",
                          **at_threshold.as_dict()},
         "sweep": sweep,
-        "fpr_bounded": [_operating(labels, safety_scores, ranking, target) for target in FPR_TARGETS],
+        "fpr_bounded": fpr_bounded(labels, safety_scores, curve=curve),
         "ece": metrics.expected_calibration_error(labels, risks),
         "calibration_bins": metrics.calibration_bins(labels, risks),
         "distinct_scores": len(set(safety_scores)),
@@ -169,13 +170,35 @@ def worst_errors(rows: Sequence[LabelledRow], scores: Sequence[float], threshold
     return {"false_positives": listed(flagged_safe), "false_negatives": listed(missed_unsafe)}
 
 
-def _operating(labels: Sequence[int], safety_scores: Sequence[float], ranking: Sequence[float],
+def ranking_curve(labels: Sequence[int], safety_scores: Sequence[float]) -> list[metrics.CurvePoint]:
+    """The ROC of ``safety_scores`` ranked lowest (most unsafe) first: ``metrics.roc_points`` on
+    ``-safety_score``, which keeps distinct scores distinct (``1 - s`` merges some near 0). The
+    report's AUROC, AUPRC and FPR-bounded points, the plot and the benchmarks read this curve;
+    each point's ``threshold`` is ``-safety_score``."""
+    return metrics.roc_points(labels, [-s for s in safety_scores])
+
+
+def fpr_bounded(labels: Sequence[int], safety_scores: Sequence[float],
+                targets: Sequence[float] = FPR_TARGETS, *,
+                curve: Sequence[metrics.CurvePoint] | None = None) -> list[dict[str, Any]]:
+    """The report's ``fpr_bounded``: for each FPR bound in ``targets``, the most sensitive cut-off
+    keeping FPR <= the bound, with its TPR and FPR. Each point has ``max_fpr``; ``defined`` (False
+    without safe texts, then the rest is None); ``safety_at_most``, the largest safety score it
+    flags, exactly as given (flag when ``safety_score <= safety_at_most``; None = flag nothing);
+    ``threshold``, the same cut-off as P(unsafe) = ``1 - safety_at_most`` (flag when
+    P(unsafe) >= threshold; for reading: where ``1 - s`` rounds two scores together it cannot
+    separate them, ``safety_at_most`` does); ``safety_threshold``, the shortest classifier
+    threshold (``--threshold``, ``threshold=``) that flags exactly its texts on this data, or None
+    (see :func:`separating_threshold`). ``curve``: :func:`ranking_curve` of the same data, if
+    already built."""
+    if curve is None:
+        curve = ranking_curve(labels, safety_scores)
+    return [_operating(curve, safety_scores, target) for target in targets]
+
+
+def _operating(curve: Sequence[metrics.CurvePoint], safety_scores: Sequence[float],
                target: float) -> dict[str, Any]:
-    """An FPR-bounded operating point on ``ranking`` (``-safety_score``): ``safety_at_most``, the
-    largest safety score it flags (the rule ``safety_score <= safety_at_most``, exact); the same
-    cut-off as P(unsafe) (``threshold`` = 1 - safety_at_most, for reading); and the classifier
-    threshold (``--threshold``, ``threshold=``) that flags exactly its texts here."""
-    point = metrics.operating_point(labels, ranking, target)
+    point = metrics.operating_point_of(curve, target)
     cut = point["threshold"]  # flag when -s >= cut, i.e. s <= -cut: exact, negation does not round
     safety_at_most = None if cut is None else -cut
     point["threshold"] = None if safety_at_most is None else 1.0 - safety_at_most
@@ -321,13 +344,12 @@ def plot_report(report: dict[str, Any], labels: Sequence[int], safety_scores: Se
     matplotlib = require("matplotlib", "plot", "eval --plot")
     matplotlib.use("Agg")
     plt = require("matplotlib.pyplot", "plot", "eval --plot")
-    risks = [1.0 - s for s in safety_scores]
     fig, (roc_ax, rel_ax) = plt.subplots(1, 2, figsize=(10, 4.5))
     title = f"{report.get('model', {}).get('tier', '')} on {report.get('dataset') or 'data'}"
     if report["auroc"] is None:
         roc_ax.text(0.5, 0.5, "ROC undefined:\nonly one class in the data", ha="center", va="center")
     else:
-        points = metrics.roc_points(labels, risks)
+        points = ranking_curve(labels, safety_scores)  # the curve the report's AUROC measured
         pos, neg = points[-1].tp, points[-1].fp
         roc_ax.plot([p.fp / neg for p in points], [p.tp / pos for p in points],
                     label=f"AUROC {report['auroc']:.3f}")

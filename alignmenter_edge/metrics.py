@@ -25,10 +25,13 @@ __all__ = [
     "Confusion",
     "roc_points",
     "roc_auc",
+    "roc_auc_of",
     "average_precision",
+    "average_precision_of",
     "confusion_at",
     "confusion_by_safety",
     "operating_point",
+    "operating_point_of",
     "calibration_bins",
     "expected_calibration_error",
 ]
@@ -132,18 +135,19 @@ def roc_points(labels: Sequence[int | bool], risks: Sequence[float]) -> list[Cur
     return points
 
 
-def _two_class_curve(labels: Sequence[int | bool], risks: Sequence[float]) -> list[CurvePoint] | None:
-    """The ROC points, or None unless both classes occur (then areas under curves are undefined)."""
-    points = roc_points(labels, risks)
-    if points[-1].tp == 0 or points[-1].fp == 0:
-        return None
-    return points
+def _both_classes(points: Sequence[CurvePoint]) -> bool:
+    """Whether the curve has positives and negatives (else areas under curves are undefined)."""
+    return points[-1].tp > 0 and points[-1].fp > 0
 
 
 def roc_auc(labels: Sequence[int | bool], risks: Sequence[float]) -> float | None:
     """Area under the ROC (trapezoids, ties as in scikit-learn); None unless both classes occur."""
-    points = _two_class_curve(labels, risks)
-    if points is None:
+    return roc_auc_of(roc_points(labels, risks))
+
+
+def roc_auc_of(points: Sequence[CurvePoint]) -> float | None:
+    """:func:`roc_auc` of a curve from :func:`roc_points` (build it once for several metrics)."""
+    if not _both_classes(points):
         return None
     positives, negatives = points[-1].tp, points[-1].fp
     area = 0.0
@@ -157,8 +161,12 @@ def average_precision(labels: Sequence[int | bool], risks: Sequence[float]) -> f
     sum over distinct thresholds of (recall gain) x precision. None unless both classes occur
     (with one class it is either undefined or trivially 1.0, which says nothing about the model).
     """
-    points = _two_class_curve(labels, risks)
-    if points is None:
+    return average_precision_of(roc_points(labels, risks))
+
+
+def average_precision_of(points: Sequence[CurvePoint]) -> float | None:
+    """:func:`average_precision` of a curve from :func:`roc_points`."""
+    if not _both_classes(points):
         return None
     positives = points[-1].tp
     total = 0.0
@@ -196,7 +204,11 @@ def operating_point(labels: Sequence[int | bool], risks: Sequence[float],
     Returns the threshold (flag when risk >= threshold; None = flag nothing), its TPR and FPR.
     Without safe texts the FPR bound is undefined and every field is None.
     """
-    points = roc_points(labels, risks)
+    return operating_point_of(roc_points(labels, risks), max_fpr)
+
+
+def operating_point_of(points: Sequence[CurvePoint], max_fpr: float) -> dict[str, float | int | None]:
+    """:func:`operating_point` on a curve from :func:`roc_points`."""
     positives, negatives = points[-1].tp, points[-1].fp
     if negatives == 0:
         return {"max_fpr": max_fpr, "threshold": None, "tpr": None, "fpr": None,

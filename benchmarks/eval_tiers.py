@@ -65,8 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def matched_points(files: list[Path], reports: list[dict]) -> list[dict]:
     """The lexicon at the heuristic's own false-positive rate (same FPR, compare TPR)."""
-    from alignmenter_edge.evaluation import score_texts
-    from alignmenter_edge.metrics import operating_point
+    from alignmenter_edge.evaluation import fpr_bounded, score_texts
 
     rows_out = []
     by_key = {(r["dataset"], r["model"]["tier"]): r for r in reports}
@@ -80,7 +79,7 @@ def matched_points(files: list[Path], reports: list[dict]) -> list[dict]:
         with load_classifier("lexicon") as lexicon:
             scores, _ = score_texts(lexicon, [row.text for row in rows])
         fpr = heur["at_threshold"]["fpr"]
-        point = operating_point([row.unsafe for row in rows], [1 - s for s in scores], fpr)
+        [point] = fpr_bounded([row.unsafe for row in rows], scores, [fpr])  # as the report ranks: by -s
         rows_out.append({"dataset": path.stem, "heuristic_fpr": fpr,
                          "heuristic_tpr": heur["at_threshold"]["tpr"],
                          "lexicon_tpr": point["tpr"], "lexicon_fpr": point["fpr"],

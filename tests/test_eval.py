@@ -13,7 +13,7 @@ from alignmenter_edge import metrics
 from alignmenter_edge.cli import main
 from alignmenter_edge.classifier import Classifier
 from alignmenter_edge.errors import InvalidInputError
-from alignmenter_edge.evaluation import evaluate, evaluate_scores, format_report, read_labelled
+from alignmenter_edge.evaluation import evaluate, evaluate_scores, format_report, fpr_bounded, read_labelled
 from alignmenter_edge.tiers.heuristic import heuristic_score
 from alignmenter_edge.metrics import expected_calibration_error
 from tests.helpers import require
@@ -117,6 +117,58 @@ def test_ranking_is_by_the_safety_score_itself_where_one_minus_s_collides():
         assert (again.tp, again.fp) == (tp, fp)
     strictest = report["fpr_bounded"][0]  # no false positive allowed: the lowest score, not its safe twin
     assert (strictest["tpr"], strictest["fpr"], strictest["safety_at_most"]) == (1 / 43, 0.0, 0.01)
+
+
+COLLIDING = [0.01, math.nextafter(0.01, 1), 0.1, math.nextafter(0.1, 1), 0.5, 0.9]  # 1 - s merges the pairs
+COLLIDING_LABELS = [1, 0, 1, 0, 1, 0]
+
+
+def test_the_roc_is_built_once_per_report(monkeypatch):
+    """AUROC, AUPRC and each of the three FPR-bounded points built it again: five sorts per report."""
+    built = []
+    roc_points = metrics.roc_points
+    monkeypatch.setattr(metrics, "roc_points", lambda ys, rs: built.append(list(rs)) or roc_points(ys, rs))
+    evaluate_scores(COLLIDING_LABELS, COLLIDING, threshold=0.5)
+    assert built == [[-s for s in COLLIDING]]
+
+
+def test_the_plot_ranks_as_the_report_does(tmp_path, monkeypatch):
+    """The plot drew its ROC from 1 - s while the report ranked -s: not the curve its AUROC measured."""
+    require("matplotlib")
+    from alignmenter_edge.evaluation import plot_report
+
+    built = []
+    roc_points = metrics.roc_points
+    monkeypatch.setattr(metrics, "roc_points", lambda ys, rs: built.append(list(rs)) or roc_points(ys, rs))
+    report = evaluate_scores(COLLIDING_LABELS, COLLIDING, threshold=0.5)
+    plot_report(report, COLLIDING_LABELS, COLLIDING, tmp_path / "roc.svg")
+    assert built == [[-s for s in COLLIDING]] * 2
+
+
+class _Fixed(Classifier):
+    tier = "fixed"
+    threshold = 0.5
+
+    def _score(self, texts):
+        return [COLLIDING[int(t)] for t in texts]
+
+
+def test_the_benchmarks_matched_point_ranks_as_the_report_does(tmp_path, monkeypatch):
+    """benchmarks/eval_tiers.py took the lexicon's matched-FPR point on 1 - s: at the heuristic's
+    FPR of 0 it flagged nothing, since each low unsafe score tied with its safe twin."""
+    from benchmarks import eval_tiers
+
+    monkeypatch.setattr(eval_tiers, "load_classifier", lambda tier: _Fixed())
+    data = tmp_path / "set.jsonl"
+    data.write_text("".join(json.dumps({"text": str(i), "label": "unsafe" if y else "safe"}) + "\n"
+                            for i, y in enumerate(COLLIDING_LABELS)), encoding="utf-8")
+    heuristic = {"dataset": "set", "model": {"tier": "heuristic"}, "unsafe": 3,
+                 "at_threshold": {"fpr": 0.0, "tpr": 0.0}}
+    lexicon = {"dataset": "set", "model": {"tier": "lexicon"}}
+    [row] = eval_tiers.matched_points([data], [heuristic, lexicon])
+    [point] = fpr_bounded(COLLIDING_LABELS, COLLIDING, (0.0,))  # the report's own rule, at that FPR
+    assert (row["lexicon_tpr"], row["lexicon_fpr"], row["lexicon_threshold"]) == (1 / 3, 0.0, 1 - 0.01)
+    assert (point["tpr"], point["fpr"], point["threshold"]) == (1 / 3, 0.0, 1 - 0.01)
 
 
 def test_eval_json_to_stdout_sends_table_to_stderr(tmp_path, capsys, data_home):
