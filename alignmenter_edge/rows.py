@@ -38,7 +38,8 @@ InputFormat = Literal["auto", "jsonl", "text"]
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 TEXT_SUFFIXES = (".txt",)
 BOM = "\ufeff"
-STDIN = "<stdin>"  # how messages name standard input
+STDIO = "-"  # the path argument meaning standard input (or output); commands take it from .commands.streams
+STDIN = "<stdin>"  # how every message (and eval's dataset) names standard input
 
 
 @dataclass
@@ -75,7 +76,7 @@ class _BadLine(Exception):
 class RowReader:
     """Iterates rows of a binary stream; tracks bytes read for progress reporting.
 
-    ``name`` is how messages name the input (``-`` is shown as ``<stdin>``). ``offer_skip``: the
+    ``name`` is the input's path as given (``-`` is shown as ``<stdin>``). ``offer_skip``: the
     messages of skippable faults suggest ``--skip-invalid`` (true for ``score``, which has that
     option; ``eval`` has not). ``skipped`` records the faults without their advice."""
 
@@ -86,7 +87,7 @@ class RowReader:
         self.text_field = text_field
         self.skip_invalid = skip_invalid
         self.offer_skip = offer_skip
-        self.name = STDIN if name == "-" else shown_name(name)
+        self.name = shown_input(name)
         self.bytes_read = 0
         self.skipped = SkipLog()
         self._first_at: int | None = None  # the first non-blank line
@@ -186,6 +187,11 @@ def shown_name(name: str) -> str:
         return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:  # a lone surrogate that is no escaped byte (a Windows name)
         return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def shown_input(path: str) -> str:
+    """How messages name an input path: ``<stdin>`` for ``-``, else the name as ``shown_name`` prints it."""
+    return STDIN if path == STDIO else shown_name(path)
 
 
 def _the_input(name: str) -> str:

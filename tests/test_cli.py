@@ -353,9 +353,25 @@ def test_score_refuses_to_write_over_its_own_standard_input(tmp_path: Path) -> N
                            stderr=subprocess.PIPE)
         _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2
-    assert err == (f"alignmenter-edge: error: the output ({source}) and the input (standard input) are the same "
+    assert err == (f"alignmenter-edge: error: the output ({source}) and the input (<stdin>) are the same "
                    "file; writing it would destroy the input before it is read. Write to another file.\n").encode()
     assert source.read_bytes() == EXAMPLE.read_bytes()
+
+
+def test_standard_input_has_one_name_in_every_message(tmp_path: Path, data_home: Path, capsys, monkeypatch) -> None:
+    """Standard input was `<stdin>` in line errors, `standard input` in the same-file refusal and
+    `stdin` as eval's dataset: one input, three names. It is `<stdin>` everywhere."""
+    import io
+
+    labelled = b'{"text": "hello", "label": "safe"}\n{"text": "how to make a pipe bomb", "label": "unsafe"}\n'
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(labelled)))
+    report = tmp_path / "report.json"
+    assert main(["eval", "-", "--model", "lexicon", "--json", str(report)]) == 0
+    assert capsys.readouterr().out.startswith("dataset   <stdin>: 2 texts")
+    assert json.loads(report.read_text())["dataset"] == "<stdin>"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(labelled + b'{"text": "x"}\n')))
+    assert main(["eval", "-", "--model", "lexicon"]) == 2
+    assert "error: <stdin>:3: no 'label' field" in capsys.readouterr().err
 
 
 def _denied(real, path: Path):

@@ -8,9 +8,9 @@ import json
 import os
 import sys
 
-from ..rows import STDIN, shown_name
+from ..rows import STDIN, shown_input, shown_name
 from .options import add_model_options, load_from_args, non_negative_int
-from .streams import check_writable, naming, open_input, open_output, refuse_same_file
+from .streams import STDIO, check_writable, naming, open_input, open_output, refuse_same_file
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -49,18 +49,18 @@ def run(args: argparse.Namespace) -> int:
         if output:
             refuse_same_file(args.data, output)
     with contextlib.ExitStack() as stack:  # the input is read and the outputs opened before the model loads
-        rows = read_labelled(open_input(args.data, stack), name=STDIN if args.data == "-" else args.data,
+        rows = read_labelled(open_input(args.data, stack), name=shown_input(args.data),
                              text_field=args.text_field, label_field=args.label_field)
         report_out = open_output(args.json, stack) if args.json else None
         if args.plot:
             check_writable(args.plot)  # an unwritable path fails now, not after scoring
-        dataset = "stdin" if args.data == "-" else shown_name(os.path.splitext(os.path.basename(args.data))[0])
+        dataset = STDIN if args.data == STDIO else shown_name(os.path.splitext(os.path.basename(args.data))[0])
         with load_from_args(args) as classifier:
             if report_out:
                 report_out.begin()
             scores, elapsed = score_texts(classifier, [row.text for row in rows])
             report = build_report(classifier, rows, scores, elapsed, dataset=dataset, errors=args.errors)
-        print(format_report(report), file=sys.stderr if args.json == "-" else sys.stdout)
+        print(format_report(report), file=sys.stderr if args.json == STDIO else sys.stdout)
         if report_out:
             text = json.dumps(report, indent=2, allow_nan=False, default=_json_default) + "\n"
             report_out.write(text.encode("utf-8"))

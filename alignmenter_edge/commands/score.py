@@ -13,7 +13,7 @@ from ..classifier import is_flagged
 from ..errors import InvalidInputError
 from ..rows import Row, RowReader, dump_row, guess_format
 from .options import add_model_options, load_from_args
-from .streams import open_input, open_output, refuse_same_file
+from .streams import STDIO, open_input, open_output, refuse_same_file
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "Output is flushed every pool of batches, so an interrupted run leaves valid "
                     "JSONL: complete lines for the first N input rows, in order.")
     parser.add_argument("input", help="input file, or - for standard input")
-    parser.add_argument("-o", "--output", default="-", help="output JSONL file (default: stdout)")
+    parser.add_argument("-o", "--output", default=STDIO, help="output JSONL file (default: stdout)")
     add_model_options(parser)
     parser.add_argument("--text-field", default="text",
                         help="JSON field holding the text; plain text lines are written back as rows with "
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         sink = open_output(args.output, stack)
         classifier = stack.enter_context(load_from_args(args))
         sink.begin()  # only now is an existing output file emptied: a model that fails to load leaves it
-        fmt = args.format or (guess_format(args.input) if args.input != "-" else "auto")
+        fmt = args.format or (guess_format(args.input) if args.input != STDIO else "auto")
         reader = RowReader(source, fmt=fmt, text_field=args.text_field,
                            skip_invalid=args.skip_invalid, name=args.input)
         progress = _Progress(args, _input_size(args.input), reader)
@@ -108,7 +108,7 @@ def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
 
 def _input_size(path: str) -> int | None:
     try:
-        return os.stat(path).st_size if path != "-" else None
+        return os.stat(path).st_size if path != STDIO else None
     except OSError:
         return None
 

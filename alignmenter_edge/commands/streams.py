@@ -16,14 +16,13 @@ import sys
 from typing import BinaryIO, Iterator, TextIO
 
 from ..errors import AlignmenterEdgeError
-from ..rows import shown_name
+from ..rows import STDIO, shown_input, shown_name  # STDIO, ``-``: defined with the rows, which read it too
 
 try:
     import fcntl
 except ImportError:  # Windows: no O_APPEND flag to read back; stdout is a console writer there
     fcntl = None  # type: ignore[assignment]
 
-STDIO = "-"
 STDOUT_NAME = "standard output"
 STOP_SIGNALS = {signal.SIGINT, getattr(signal, "SIGTERM", signal.SIGINT)}
 PIPE_BUF = getattr(select, "PIPE_BUF", 512)  # a pipe takes a write this small whole or not at all
@@ -38,7 +37,7 @@ def refuse_same_file(input_path: str, output_path: str) -> None:
     if source and target and (source.st_dev, source.st_ino) == (target.st_dev, target.st_ino):
         raise AlignmenterEdgeError(
             f"the output ({_shown(output_path, STDOUT_NAME)}) and the input "
-            f"({_shown(input_path, 'standard input')}) are the same file; writing it would destroy the "
+            f"({shown_input(input_path)}) are the same file; writing it would destroy the "
             "input before it is read. Write to another file.")
 
 
