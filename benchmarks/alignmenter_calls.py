@@ -38,7 +38,7 @@ from typing import Any, Callable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import load_texts, write_result  # noqa: E402
+from benchmarks.common import add_note_argument, load_texts, write_result  # noqa: E402
 
 WORK = ROOT / "benchmarks" / "work" / "alignmenter"
 TINY = ROOT / "benchmarks" / "work" / "memory"
@@ -134,6 +134,7 @@ def main() -> None:
     parser.add_argument("--bundle", default=str(TINY / "tiny-roberta-int8"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--name", default="alignmenter_calls")
+    add_note_argument(parser)
     args = parser.parse_args()
 
     import torch
@@ -199,7 +200,7 @@ def main() -> None:
         result["model_texts_per_turn"] = round(result["model_texts"] / turns, 3)
     path = write_result(args.name, {"dataset": data_info, "threads": args.threads,
                                     "models": {"hf": args.hf_model, "bundle": args.bundle},
-                                    "paths": paths})
+                                    "paths": paths}, note=args.note)
     for name, result in paths.items():
         print(f"{name:22} calls {result['classifier_calls']:6} model texts {result['model_texts']:6} "
               f"in-classifier {result['classifier_seconds']:8.3f} s  run {result['run_seconds']:8.3f} s")

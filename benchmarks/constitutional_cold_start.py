@@ -6,7 +6,13 @@ already hashed in full (alignmenter_edge/verified.py).
 Uses the random full-size Qwen3-1.7B GGUFs and the ~1.5k-token constitution that
 ``benchmarks/constitutional_speed.py prepare`` writes under benchmarks/work/constitutional/, made
 into a bundle there (the GGUF hard-linked). Every start is a fresh process with its own empty
-ALIGNMENTER_EDGE_HOME unless it is a restart (Python start-up included in the wall time):
+ALIGNMENTER_EDGE_HOME unless it is a restart. Clocks per start: ``first_score_from_spawn_s``,
+taken by this process right before it spawns the child and stopped when it reads the line the
+child prints after its first score (interpreter start-up and every import included);
+``first_score_in_process_s`` and ``ready_in_process_s``, the child's own clock from the top of
+this script (interpreter start-up not included; results before the from-spawn clock recorded
+them as ``first_score_s`` and ``ready_s``); ``prefix_s``, the tier's own time to evaluate or
+restore the prefix (a part of the time to ready); ``process_wall_s``, spawn to exit.
 
 1. no data home use - ``prefix_state_cache=False, verify="full"``: hash, evaluate, score;
 2. first start      - empty data home: hash (stamps recorded), evaluate (state saved), score;
@@ -18,29 +24,32 @@ ALIGNMENTER_EDGE_HOME unless it is a restart (Python start-up included in the wa
 
     flock /tmp/alignmenter-bench.lock python benchmarks/constitutional_speed.py prepare --data /work/shared/data
     flock /tmp/alignmenter-bench.lock python benchmarks/constitutional_cold_start.py [--quant Q4_K_M]
+        [--restarts 3] [--result NAME] [--note TEXT]
 
 Results: benchmarks/results/NAME.json and .md (``--result NAME``, default constitutional_cold_start).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import shutil
-import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-START = time.perf_counter()
+START = time.perf_counter()  # before every import but this one: the in-process clock starts here
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from alignmenter_edge.verified import RACY_SECONDS  # noqa: E402
-from benchmarks.common import cpu_model, peak_rss_mb, write_report  # noqa: E402
+from benchmarks.common import (add_note_argument, cpu_model, peak_rss_mib, run_child_timed,  # noqa: E402
+                               signal_ready, write_report)
 from benchmarks.constitutional_speed import WORK, _version  # noqa: E402
 
 ITEM = "Could you explain how the water cycle works and why it matters for farming?"
@@ -90,12 +99,13 @@ def worker(args: argparse.Namespace) -> None:
         ready = time.perf_counter()
         score = clf(ITEM)
         done = time.perf_counter()
+        signal_ready()
         details = clf.info.details
     print(json.dumps({
         "prefix": details["prefix"], "prefix_tokens": details["prefix_tokens"], "score": score,
-        "import_s": imported - START, "prefix_s": details["prefix_seconds"], "ready_s": ready - START,
-        "first_score_s": done - START,
-        "peak_rss_gb": peak_rss_mb() / 1024,
+        "import_in_process_s": imported - START, "prefix_s": details["prefix_seconds"],
+        "ready_in_process_s": ready - START, "first_score_in_process_s": done - START,
+        "peak_rss_gib": peak_rss_mib() / 1024,
     }))
 
 
@@ -107,10 +117,8 @@ def _start(args: argparse.Namespace, bundle: Path, home: Path | None, full_verif
     if home is not None:
         cmd.append("--use-home")
         env["ALIGNMENTER_EDGE_HOME"] = str(home)
-    t = time.perf_counter()
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
-    result = json.loads(out.strip().splitlines()[-1])
-    result["process_wall_s"] = time.perf_counter() - t
+    result = run_child_timed(cmd, env=env)
+    result["first_score_from_spawn_s"] = result.pop("from_spawn_s")
     return result
 
 
@@ -121,6 +129,7 @@ def main() -> None:
     parser.add_argument("--restarts", type=int, default=3)
     parser.add_argument("--result", default="constitutional_cold_start",
                         help="results/NAME.json and .md (name other machines' runs)")
+    add_note_argument(parser)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--bundle", help=argparse.SUPPRESS)
     parser.add_argument("--use-home", action="store_true", help=argparse.SUPPRESS)
@@ -143,34 +152,39 @@ def main() -> None:
         shutil.rmtree(home, ignore_errors=True)
     assert all(r["prefix"] == "restored from disk" for r in restarts), [r["prefix"] for r in restarts]
     scores = {r["score"] for r in [*runs.values(), *restarts, full]}
-    runs["restart (restore), median"] = min(restarts, key=lambda r: abs(
-        r["first_score_s"] - statistics.median(x["first_score_s"] for x in restarts)))
+    median = statistics.median(x["first_score_from_spawn_s"] for x in restarts)
+    runs["restart (restore), median"] = min(restarts, key=lambda r: abs(r["first_score_from_spawn_s"] - median))
     runs['restart, verify="full" (bundle hashed again)'] = full
     report = {
         "benchmark": "constitutional-gguf cold start, Qwen3-1.7B shape with random weights",
-        "machine": {"cpu": cpu_model(), "threads": args.threads, "loadavg_before": load_before,
-                    "loadavg_after": os.getloadavg(), "llama_cpp_python": _version("llama-cpp-python")},
+        "machine": {"threads": args.threads, "loadavg_before": list(load_before),
+                    "loadavg_after": list(os.getloadavg()), "llama_cpp_python": _version("llama-cpp-python")},
         "quant": args.quant, "model_bytes": model.stat().st_size, "state_bytes": state_bytes,
+        "units": {"peak_rss_gib": "GiB (2**30 bytes)", "model_bytes": "bytes"},
         "same_score_every_start": len(scores) == 1, "runs": runs, "restarts": restarts,
-        "command": "flock /tmp/alignmenter-bench.lock python benchmarks/constitutional_cold_start.py "
-                   + " ".join(sys.argv[1:]),
     }
-    write_report(args.result, report, markdown(report))
+    write_report(args.result, report, markdown(report), note=args.note)
 
 
 def markdown(report: dict) -> str:
+    from benchmarks.common import gib_to_gb
+
     first = report["runs"]["first start (hash, evaluate, save)"]
     lines = [f"{report['quant']} ({report['model_bytes'] / 1e9:.2f} GB), {first['prefix_tokens']}-token "
-             f"constitution prefix, {report['machine']['threads']} threads on {report['machine']['cpu']}; "
+             f"constitution prefix, {report['machine']['threads']} threads on {cpu_model()}; "
              f"saved state {report['state_bytes'] / 1e6:.0f} MB; same score on every start: "
              f"{'yes' if report['same_score_every_start'] else 'NO'}.", "",
-             "| start | prefix | prefix ready (s) | first score (s, from process start) | process wall (s) | peak RSS |",
-             "|---|---|---|---|---|---|"]
+             "| start | prefix | prefix evaluated or restored (s) | ready, in-process (s) "
+             "| first score, in-process (s) | first score from spawn (s) | process wall, spawn to exit (s) "
+             "| peak RSS (GiB) | = GB |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, r in report["runs"].items():
-        lines.append(f"| {name} | {r['prefix']} | {r['prefix_s']:.2f} | {r['first_score_s']:.2f} | "
-                     f"{r['process_wall_s']:.2f} | {r['peak_rss_gb']:.2f} GB |")
-    times = ", ".join(f"{r['first_score_s']:.2f}" for r in report["restarts"])
-    lines += ["", f"Restarts, first score at: {times} s."]
+        lines.append(f"| {name} | {r['prefix']} | {r['prefix_s']:.2f} | {r['ready_in_process_s']:.2f} | "
+                     f"{r['first_score_in_process_s']:.2f} | {r['first_score_from_spawn_s']:.2f} | "
+                     f"{r['process_wall_s']:.2f} | {r['peak_rss_gib']:.3f} | {gib_to_gb(r['peak_rss_gib']):.3f} |")
+    times = ", ".join(f"{r['first_score_from_spawn_s']:.2f}" for r in report["restarts"])
+    lines += ["", f"Restarts, first score from spawn at: {times} s. In-process clocks start at the top of "
+                  "the benchmark script, after interpreter start-up; from spawn includes it."]
     return "\n".join(lines) + "\n"
 
 

@@ -9,13 +9,16 @@ Compares, on the same machine and in the same run:
                 same cached prefix (one bare ``llama_decode`` call, timed interleaved with (2)),
                 to show the overhead of our layer (tokenization, batch filling, KV trim, logits).
 
-Each configuration runs in its own subprocess so peak RSS is per configuration. Speed does not
-depend on weight values, so the model is random (written once under benchmarks/work/, reused).
+Each configuration runs in its own subprocess so peak RSS is per configuration. In each, the
+first item is a warm-up (scored, not averaged); s/item is the mean over the next ``--items``
+(cached, default 20) or ``--naive-items`` (naive, default 3). Peak RSS is ``ru_maxrss`` in GiB;
+the goal (<= 1.5 GB) is judged in GB. Speed does not depend on weight values, so the model is
+random (written once under benchmarks/work/, reused).
 
     flock /tmp/alignmenter-bench.lock python benchmarks/constitutional_speed.py prepare \\
         --data /work/shared/data
     flock /tmp/alignmenter-bench.lock python benchmarks/constitutional_speed.py run \\
-        --data /work/shared/data --threads 2
+        --data /work/shared/data --threads 2 [--result NAME] [--note TEXT]
 
 Results: benchmarks/results/NAME.json and NAME.md (``--result NAME``, default constitutional).
 """
@@ -25,9 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,11 +37,13 @@ ROOT = Path(__file__).resolve().parent
 WORK = ROOT / "work" / "constitutional"
 sys.path.insert(0, str(ROOT.parent))
 
-from benchmarks.common import cpu_model, peak_rss_mb, write_report  # noqa: E402
+from benchmarks.common import (add_note_argument, cpu_model, gib_to_gb, peak_rss_mib, read_texts,  # noqa: E402
+                               run_child_json, write_report)
 
 PREFIX_TARGET = 1500  # constitution prefix tokens
 ITEM_RANGE = (45, 80)  # item suffix tokens (content + chat framing), ~60 on average
 GOALS = {"q4_s_per_item": 0.8, "speedup": 20.0, "peak_rss_gb": 1.5, "overhead": 0.10}
+WARMUP_ITEMS = 1  # scored first in every configuration, not averaged
 
 
 # --------------------------------------------------------------------------------------------
@@ -48,13 +51,7 @@ GOALS = {"q4_s_per_item": 0.8, "speedup": 20.0, "peak_rss_gb": 1.5, "overhead": 
 
 
 def _texts(data: Path | None) -> list[str]:
-    texts = []
-    if data and data.is_dir():
-        for path in sorted(data.glob("*.jsonl")):
-            for line in path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    texts.append(json.loads(line)["text"])
-    return texts
+    return read_texts(data)
 
 
 def prepare(args: argparse.Namespace) -> None:
@@ -163,7 +160,7 @@ def worker(args: argparse.Namespace) -> None:
         max_input_tokens=512, threads=args.threads, prefix_cache=args.mode == "cached",
         repack_weights=args.repack)
     load_s = time.perf_counter() - t0
-    items = _items(tokenizer, scorer.layout, args.data, args.items)
+    items = _items(tokenizer, scorer.layout, args.data, WARMUP_ITEMS + args.items)
     llama_cpp, session = scorer.session._llama, scorer.session
     per_item, raw_per_item, tokens = [], [], []
     for text in items:
@@ -194,14 +191,16 @@ def worker(args: argparse.Namespace) -> None:
             assert llama_cpp.llama_decode(session._ctx, llama_cpp.llama_batch_get_one(array, len(chunk))) == 0
             raw_prefix_s += time.perf_counter() - t
     scorer.close()
+    warmup_s = per_item[:WARMUP_ITEMS]
+    per_item, raw_per_item, tokens = (per_item[WARMUP_ITEMS:], raw_per_item[WARMUP_ITEMS:], tokens[WARMUP_ITEMS:])
     result = {
         "mode": args.mode, "quant": args.quant, "repack_weights": args.repack, "threads": args.threads,
-        "items": len(items),
+        "items": len(per_item), "warmup_items": WARMUP_ITEMS, "warmup_item_s": warmup_s,
         "prefix_tokens": scorer.n_prefix, "mean_item_tokens": statistics.mean(tokens),
         "load_and_prefix_s": load_s, "s_per_item": statistics.mean(per_item),
         "median_s_per_item": statistics.median(per_item), "items_per_s": 1.0 / statistics.mean(per_item),
         "per_item_s": per_item,
-        "peak_rss_gb": peak_rss_mb() / 1024,
+        "peak_rss_gib": peak_rss_mib() / 1024,
     }
     if raw_per_item:
         result["raw_llama_decode_s_per_item"] = statistics.mean(raw_per_item)
@@ -217,8 +216,6 @@ def worker(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from alignmenter_edge.system import cpu_features
-
     configs = [("cached", "Q4_K_M", args.items, False), ("cached", "Q8_0", args.items, False),
                ("naive", "Q4_K_M", args.naive_items, False), ("cached", "Q4_K_M", args.items, True)]
     results = {}
@@ -237,21 +234,16 @@ def run(args: argparse.Namespace) -> None:
                "--threads", str(args.threads)] + (["--data", str(args.data)] if args.data else []) \
             + (["--repack"] if repack else [])
         print("running", " ".join(cmd[2:]), file=sys.stderr)
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        results[f"{mode}-{quant}" + ("-repack" if repack else "")] = json.loads(out.strip().splitlines()[-1])
+        results[f"{mode}-{quant}" + ("-repack" if repack else "")] = run_child_json(cmd)
     q4, naive = results["cached-Q4_K_M"], results["naive-Q4_K_M"]
+    q4_peak_gb = gib_to_gb(q4["peak_rss_gib"])
     sizes = {p.name: p.stat().st_size for p in sorted(WORK.glob("*.gguf"))}
     report = {
         "benchmark": "constitutional-gguf, Qwen3-1.7B shape with random weights",
-        "machine": {"cpu": cpu_model() or platform.processor() or "unknown",
-                    "cpu_features": cpu_features(), "usable_cpus": len(os.sched_getaffinity(0)),
-                    "threads": args.threads, "python": platform.python_version(),
-                    "llama_cpp_python": _version("llama-cpp-python"),
-                    "shared": "shared with 3 other engineers' jobs; runs serialised with flock on "
-                              "/tmp/alignmenter-bench.lock, but their non-benchmark work (builds, "
-                              "tests) may still run concurrently",
-                    "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
+        "machine": {"threads": args.threads, "llama_cpp_python": _version("llama-cpp-python"),
+                    "loadavg_before": list(load_before), "loadavg_after": list(os.getloadavg())},
         "data": str(args.data) if args.data else "built-in synthetic items",
+        "units": {"peak_rss_gib": "GiB (2**30 bytes)", "file_sizes_bytes": "bytes", "goals": "GB (10**9 bytes)"},
         "results": results,
         "skipped": skipped,
         "file_sizes_bytes": sizes,
@@ -260,13 +252,11 @@ def run(args: argparse.Namespace) -> None:
             "q4_s_per_item<=0.8": {"value": q4["s_per_item"], "met": q4["s_per_item"] <= GOALS["q4_s_per_item"]},
             "speedup>=20x": {"value": naive["s_per_item"] / q4["s_per_item"],
                              "met": naive["s_per_item"] / q4["s_per_item"] >= GOALS["speedup"]},
-            "peak_rss_gb<=1.5 (Q4_K_M)": {"value": q4["peak_rss_gb"], "met": q4["peak_rss_gb"] <= GOALS["peak_rss_gb"]},
+            "peak_rss_gb<=1.5 (Q4_K_M)": {"value": q4_peak_gb, "unit": "GB", "met": q4_peak_gb <= GOALS["peak_rss_gb"]},
             "overhead_vs_raw<=10%": {"value": q4["overhead_vs_raw"], "met": q4["overhead_vs_raw"] <= GOALS["overhead"]},
         },
-        "command": "flock /tmp/alignmenter-bench.lock python benchmarks/constitutional_speed.py run "
-                   + " ".join(sys.argv[2:]),
     }
-    write_report(args.result, report, markdown(report))
+    write_report(args.result, report, markdown(report), note=args.note)
 
 
 def markdown(report: dict) -> str:
@@ -278,11 +268,13 @@ def markdown(report: dict) -> str:
     lines = [
         f"Qwen3-1.7B shape, random weights; {q4['prefix_tokens']}-token constitution prefix, items of "
         f"{q4['mean_item_tokens']:.0f} tokens on average; {report['machine']['threads']} threads on "
-        f"{report['machine']['cpu']} (shared machine, load average before/after "
-        f"{report['machine']['loadavg_before'][0]:.1f}/{report['machine']['loadavg_after'][0]:.1f}).",
+        f"{cpu_model()} (load average before/after "
+        f"{report['machine']['loadavg_before'][0]:.1f}/{report['machine']['loadavg_after'][0]:.1f}); "
+        f"s/item: mean over the items after {q4.get('warmup_items', 0)} warm-up item "
+        f"({q4['items']} cached, {naive['items']} naive).",
         "",
-        "| configuration | file | s/item | items/s | speedup vs naive | load + prefix | peak RSS |",
-        "|---|---|---|---|---|---|---|",
+        "| configuration | file | s/item | items/s | speedup vs naive | load + prefix | peak RSS (GiB) | = GB |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for key, label in (("naive-Q4_K_M", "naive: full prompt per item, Q4_K_M"),
                        ("cached-Q4_K_M", "this tier: prefix cached, Q4_K_M"),
@@ -293,8 +285,8 @@ def markdown(report: dict) -> str:
         x = r[key]
         lines.append(f"| {label} | {size(x['quant']):.2f} GB | {x['s_per_item']:.3f} | {x['items_per_s']:.2f} | "
                      f"{naive['s_per_item'] / x['s_per_item']:.1f}x | {x['load_and_prefix_s']:.1f} s | "
-                     f"{x['peak_rss_gb']:.2f} GB |")
-    lines += [f"| {key} | — | not run: {why} | | | | |" for key, why in report.get("skipped", {}).items()]
+                     f"{x['peak_rss_gib']:.3f} | {gib_to_gb(x['peak_rss_gib']):.3f} |")
+    lines += [f"| {key} | — | not run: {why} | | | | | |" for key, why in report.get("skipped", {}).items()]
     lines += ["", "| llama.cpp raw prompt eval of the same suffix tokens | raw s/item | tokens/s | our overhead |",
               "|---|---|---|---|"]
     for key in ("cached-Q4_K_M", "cached-Q8_0", "cached-Q4_K_M-repack"):
@@ -303,9 +295,9 @@ def markdown(report: dict) -> str:
         x = r[key]
         lines.append(f"| {x['quant']}{' repacked' if x.get('repack_weights') else ''} | {x['raw_llama_decode_s_per_item']:.3f} | "
                      f"{x['raw_prefill_tokens_per_s']:.0f} | {100 * x['overhead_vs_raw']:+.1f}% |")
-    lines += ["", "Goals (2 threads):", ""]
+    lines += ["", f"Goals ({report['machine']['threads']} threads; RSS in GB = 10^9 bytes):", ""]
     for name, goal in report["goals"].items():
-        lines.append(f"- {name}: {goal['value']:.3g} — {'met' if goal['met'] else 'NOT met'}")
+        lines.append(f"- {name}: {goal['value']:.4g} — {'met' if goal['met'] else 'NOT met'}")
     return "\n".join(lines) + "\n"
 
 
@@ -325,13 +317,16 @@ def main() -> None:
         p = sub.add_parser(name)
         p.add_argument("--data", type=Path, default=None, help="directory of *.jsonl with a 'text' field")
         p.add_argument("--threads", type=int, default=2)
-        p.add_argument("--items", type=int, default=20)
-        p.add_argument("--naive-items", type=int, default=3)
+        p.add_argument("--items", type=int, default=20, help="items averaged per cached configuration, "
+                       "after one warm-up item")
+        p.add_argument("--naive-items", type=int, default=3, help="items averaged for the naive path, after "
+                       "one warm-up item")
         p.add_argument("--mode", choices=("cached", "naive"), default="cached")
         p.add_argument("--quant", default="Q4_K_M")
         p.add_argument("--repack", action="store_true", help="llama.cpp CPU weight repacking on")
         p.add_argument("--result", default="constitutional",
                        help="results/NAME.json and .md (default constitutional; name other machines' runs)")
+        add_note_argument(p)
     args = parser.parse_args()
     {"prepare": prepare, "run": run, "_worker": worker}[args.command](args)
 

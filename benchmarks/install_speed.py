@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import write_result  # noqa: E402
+from benchmarks.common import add_note_argument, write_result  # noqa: E402
 
 
 def measure(bundle: Path, installs: int) -> dict:
@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("bundles", nargs="+", type=Path)
     parser.add_argument("--installs", type=int, default=5, help="installs per bundle (default 5)")
     parser.add_argument("--result", default="install_speed", help="results/NAME.json")
+    add_note_argument(parser)
     args = parser.parse_args()
     runs = []
     for bundle in args.bundles:
@@ -64,7 +65,7 @@ def main() -> None:
         print(f"{run['model_id']} [{run['quantization']}], {run['bytes'] / 1e6:.0f} MB: install {times} s "
               f"(median {run['median_install_s']:.2f} s, {run['median_mb_per_s']:.0f} MB/s); "
               f"uninstall {run['uninstall_s']:.3f} s")
-    print(write_result(args.result, {"installs_per_bundle": args.installs, "runs": runs}))
+    print(write_result(args.result, {"installs_per_bundle": args.installs, "runs": runs}, note=args.note))
 
 
 if __name__ == "__main__":

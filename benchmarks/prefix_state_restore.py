@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--bundle", type=Path, default=BUNDLE)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--note", help="free text recorded as the result's 'note' (nothing when absent)")
     args = parser.parse_args()
     if not (args.bundle / "manifest.json").is_file():
         raise SystemExit(f"{args.bundle} is not a bundle: run benchmarks/constitutional_cold_start.py first.")
@@ -86,10 +87,8 @@ def main() -> None:
         "sha256_file_state_s": {"median": statistics.median(hash_alone), "all": hash_alone},
         "restore_s": {mode: {"verify": MODES[mode], "median": statistics.median(t), "all": t,
                              "state_hashes": hashes[mode]} for mode, t in times.items()},
-        "command": "flock /tmp/alignmenter-bench.lock python benchmarks/prefix_state_restore.py "
-                   + " ".join(sys.argv[1:]),
     }
-    print(write_result("prefix_state_restore", result))
+    print(write_result("prefix_state_restore", result, note=args.note))
     print(f"state {state_bytes / 1e6:.0f} MB, sha256_file alone: median {statistics.median(hash_alone):.3f} s")
     for mode, t in times.items():
         print(f"restore verify={MODES[mode]!r:7} median {statistics.median(t):.3f} s over {len(t)} "

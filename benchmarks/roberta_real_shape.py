@@ -9,6 +9,10 @@
 
     python benchmarks/roberta_real_shape.py [--data /work/shared/data] [--work benchmarks/work/roberta]
 
+The first call trains the tokenizer, writes the random model and exports both bundles (it prints
+how long the model took; no build time is recorded in benchmarks/results/); later calls reuse
+benchmarks/work/roberta/.
+
 Speed does not depend on weight values; int8 *accuracy* on random weights is meaningless (the
 manifest's int8 parity for this bundle is recorded but not a quality claim).
 """
@@ -16,7 +20,6 @@ manifest's int8 parity for this bundle is recorded but not a quality claim).
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import subprocess
 import sys
@@ -24,6 +27,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from benchmarks.common import generated_texts, read_texts  # noqa: E402
+
 DEFAULT_WORK = HERE / "work" / "roberta"
 DEFAULT_DATA = Path("/work/shared/data")
 BENCH_SEED = 1234
@@ -32,12 +39,7 @@ BENCH_TEXTS = 300
 
 def load_texts(data: Path | None) -> list[str]:
     """All texts of ``data/*.jsonl`` in a fixed order (empty list when absent)."""
-    texts: list[str] = []
-    if data and data.is_dir():
-        for path in sorted(data.glob("*.jsonl")):
-            with open(path, encoding="utf-8") as handle:
-                texts.extend(json.loads(line)["text"] for line in handle if line.strip())
-    return texts
+    return read_texts(data)
 
 
 def split_texts(texts: list[str], count: int = BENCH_TEXTS) -> tuple[list[str], list[str]]:
@@ -48,17 +50,24 @@ def split_texts(texts: list[str], count: int = BENCH_TEXTS) -> tuple[list[str], 
     return ([texts[i] for i in order[:count]], [t for i, t in enumerate(texts) if i not in chosen])
 
 
-def generated_texts(count: int, seed: int = BENCH_SEED) -> list[str]:
-    """Fallback prompts with a similar length mix (5 to ~400 words, most under 60)."""
-    from alignmenter_edge.export.roberta_synthetic import FILLER, SAFE_KEYWORDS, UNSAFE_KEYWORDS
-
-    rng = random.Random(seed)
-    words = FILLER + list(SAFE_KEYWORDS) + list(UNSAFE_KEYWORDS)
-    out = []
-    for _ in range(count):
-        n = int(min(400, max(5, rng.lognormvariate(3.3, 0.9))))
-        out.append(" ".join(rng.choice(words) for _ in range(n)))
-    return out
+def bench_texts(data: Path | None, max_words: int | None = None) -> tuple[list[str], str]:
+    """The texts the RoBERTa benchmarks score, and where they came from: the sample of
+    ``split_texts`` (held out from the tokenizer's training), with ``max_words`` only its texts of
+    at most that many words. Split first, then filter: filtering first drew a short-turn sample
+    of which 257 of 300 texts were in the tokenizer's training corpus. Without data, generated
+    texts."""
+    all_texts = load_texts(data)
+    if not all_texts:
+        texts = generated_texts(BENCH_TEXTS, BENCH_SEED)
+        if max_words:
+            texts = [t for t in texts if len(t.split()) <= max_words]
+        return texts, f"{len(texts)} generated texts (no data directory)"
+    sample, _ = split_texts(all_texts)
+    source = f"{len(sample)} texts held out from the tokenizer's training (seed {BENCH_SEED}) of {data}/*.jsonl"
+    if max_words:
+        sample = [t for t in sample if len(t.split()) <= max_words]
+        source = f"the {len(sample)} texts of at most {max_words} words among " + source
+    return sample, source
 
 
 def pseudo_words(count: int, seed: int = 7) -> list[str]:
