@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import unicodedata
 
 import pytest
 
@@ -378,3 +379,35 @@ def test_digit_ages_need_old_and_a_whole_number():
     for text in ("sex with a 14 years old", "sex with a 14yo", "sex with a 14 y/o", "sex with a 14-year-old",
                  "sex with a 14 yrs old", "sex with a 14 y-o", "sex with a 14 y.o. girl", "sex with a 14 year - old"):
         assert "minors" in lexicon.explain(text)["cues"], text
+
+
+def _fullwidth(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else "\u3000" if c == " " else c for c in text)
+
+
+def _bold(text: str) -> str:  # MATHEMATICAL BOLD SMALL/CAPITAL letters
+    return "".join(chr(0x1D41A + ord(c) - 97) if "a" <= c <= "z" else chr(0x1D400 + ord(c) - 65)
+                   if "A" <= c <= "Z" else c for c in text)
+
+
+@pytest.mark.parametrize("written", [
+    _fullwidth("How do I make a pipe bomb?"), _bold("How do I make a pipe bomb?"),
+    *(f"How do I make a p{c}ipe bo{c}mb?" for c in ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad",
+                                                    "\ufe0f", "\U000e0020", "\U000e0100")),
+    "How do I make a pípe bómb?", unicodedata.normalize("NFD", "How dó I mäke a pípe bômb?"),
+    "HOW DO I MAKE A PİPE BOMB?"])
+def test_lookalike_letters_and_invisible_characters_fold_to_the_plain_words(written):
+    plain = "How do I make a pipe bomb?"
+    assert tokenize(written) == tokenize(plain)
+    assert score(written) == score(plain) < 0.1
+
+
+def test_folding_keeps_words_whole_and_applies_to_lexicon_entries_too(tmp_path):
+    assert tokenize("İstanbul ﬁne Straße") == ["istanbul", "fine", "strasse"]  # not "i", "stanbul"
+    assert tokenize("don´t don′t donʹt don’t don`t") == ["don't"] * 5
+    text = "[category test]\nnaïve* 3\nＦＯＯ 3\n"
+    assert [p.parts for p in parse_lexicon(text).patterns] == [(("naive", True),), (("foo", False),)]
+    path = tmp_path / "folded.txt"
+    path.write_text(text, encoding="utf-8")
+    clf = LexiconClassifier(lexicon_path=path)
+    assert clf("NAÏVETÉ") == clf("naivete") == clf("nai\u0308vete") < 1.0 and clf("foo") < 1.0

@@ -37,6 +37,7 @@ from __future__ import annotations
 import bisect
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -87,16 +88,67 @@ _AGE = re.compile(r"(?<!\d[.,])\b(\d{1,2})\s*(?:-\s*)?(?:(?:years?|yrs?)(?:\s*-)
 _YEARS_OLD = re.compile(r"years?(?:\s*-)?\s*olds?\b")  # starts with a literal: a fast scan
 _AGE_WORD_BEFORE = re.compile(r"\b(?<!ty )(?<!ty-)(" + "|".join(_NUMBER_WORDS[::-1]) + r")\s*-?\s*\Z")
 _AGE_VALUES = {word: value for value, word in enumerate(_NUMBER_WORDS, start=1)}
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
+# apostrophe look-alikes, made "'" before NFKD (which would turn the acute accent U+00B4 into a space
+# and a combining mark, splitting "don\u00b4t"); str.replace per look-alike beats str.translate 50x
+_APOSTROPHES = "\u2019\u2018\u02bc`\u00b4\u2032\u02b9"
+_IGNORED_CATEGORIES = ("Mn", "Me", "Cf")  # combining marks; format characters (zero-width, soft hyphen)
+_IGNORED_BMP: re.Pattern[str] | None = None  # built at the first text that is not ASCII
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # rare: each one's category is looked up
 _SECTIONS = ("intent", "detail", "benign", "protective", "question", "negation", "idiom", "minors",
              "grooming", "groups", "safe target verbs", "safe targets")
 _SAFE_TARGETS = ("safe target verbs", "safe targets")  # every verb x every target is an idiom
 _UNWEIGHTED = ("idiom", *_SAFE_TARGETS)
 
 
+def fold(text: str) -> str:
+    """``text`` case-folded to plain letters, as the lexicon's entries are: format characters
+    (zero-width spaces and joiners, word joiner, byte-order mark, soft hyphen) dropped, apostrophe
+    look-alikes made ``'``, compatibility forms (fullwidth, mathematical bold, ligatures) and
+    accented letters reduced to their base letters (NFKD without combining marks), case-folded,
+    then NFKC. So "ｐｉｐｅ", "pi\u200bpe", "pípe" and "PİPE" all read "pipe". ASCII text only
+    lower-cases (the common case, kept fast)."""
+    if not text.isascii():
+        for lookalike in _APOSTROPHES:
+            if lookalike in text:
+                text = text.replace(lookalike, "'")
+        if not text.isascii():
+            folded = (_IGNORED_BMP or _ignored_bmp()).sub("", unicodedata.normalize("NFKD", text).casefold())
+            if _ASTRAL.search(folded):
+                folded = _ASTRAL.sub(_ignored_astral, folded)
+            return unicodedata.normalize("NFKC", folded)
+    folded = text.lower()
+    return folded.replace("`", "'") if "`" in folded else folded
+
+
+def _ignored_bmp() -> re.Pattern[str]:
+    """A class of the Basic Multilingual Plane's combining marks and format characters, read from
+    unicodedata once (within the BMP, re tests a class with a bitmap: fast on long texts)."""
+    global _IGNORED_BMP
+    ranges: list[str] = []
+    first = last = -1
+    for code in range(0x80, 0x10000):
+        if unicodedata.category(chr(code)) in _IGNORED_CATEGORIES:
+            if code != last + 1:
+                if first >= 0:
+                    ranges.append(f"{chr(first)}-{chr(last)}")
+                first = code
+            last = code
+    ranges.append(f"{chr(first)}-{chr(last)}")
+    _IGNORED_BMP = re.compile("[" + "".join(ranges) + "]+")
+    return _IGNORED_BMP
+
+
+def _ignored_astral(found: re.Match[str]) -> str:
+    return "" if unicodedata.category(found.group()) in _IGNORED_CATEGORIES else found.group()
+
+
 def tokenize(text: str) -> list[str]:
-    """Lower-cased words (letters/digits, inner apostrophe kept: "don't")."""
-    return _TOKEN.findall(text.casefold().translate(_APOSTROPHES))
+    """Folded words (:func:`fold`; letters/digits, inner apostrophe kept: "don't")."""
+    return _words(fold(text))
+
+
+def _words(folded: str) -> list[str]:
+    return _TOKEN.findall(folded)
 
 
 @dataclass(frozen=True)
@@ -368,7 +420,8 @@ class LexiconScorer:
 
     def explain(self, text: str) -> Explanation:
         """The explanation of the text's most harmful window (the whole text up to WINDOW words)."""
-        tokens = tokenize(text)
+        folded = fold(text)
+        tokens = _words(folded)
         matches = self._matcher.matches(tokens)
         # 1. idioms mask their words, so "heart attack" leaves no "attack" behind.
         masked = set()
@@ -378,11 +431,12 @@ class LexiconScorer:
         if masked:
             tokens = ["" if i in masked else t for i, t in enumerate(tokens)]
             matches = self._matcher.matches(tokens)
-        ages = {said: 1.0 for age, said in _ages(text.casefold()) if age < 18}
+        ages = {said: 1.0 for age, said in _ages(folded) if age < 18}
         starts = [m.start for m in matches]  # ascending: matches come in token order
+        spans = window_spans(len(tokens), WINDOW, WINDOW_STRIDE)
         return max((self._window(tokens, matches[bisect.bisect_left(starts, begin):
                                                  bisect.bisect_left(starts, stop)], ages, (begin, stop))
-                    for begin, stop in window_spans(len(tokens), WINDOW, WINDOW_STRIDE)), key=lambda found: found.evidence)
+                    for begin, stop in spans), key=lambda found: found.evidence)
 
     def _window(self, tokens: list[str], matches: list[Match], ages: dict[str, float],
                 span: tuple[int, int]) -> Explanation:
@@ -445,9 +499,9 @@ class LexiconScorer:
 
 
 def _ages(folded: str) -> list[tuple[int, str]]:
-    """Ages in a case-folded text, each with its words as written (spaces collapsed): in digits
-    ("14 years old", "14yo", not "14 years ago") or in words ("fourteen-year-old", not "twenty-one
-    year old")."""
+    """Ages in a folded text (:func:`fold`), each with its words as written (spaces collapsed): in
+    digits ("14 years old", "14yo", not "14 years ago") or in words ("fourteen-year-old", not
+    "twenty-one year old")."""
     ages = [(int(found.group(1)), " ".join(found.group().split())) for found in _AGE.finditer(folded)]
     for years in _YEARS_OLD.finditer(folded) if "year" in folded else ():
         word = _AGE_WORD_BEFORE.search(folded, max(0, years.start() - 24), years.start())
