@@ -411,3 +411,17 @@ def test_folding_keeps_words_whole_and_applies_to_lexicon_entries_too(tmp_path):
     path.write_text(text, encoding="utf-8")
     clf = LexiconClassifier(lexicon_path=path)
     assert clf("NAÏVETÉ") == clf("naivete") == clf("nai\u0308vete") < 1.0 and clf("foo") < 1.0
+
+
+def test_a_possessive_s_is_read_as_its_word():
+    lexicon = LexiconClassifier()
+    assert tokenize("a kid's toy, James's car, O'Brien's, the kids' room") == [
+        "a", "kid", "toy", "james", "car", "o'brien", "the", "kids", "room"]
+    assert lexicon.explain("a kid's nude photos")["cues"]["minors"] == ["kid"]
+    assert lexicon("a kid's nude photos") == lexicon("nude photos of a kid") < lexicon("nude photos")
+    assert lexicon.explain("How do I make a bomb's fuse?")["terms"]["violence"][0][0] == "make ~ bomb"
+    # the 's of a contraction is not a possessive: "let's" stays the request cue it is
+    assert tokenize("let's go, it's late, that's it, he's here") == [
+        "let's", "go", "it's", "late", "that's", "it", "he's", "here"]
+    assert lexicon.explain("let's poison the dog")["cues"]["intent"] == ["let's"]
+    assert "intent" not in lexicon.explain("let the dog be poisoned")["cues"]

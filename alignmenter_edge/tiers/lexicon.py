@@ -78,7 +78,7 @@ CACHED_WORD_CHARS = 32  # longer words (hashes, URLs, base64) are looked up each
 # false-positive rate on each set's benign texts is no worse than alignmenter's heuristic's there.
 DEFAULT_THRESHOLD = 0.19
 
-_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?(?:'s(?![^\W_]))?")  # "don't", "o'brien's"
 _NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
                  "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen")
 # "(?:\s*-)?\s*", not "\s*-?\s*": a run of spaces is read one way, not split n ways (quadratic)
@@ -94,6 +94,9 @@ _APOSTROPHES = "\u2019\u2018\u02bc`\u00b4\u2032\u02b9"
 _IGNORED_CATEGORIES = ("Mn", "Me", "Cf")  # combining marks; format characters (zero-width, soft hyphen)
 _IGNORED_BMP: re.Pattern[str] | None = None  # built at the first text that is not ASCII
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # rare: each one's category is looked up
+# 's that is not a possessive (us, is): kept whole, so "let's" is not "let"
+_CONTRACTIONS = frozenset({"let's", "it's", "that's", "what's", "who's", "he's", "she's", "there's", "here's",
+                           "where's", "how's", "when's", "why's"})
 _SECTIONS = ("intent", "detail", "benign", "protective", "question", "negation", "idiom", "minors",
              "grooming", "groups", "safe target verbs", "safe targets")
 _SAFE_TARGETS = ("safe target verbs", "safe targets")  # every verb x every target is an idiom
@@ -143,12 +146,16 @@ def _ignored_astral(found: re.Match[str]) -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    """Folded words (:func:`fold`; letters/digits, inner apostrophe kept: "don't")."""
+    """Folded words (:func:`fold`; letters/digits, inner apostrophe kept: "don't"; a possessive
+    's dropped: "kid's" is "kid", "let's" and "it's" stay)."""
     return _words(fold(text))
 
 
 def _words(folded: str) -> list[str]:
-    return _TOKEN.findall(folded)
+    words = _TOKEN.findall(folded)
+    if "'s" in folded:  # a possessive is its word: "a kid's" has the word "kid"
+        words = [w[:-2] if w.endswith("'s") and w not in _CONTRACTIONS else w for w in words]
+    return words
 
 
 @dataclass(frozen=True)
