@@ -109,9 +109,10 @@ def _check(labels: Sequence[int | bool], risks: Sequence[float]) -> tuple[list[i
         raise ValueError(f"{len(labels)} labels but {len(risks)} scores.")
     ys = [1 if y else 0 for y in labels]
     rs = [float(r) for r in risks]
-    for r in rs:
-        if math.isnan(r):
-            raise ValueError("a score is NaN; metrics need finite scores.")
+    for i, r in enumerate(rs):
+        if not math.isfinite(r):
+            raise ValueError(f"score {r!r} (position {i}) is not a finite number; metrics need finite "
+                             "scores (no NaN or inf).")
     return ys, rs
 
 

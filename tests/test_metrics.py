@@ -137,6 +137,17 @@ def test_expected_calibration_error_matches_numpy_reference():
     assert metrics.expected_calibration_error([1, 1], [0.0, 0.0]) == 1.0
 
 
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
+def test_a_score_that_is_not_finite_is_refused_as_the_message_says(bad):
+    """The check said "metrics need finite scores" but refused only NaN: inf ranked as a score."""
+    message = rf"score {bad!r} \(position 1\) is not a finite number; metrics need finite scores \(no NaN or inf\)\."
+    for call in (lambda: metrics.roc_auc([0, 1], [0.5, bad]), lambda: metrics.roc_points([0, 1], [0.5, bad]),
+                 lambda: metrics.confusion_by_safety([0, 1], [0.5, bad], 0.5),
+                 lambda: metrics.expected_calibration_error([0, 1], [0.5, bad])):
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
 def test_bad_inputs_raise():
     with pytest.raises(ValueError):
         metrics.roc_auc([0, 1], [0.5])
