@@ -28,7 +28,6 @@ __all__ = [
     "roc_auc_of",
     "average_precision",
     "average_precision_of",
-    "confusion_at",
     "confusion_by_safety",
     "operating_point",
     "operating_point_of",
@@ -175,12 +174,6 @@ def average_precision_of(points: Sequence[CurvePoint]) -> float | None:
         if cur.tp != prev.tp:
             total += (cur.tp - prev.tp) / positives * (cur.tp / (cur.tp + cur.fp))
     return total
-
-
-def confusion_at(labels: Sequence[int | bool], risks: Sequence[float], threshold: float) -> Confusion:
-    """Counts when every text with risk >= ``threshold`` is flagged unsafe."""
-    ys, rs = _check(labels, risks)
-    return _count(ys, [r >= threshold for r in rs])
 
 
 def confusion_by_safety(labels: Sequence[int | bool], safety_scores: Sequence[float],

@@ -82,18 +82,23 @@ def test_one_class_is_undefined_never_invented():
     assert metrics.average_precision([1, 1], [0.2, 0.3]) is None
     op = metrics.operating_point([1, 1, 1], [0.1, 0.5, 0.9], 0.05)
     assert op["defined"] is False and op["tpr"] is None
-    c = metrics.confusion_at([1, 1, 1, 1], [0.9, 0.8, 0.1, 0.0], 0.5)
+    c = metrics.confusion_by_safety([1, 1, 1, 1], [0.1, 0.2, 0.9, 1.0], 0.5)
     assert (c.tpr, c.fnr, c.fpr) == (0.5, 0.5, None)
     assert c.f1 == pytest.approx(2 / 3)
-    safe_only = metrics.confusion_at([0, 0, 0, 0], [0.9, 0.1, 0.1, 0.0], 0.5)
+    safe_only = metrics.confusion_by_safety([0, 0, 0, 0], [0.1, 0.9, 0.9, 1.0], 0.5)
     assert (safe_only.fpr, safe_only.tpr, safe_only.f1) == (0.25, None, None)
 
 
-@pytest.mark.parametrize("name,ys,rs", CASES[:16], ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES[:16])])
-def test_confusion_f1_accuracy_match_sklearn(name, ys, rs):
+def test_the_one_confusion_rule_is_the_classifiers():
+    """confusion_at (flag when risk >= t) served only the tests, beside the rule every command uses."""
+    assert not hasattr(metrics, "confusion_at") and "confusion_at" not in metrics.__all__
+
+
+@pytest.mark.parametrize("name,ys,ss", CASES[:16], ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES[:16])])
+def test_confusion_f1_accuracy_match_sklearn(name, ys, ss):
     for cut in (0.0, 0.2, 0.5, 0.8, 1.0):
-        pred = [1 if r >= cut else 0 for r in rs]
-        c = metrics.confusion_at(ys, rs, cut)
+        pred = [1 if s < cut else 0 for s in ss]
+        c = metrics.confusion_by_safety(ys, ss, cut)
         assert c.f1 == pytest.approx(sk.f1_score(ys, pred, zero_division=0.0))
         assert c.accuracy == pytest.approx(sk.accuracy_score(ys, pred))
         tn, fp, fn, tp = sk.confusion_matrix(ys, pred, labels=[0, 1]).ravel()
@@ -118,8 +123,9 @@ def test_operating_point_is_most_sensitive_within_fpr_bound():
         assert op["fpr"] <= target
         if op["threshold"] is not None:
             assert op["threshold"] == pytest.approx(thr[best])
-            c = metrics.confusion_at(ys, rs, op["threshold"])
-            assert c.tpr == pytest.approx(op["tpr"]) and c.fpr == pytest.approx(op["fpr"])
+            flagged = [int(r >= op["threshold"]) for r in rs]
+            tn, fp, fn, tp = sk.confusion_matrix(ys, flagged, labels=[0, 1]).ravel()
+            assert (tp / (tp + fn), fp / (fp + tn)) == pytest.approx((op["tpr"], op["fpr"]))
 
 
 def test_expected_calibration_error_matches_numpy_reference():
