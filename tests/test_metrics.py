@@ -11,7 +11,6 @@ from alignmenter_edge import metrics
 from tests.helpers import require
 
 sk = require("sklearn.metrics")
-np = require("numpy")
 
 
 def _cases():
@@ -128,19 +127,45 @@ def test_operating_point_is_most_sensitive_within_fpr_bound():
             assert (tp / (tp + fn), fp / (fp + tn)) == pytest.approx((op["tpr"], op["fpr"]))
 
 
-def test_expected_calibration_error_matches_numpy_reference():
+def test_expected_calibration_error_worked_out_by_hand():
+    ys = [0, 1, 0, 1, 0, 1, 0]
+    rs = [0.125, 0.125, 0.5, 0.5, 0.75, 0.9375, 1.0]  # binary fractions: every mean below is exact
+    # bin [0.1, 0.2): 2 texts, mean prediction 1/8, unsafe rate 1/2   -> |1/2 - 1/8|   = 3/8
+    # bin [0.5, 0.6): 2 texts, mean 1/2 (0.5 opens its bin), rate 1/2 -> 0
+    # bin [0.7, 0.8): 1 text,  mean 3/4, rate 0                       -> 3/4
+    # bin [0.9, 1.0]: 2 texts (1.0 is in the last bin), mean 31/32, rate 1/2 -> 15/32
+    # ECE = 2/7 * 3/8 + 2/7 * 0 + 1/7 * 3/4 + 2/7 * 15/32 = (3/4 + 3/4 + 15/16) / 7 = 39/112
+    assert metrics.expected_calibration_error(ys, rs) == pytest.approx(39 / 112, abs=1e-15)
+    assert [(b["low"], b["high"], b["count"], b["mean_risk"], b["unsafe_rate"])
+            for b in metrics.calibration_bins(ys, rs)] == [(0.1, 0.2, 2, 0.125, 0.5), (0.5, 0.6, 2, 0.5, 0.5),
+                                                          (0.7, 0.8, 1, 0.75, 0.0), (0.9, 1.0, 2, 0.96875, 0.5)]
+    # perfectly calibrated: in each bin, unsafe rate equals the prediction
+    assert metrics.expected_calibration_error([0, 0, 1, 1], [0.5, 0.5, 0.5, 0.5]) == 0.0
+    assert metrics.expected_calibration_error([1, 1], [0.0, 0.0]) == 1.0
+
+
+def _ece_by_definition(ys, rs, n_bins=10):
+    """ECE from its definition, not from the code: for each bin [k/n, (k+1)/n) (the last one
+    closed at 1.0), the texts whose prediction lies in it, weighted by their share of all texts,
+    times |observed unsafe rate - mean prediction|."""
+    total = 0.0
+    for k in range(n_bins):
+        members = [(y, r) for y, r in zip(ys, rs)
+                   if k / n_bins <= r < (k + 1) / n_bins or (k == n_bins - 1 and r == 1.0)]
+        if members:
+            rate = sum(y for y, _ in members) / len(members)
+            mean = sum(r for _, r in members) / len(members)
+            total += len(members) / len(ys) * abs(rate - mean)
+    return total
+
+
+def test_expected_calibration_error_matches_its_definition_on_random_data():
     rng = random.Random(11)
     ys = [rng.randint(0, 1) for _ in range(500)]
     rs = [rng.random() ** 2 for _ in ys] + [1.0, 0.0]
     ys += [1, 0]
-    y, p = np.array(ys), np.array(rs)
-    bins = np.minimum((p * 10).astype(int), 9)
-    ref = sum((bins == b).mean() * abs(y[bins == b].mean() - p[bins == b].mean())
-              for b in range(10) if (bins == b).any())
-    assert metrics.expected_calibration_error(ys, rs) == pytest.approx(ref, abs=1e-12)
-    # perfectly calibrated: in each bin, unsafe rate equals the prediction
-    assert metrics.expected_calibration_error([0, 0, 1, 1], [0.5, 0.5, 0.5, 0.5]) == 0.0
-    assert metrics.expected_calibration_error([1, 1], [0.0, 0.0]) == 1.0
+    assert metrics.expected_calibration_error(ys, rs) == pytest.approx(_ece_by_definition(ys, rs), abs=1e-12)
+    assert _ece_by_definition([0, 1, 0, 1, 0, 1, 0], [0.125, 0.125, 0.5, 0.5, 0.75, 0.9375, 1.0]) == 39 / 112
 
 
 @pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
