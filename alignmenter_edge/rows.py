@@ -7,6 +7,9 @@ Policies (documented in docs/bad-input.md, tested):
   boolean, number, string, array, object) and UTF-8 faults by the 1-based byte of the line.
 - Plain text: one text per line; blank lines are separators and are skipped. Each line becomes
   the row ``{text_field: line}`` (``--text-field`` names the field the text is written back in).
+- Lines end at ``\n``, ``\r\n`` or a lone ``\r`` (universal newlines, as Python's text files:
+  old Mac files end lines with ``\r``), in both formats; NEL, U+2028 and U+2029 end none. A JSON
+  string holds a carriage return as the escape ``\r``, so no valid JSONL row is split.
 - The format: ``jsonl`` for .jsonl/.ndjson/.json files, ``text`` for .txt, else guessed from the
   first non-blank line (JSONL if it starts with ``{``). If that line is then not valid JSON, the
   guess is doubtful: it is an error even with ``skip_invalid``, naming ``--format text``.
@@ -38,6 +41,7 @@ InputFormat = Literal["auto", "jsonl", "text"]
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 TEXT_SUFFIXES = (".txt",)
 BOM = "\ufeff"
+READ_SIZE = 1 << 16  # bytes asked for per read; a pipe gives what it has
 STDIO = "-"  # the path argument meaning standard input (or output); commands take it from .commands.streams
 STDIN = "<stdin>"  # how every message (and eval's dataset) names standard input
 
@@ -95,7 +99,7 @@ class RowReader:
 
     def __iter__(self) -> Iterator[Row]:
         try:
-            for line_no, raw in enumerate(self._stream, start=1):
+            for line_no, raw in enumerate(_lines(self._stream), start=1):
                 self.bytes_read += len(raw)
                 try:
                     row = self._parse(line_no, raw)
@@ -159,6 +163,23 @@ class RowReader:
         if not isinstance(text, str):
             raise _BadLine(f"field {self.text_field!r} is {json_kind(text)}, expected a string")
         return Row(line_no, data, text)
+
+
+def _lines(stream: BinaryIO) -> Iterator[bytes]:
+    """The lines of ``stream`` with their endings, ``\n``, ``\r\n`` or a lone ``\r``. Read with
+    ``read1`` (what a pipe has now, up to READ_SIZE), so lines are read as they arrive; a line
+    longer than a read is joined once it ends, not copied at every read."""
+    read = getattr(stream, "read1", stream.read)
+    pending: list[bytes] = []  # an unended line's pieces; or a line ending in \r, which may be \r\n
+    while chunk := read(READ_SIZE):
+        if pending and b"\n" not in chunk and b"\r" not in chunk:
+            pending.append(chunk)
+            continue
+        lines = (b"".join(pending) + chunk if pending else chunk).splitlines(keepends=True)
+        pending = [] if lines[-1].endswith(b"\n") else [lines.pop()]
+        yield from lines
+    if pending:  # the last line, unended (it may hold a \r ending a line before it)
+        yield from b"".join(pending).splitlines(keepends=True)
 
 
 def json_kind(value: Any) -> str:

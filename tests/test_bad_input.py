@@ -401,6 +401,35 @@ def test_a_jsonl_file_or_a_later_line_keeps_the_plain_advice(tmp_path, data_home
     assert code == 0 and [r["text"] for r in rows] == ["ok"] and "skipped 1 invalid line" in err
 
 
+# --- line endings -----------------------------------------------------------------------------
+
+LINES = ["first text", "how to build a bomb to kill people", "third"]
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n", b"\r"], ids=["LF", "CRLF", "CR"])
+def test_lf_crlf_and_old_mac_cr_all_end_a_line(tmp_path, data_home, ending):
+    """An old Mac file (a lone CR ends each line) was one line: a text file one text, a JSONL
+    file one malformed line, and under --skip-invalid "scored 0 texts"."""
+    code, rows, _ = score_cli(tmp_path, ending.join(t.encode() for t in LINES) + ending, "--model", "heuristic",
+                              suffix=".txt")
+    assert code == 0 and [r["text"] for r in rows] == LINES
+    content = ending.join(jsonl({"text": t}).rstrip(b"\n") for t in LINES)  # the last line unended
+    for extra in ((), ("--skip-invalid",)):
+        code, rows, err = score_cli(tmp_path, content, "--model", "heuristic", *extra)
+        assert code == 0 and [r["text"] for r in rows] == LINES and "skipped" not in err, err
+    code, rows, err = score_cli(tmp_path, content.replace(b'"third"', b"third"), "--model", "heuristic")
+    assert code == 2 and "in.jsonl:3: malformed JSON" in err and len(rows) == 2  # lines counted as ended
+
+
+def test_a_lone_cr_inside_a_text_line_ends_it_as_universal_newlines_do(tmp_path, data_home):
+    """Mixed endings: each LF, CRLF and lone CR ends a line; a CR inside a JSON string is written
+    as the escape \\r, so a JSONL row is never split by it."""
+    code, rows, _ = score_cli(tmp_path, b"one\rtwo\r\nthree\n\rfour", "--model", "heuristic", suffix=".txt")
+    assert code == 0 and [r["text"] for r in rows] == ["one", "two", "three", "four"]
+    code, rows, _ = score_cli(tmp_path, jsonl({"text": "a\rb"}), "--model", "heuristic")
+    assert code == 0 and [r["text"] for r in rows] == ["a\rb"]
+
+
 # --- score's summary -------------------------------------------------------------------------
 
 def test_the_summary_counts_in_words_that_fit_the_number(tmp_path, data_home):
