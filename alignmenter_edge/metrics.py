@@ -234,6 +234,10 @@ def calibration_bins(labels: Sequence[int | bool], risks: Sequence[float],
         if not 0.0 <= r <= 1.0:
             raise ValueError(f"risk {r!r} is outside [0, 1]; calibration needs probabilities.")
         b = min(int(r * n_bins), n_bins - 1)
+        if r < b / n_bins:  # r * n can round across an edge; the bounds decide, as the bins report them
+            b -= 1
+        elif b + 1 < n_bins and r >= (b + 1) / n_bins:
+            b += 1
         acc = sums.setdefault(b, [0, 0.0, 0])
         acc[0] += 1
         acc[1] += r

@@ -168,6 +168,19 @@ def test_expected_calibration_error_matches_its_definition_on_random_data():
     assert _ece_by_definition([0, 1, 0, 1, 0, 1, 0], [0.125, 0.125, 0.5, 0.5, 0.75, 0.9375, 1.0]) == 39 / 112
 
 
+@pytest.mark.parametrize("n_bins", [10, 49, 100])
+def test_a_prediction_at_a_bin_edge_is_in_the_bin_whose_bounds_hold_it(n_bins):
+    """The bin came from int(r * n), which can round across an edge: 0.8999999999999999 went to
+    [0.9, 1.0], and 0.57 (100 bins) to [0.56, 0.57)."""
+    for k in range(1, n_bins):
+        edge = k / n_bins
+        for r in (math.nextafter(edge, 0), edge, math.nextafter(edge, 1)):
+            [b] = metrics.calibration_bins([1], [r], n_bins)
+            assert b["low"] <= r < b["high"], (r, b)
+    assert metrics.calibration_bins([1], [math.nextafter(0.9, 0)])[0]["low"] == 0.8
+    assert metrics.calibration_bins([1], [0.57], 100)[0]["low"] == 0.57
+
+
 @pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
 def test_a_score_that_is_not_finite_is_refused_as_the_message_says(bad):
     """The check said "metrics need finite scores" but refused only NaN: inf ranked as a score."""
