@@ -113,17 +113,21 @@ def git_state(root: Path = ROOT) -> dict[str, Any]:
             "dirty_paths": paths[:20]}
 
 
+def _parent_args() -> list[str]:
+    try:
+        parent = Path(f"/proc/{os.getppid()}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return []
+    return [a.decode(errors="replace") for a in parent if a]
+
+
 def command_line(argv: Sequence[str] | None = None) -> str:
     """This run's command line as typed: the parent's when the parent is ``flock`` (so the lock
     shows), else ``python`` and sys.argv."""
     import shlex
 
     argv = list(sys.argv if argv is None else argv)
-    try:
-        parent = Path(f"/proc/{os.getppid()}/cmdline").read_bytes().split(b"\0")
-        parent_args = [a.decode(errors="replace") for a in parent if a]
-    except OSError:
-        parent_args = []
+    parent_args = _parent_args()
     if parent_args and Path(parent_args[0]).name == "flock":
         return shlex.join(parent_args)
     return shlex.join(["python", *argv])

@@ -63,6 +63,7 @@ def test_cpu_description_tells_cpu_generations_apart():
 def test_every_result_file_carries_commit_command_time_machine_and_note(tmp_path, monkeypatch):
     monkeypatch.setattr(common, "RESULTS", tmp_path)
     monkeypatch.setattr(sys, "argv", ["benchmarks/x.py", "--flag", "a b"])
+    monkeypatch.setattr(common, "_parent_args", lambda: ["bash"])
     common.write_report("r", {"machine": {"threads": 2}, "rows": [1]}, "| table |\n", note="quiet machine")
     common.write_result("j", {"rows": [2]})
     for name in ("r", "j"):
@@ -82,6 +83,14 @@ def test_every_result_file_carries_commit_command_time_machine_and_note(tmp_path
     markdown = (tmp_path / "r.md").read_text()
     assert markdown.startswith("| table |") and report["git"]["commit"][:12] in markdown
     assert "Note: quiet machine" in markdown
+
+
+def test_the_command_line_shows_the_flock_wrapper(monkeypatch):
+    lock = ["flock", "/tmp/alignmenter-bench.lock", "python", "benchmarks/x.py", "--note", "a b"]
+    monkeypatch.setattr(common, "_parent_args", lambda: lock)
+    assert common.command_line(["benchmarks/x.py"]) == "flock /tmp/alignmenter-bench.lock python benchmarks/x.py --note 'a b'"
+    monkeypatch.setattr(common, "_parent_args", lambda: [])
+    assert common.command_line(["benchmarks/x.py", "--n", "1"]) == "python benchmarks/x.py --n 1"
 
 
 def test_from_spawn_timer_includes_the_childs_start_and_stops_at_its_ready_line():
