@@ -292,6 +292,32 @@ def test_explain_shows_cancelled_request_cues_and_combination_evidence(data_home
     assert "child_safety: 7.25  (child porn* 4; +3.25 from a minor together with sexual or grooming terms)" in out
 
 
+MODEL_WANTED = "a tier name, an installed bundle's name or a bundle directory"
+
+
+@pytest.mark.parametrize("argv, argument, wanted", [
+    (["score", "", "--model", "heuristic"], "input", "a file, or - for standard input"),
+    (["score", "in.jsonl", "-o", ""], "-o/--output", "a file, or - for standard output"),
+    (["score", "in.jsonl", "--model", ""], "--model/-m", MODEL_WANTED),
+    (["eval", "", "--model", "heuristic"], "data", "a file, or - for standard input"),
+    (["eval", "in.jsonl", "--model", ""], "--model/-m", MODEL_WANTED),
+    (["eval", "in.jsonl", "--json", "", "--model", "heuristic"], "--json", "a file, or - for standard output"),
+    (["eval", "in.jsonl", "--plot", "", "--model", "heuristic"], "--plot", "a .png, .svg or .pdf file"),
+])
+def test_an_empty_file_or_model_argument_is_refused(tmp_path: Path, data_home: Path, capsys, monkeypatch,
+                                                    argv: list[str], argument: str, wanted: str) -> None:
+    """`--json ''` and `--plot ''` were taken for no option at all (no report, exit code 0),
+    `score ''` said ": No such file or directory" and `--model ''` "unknown model ''.  exists but
+    holds no manifest.json"."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.jsonl").write_text('{"text": "hello", "label": "safe"}\n', encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"alignmenter-edge {argv[0]}: error: argument {argument}: is empty; give {wanted}")
+
+
 @pytest.mark.parametrize("command", [*COMMANDS, "export roberta", "export constitutional"])
 def test_every_help_page_renders_as_written(command: str, capsys) -> None:
     """argparse %-formats help strings but not descriptions: a '%%' meant as an escape in a

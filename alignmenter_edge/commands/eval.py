@@ -9,7 +9,7 @@ import os
 import sys
 
 from ..rows import STDIN, shown_input, shown_name
-from .options import add_model_options, load_from_args, non_negative_int
+from .options import INPUT_WANTED, OUTPUT_WANTED, add_model_options, load_from_args, non_negative_int, not_empty
 from .streams import STDIO, check_writable, naming, open_input, open_output, refuse_same_file
 
 
@@ -21,12 +21,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "thresholds keeping FPR <= 0.5/1/5% with their TPR (each also as a --threshold "
                     "value for score and eval), expected calibration error and throughput. "
                     "Unsafe is the positive class; P(unsafe) = 1 - safety_score.")
-    parser.add_argument("data", help="labelled JSONL file, or - for standard input")
+    parser.add_argument("data", type=not_empty(INPUT_WANTED), help="labelled JSONL file, or - for standard input")
     add_model_options(parser)
-    parser.add_argument("--json", metavar="OUT", default=None,
+    parser.add_argument("--json", metavar="OUT", default=None, type=not_empty(OUTPUT_WANTED),
                         help="also write the full report as JSON to OUT (- for stdout, then the "
                              "table goes to stderr)")
-    parser.add_argument("--plot", metavar="FILE", default=None,
+    parser.add_argument("--plot", metavar="FILE", default=None, type=not_empty("a .png, .svg or .pdf file"),
                         help="write a ROC + reliability diagram to FILE: PNG, SVG or PDF by its extension "
                              "(.png, .svg, .pdf), PNG if it has none (needs alignmenter-edge[plot])")
     parser.add_argument("--errors", type=non_negative_int, default=0, metavar="N",

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, Callable
 
 from ..thresholds import THRESHOLD_RULE, parse_threshold
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """--model, --threads, --batch-size (the load_classifier arguments)."""
-    parser.add_argument("--model", "-m", default="auto",
+    parser.add_argument("--model", "-m", default="auto", type=not_empty(MODEL_WANTED),
                         help="tier name (auto, heuristic, lexicon, roberta-onnx, constitutional-gguf, "
                              "none), installed bundle name, or bundle directory (default: auto)")
     parser.add_argument("--threads", type=positive_int, default=None,
@@ -20,6 +20,21 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=threshold_value, default=None, metavar="T",
                         help="flag texts whose safety_score is below T, in (0, 1], instead of below "
                              "the model's own threshold (eval's FPR-bounded points give such a T)")
+
+
+MODEL_WANTED = "a tier name, an installed bundle's name or a bundle directory"
+INPUT_WANTED = "a file, or - for standard input"
+OUTPUT_WANTED = "a file, or - for standard output"
+
+
+def not_empty(wanted: str) -> Callable[[str], str]:
+    """argparse ``type=`` for an argument naming a file or model: an empty one is an error saying
+    what to give (``--json ''`` was taken for no option at all, ``score ''`` said ``: No such file``)."""
+    def named(value: str) -> str:
+        if not value:
+            raise argparse.ArgumentTypeError(f"is empty; give {wanted}")
+        return value
+    return named
 
 
 def load_from_args(args: argparse.Namespace) -> Any:

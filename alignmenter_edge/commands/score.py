@@ -12,7 +12,7 @@ from typing import Iterator
 from ..classifier import is_flagged
 from ..errors import InvalidInputError
 from ..rows import Row, RowReader, dump_row, guess_format
-from .options import add_model_options, load_from_args
+from .options import INPUT_WANTED, OUTPUT_WANTED, add_model_options, load_from_args, not_empty
 from .streams import STDIO, open_input, open_output, refuse_same_file
 
 
@@ -24,8 +24,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "model's own threshold, which `info BUNDLE` and the summary line show) and 'tier'. "
                     "Output is flushed every pool of batches, so an interrupted run leaves valid "
                     "JSONL: complete lines for the first N input rows, in order.")
-    parser.add_argument("input", help="input file, or - for standard input")
-    parser.add_argument("-o", "--output", default=STDIO, help="output JSONL file (default: stdout)")
+    parser.add_argument("input", type=not_empty(INPUT_WANTED), help="input file, or - for standard input")
+    parser.add_argument("-o", "--output", default=STDIO, type=not_empty(OUTPUT_WANTED),
+                        help="output JSONL file (default: stdout)")
     add_model_options(parser)
     parser.add_argument("--text-field", default="text",
                         help="JSON field holding the text; plain text lines are written back as rows with "
