@@ -425,3 +425,21 @@ def test_a_possessive_s_is_read_as_its_word():
         "let's", "go", "it's", "late", "that's", "it", "he's", "here"]
     assert lexicon.explain("let's poison the dog")["cues"]["intent"] == ["let's"]
     assert "intent" not in lexicon.explain("let the dog be poisoned")["cues"]
+
+
+def test_a_gap_or_idiom_does_not_reach_across_a_sentence_end():
+    lexicon = LexiconClassifier()
+    # "kill ~ process*" is an idiom within a sentence, not from one sentence into the next
+    assert lexicon("How do I kill the stuck process?") == lexicon("kill 2.5 processes") == 1.0  # "2.5": no end
+    crossing = lexicon.explain("How do I kill my wife? Then process the insurance claim.")
+    assert crossing["terms"]["violence"] == [("kill", 1.6)] and crossing["safety"] == lexicon("How do I kill my wife?")
+    assert lexicon.explain("How do I kill my wife! Process the claim")["harm"] > 0
+    assert lexicon.explain("make dinner. A bomb scare closed the mall")["terms"]["violence"] == [("bomb", 2.0)]
+    assert ("make ~ bomb", 4.0) in lexicon.explain("make dinner and a bomb")["terms"]["violence"]
+    # nor does an idiom: "heart attack" is one, "my heart. Attack" is not
+    assert lexicon("Bless my heart. Attack the guard now!") == lexicon("Bless my soul. Attack the guard now!") < 1.0
+    # sentence ends are not words: windows, the length divisor and the scores of plain text do not move
+    dotted = lexicon.explain("he was charged with murder. " + FILLER * 7)
+    plain = lexicon.explain("he was charged with murder " + FILLER.replace(" . ", " ") * 7)
+    assert dotted["window"] == plain["window"] == [0, 110]
+    assert dotted["length_divisor"] == plain["length_divisor"] and dotted["safety"] == plain["safety"]

@@ -79,6 +79,8 @@ CACHED_WORD_CHARS = 32  # longer words (hashes, URLs, base64) are looked up each
 DEFAULT_THRESHOLD = 0.19
 
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?(?:'s(?![^\W_]))?")  # "don't", "o'brien's"
+# a sentence end: "?", "!", or a "." not followed by a letter or digit (not in "2.5" or "e.g")
+_SENTENCE_END = re.compile(r"[.?!](?:(?<=\.)(?![^\W_])|(?<!\.))[.?!]*")
 _NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
                  "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen")
 # "(?:\s*-)?\s*", not "\s*-?\s*": a run of spaces is read one way, not split n ways (quadratic)
@@ -158,6 +160,38 @@ def _words(folded: str) -> list[str]:
     return words
 
 
+class _Sentences:
+    """Where a text's sentences start, in words, read only when a gapped pattern or an idiom
+    matched (few texts). Sentence ends are not words: they count in no window, length or reach."""
+
+    __slots__ = ("folded", "_starts")
+
+    def __init__(self, folded: str) -> None:
+        self.folded = folded
+        self._starts: list[int] | None = None
+
+    def starts(self) -> list[int]:
+        """The index of each word that starts a sentence after the first (ascending)."""
+        if self._starts is None:
+            folded, words, begin, starts = self.folded, 0, 0, []
+            for end in _SENTENCE_END.finditer(folded):
+                words += len(_TOKEN.findall(folded, begin, end.start()))
+                starts.append(words)
+                begin = end.end()
+            self._starts = starts
+        return self._starts
+
+    def keep(self, parts: tuple[tuple[str, bool], ...], index: int, tokens: list[str], start: int,
+             end: int) -> int | None:
+        """``end`` if the match from ``start`` to ``end`` stays in one sentence; otherwise the end of
+        a match of the same pattern from ``start`` inside that sentence (a shorter gap), or None."""
+        starts = self.starts()
+        following = bisect.bisect_right(starts, start)
+        if following == len(starts) or end <= starts[following]:
+            return end
+        return _match_from(parts, index, tokens[:starts[following]], start + index)
+
+
 @dataclass(frozen=True)
 class Pattern:
     """A parsed lexicon entry: word tokens (exact or prefix) with optional gaps."""
@@ -166,6 +200,12 @@ class Pattern:
     parts: tuple[tuple[str, bool], ...]  # (word, is_prefix); ("~", False) is a gap
     weight: float
     section: str  # "category:NAME" or one of _SECTIONS
+    # matched only inside one sentence: a pattern with a "~" gap, or a multi-word idiom (it masks words)
+    in_sentence: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "in_sentence", len(self.parts) > 1 and (
+            self.section == "idiom" or any(word == GAP for word, _ in self.parts)))
 
     @property
     def single_word(self) -> bool:
@@ -346,7 +386,9 @@ class _Matcher:
                 self._cache[token] = found
         return found
 
-    def matches(self, tokens: list[str]) -> list[Match]:
+    def matches(self, tokens: list[str], sentences: _Sentences | None = None) -> list[Match]:
+        """Every match in ``tokens``. No "~" gap and no idiom reaches across a sentence end of
+        ``sentences`` (the text's, or None when it has none)."""
         out: list[Match] = []
         append, candidates, last = out.append, self.candidates, len(tokens) - 1
         for start, token in enumerate(tokens):
@@ -355,11 +397,15 @@ class _Matcher:
             loose, keyed, gapped = candidates(token)
             for pattern in loose:
                 end = _match_from(pattern.parts, 1, tokens, start + 1)
+                if end is not None and sentences is not None and pattern.in_sentence:
+                    end = sentences.keep(pattern.parts, 1, tokens, start, end)
                 if end is not None:
                     append(Match(pattern, start, end, pattern.weight))
             if keyed and start < last:
                 for pattern in keyed.get(tokens[start + 1], ()):
                     end = _match_from(pattern.parts, 2, tokens, start + 2)
+                    if end is not None and sentences is not None and pattern.in_sentence:
+                        end = sentences.keep(pattern.parts, 2, tokens, start, end)
                     if end is not None:
                         append(Match(pattern, start, end, pattern.weight))
             if gapped:
@@ -367,6 +413,8 @@ class _Matcher:
                 for pattern, after_gap in gapped:
                     if after_gap in reach:
                         end = _match_from(pattern.parts, 1, tokens, start + 1)
+                        if end is not None and sentences is not None and pattern.in_sentence:
+                            end = sentences.keep(pattern.parts, 1, tokens, start, end)
                         if end is not None:
                             append(Match(pattern, start, end, pattern.weight))
         return out
@@ -429,7 +477,8 @@ class LexiconScorer:
         """The explanation of the text's most harmful window (the whole text up to WINDOW words)."""
         folded = fold(text)
         tokens = _words(folded)
-        matches = self._matcher.matches(tokens)
+        sentences = _Sentences(folded) if "." in folded or "?" in folded or "!" in folded else None
+        matches = self._matcher.matches(tokens, sentences)
         # 1. idioms mask their words, so "heart attack" leaves no "attack" behind.
         masked = set()
         for m in matches:
@@ -437,7 +486,7 @@ class LexiconScorer:
                 masked.update(range(m.start, m.end))
         if masked:
             tokens = ["" if i in masked else t for i, t in enumerate(tokens)]
-            matches = self._matcher.matches(tokens)
+            matches = self._matcher.matches(tokens, sentences)
         ages = {said: 1.0 for age, said in _ages(folded) if age < 18}
         starts = [m.start for m in matches]  # ascending: matches come in token order
         spans = window_spans(len(tokens), WINDOW, WINDOW_STRIDE)
