@@ -85,8 +85,9 @@ _NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight",
                  "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen")
 # "(?:\s*-)?\s*", not "\s*-?\s*": a run of spaces is read one way, not split n ways (quadratic)
 # A digit age says "old" (or yo, y/o, y-o, y.o): "5 years ago", "married 12 years" are no ages, nor
-# is the 5 of "2.5 years old"
-_AGE = re.compile(r"(?<!\d[.,])\b(\d{1,2})\s*(?:-\s*)?(?:(?:years?|yrs?)(?:\s*-)?\s*olds?|yo|y/o|y-o|y\.o)\b")
+# is the 5 of "2.5 years old". The leading "(?=\d)" lets re skip to digits (twice as fast).
+_AGE = re.compile(r"(?=\d)(?<!\d[.,])\b(\d{1,2})\s*(?:-\s*)?"
+                  r"(?:(?:years?|yrs?)(?:\s*-)?\s*olds?|yo|y/o|y-o|y\.o)\b")
 _YEARS_OLD = re.compile(r"years?(?:\s*-)?\s*olds?\b")  # starts with a literal: a fast scan
 _AGE_WORD_BEFORE = re.compile(r"\b(?<!ty )(?<!ty-)(" + "|".join(_NUMBER_WORDS[::-1]) + r")\s*-?\s*\Z")
 _AGE_VALUES = {word: value for value, word in enumerate(_NUMBER_WORDS, start=1)}
