@@ -443,3 +443,11 @@ def test_a_gap_or_idiom_does_not_reach_across_a_sentence_end():
     plain = lexicon.explain("he was charged with murder " + FILLER.replace(" . ", " ") * 7)
     assert dotted["window"] == plain["window"] == [0, 110]
     assert dotted["length_divisor"] == plain["length_divisor"] and dotted["safety"] == plain["safety"]
+
+
+def test_an_idiom_masks_its_own_words_not_the_words_in_its_gap():
+    lexicon = LexiconClassifier()
+    assert lexicon("shoot a music video") == lexicon("bomb the final exam") == 1.0
+    # "shoot ~ video*" blanks "shoot" and "video"; "nude" in the gap still counts
+    assert lexicon.explain("shoot the nude video")["terms"]["sexual"] == [("nude", 2.0)]
+

@@ -443,6 +443,26 @@ def _match_from(parts: tuple[tuple[str, bool], ...], index: int, tokens: list[st
     return None
 
 
+def _named_words(parts: tuple[tuple[str, bool], ...], tokens: list[str], position: int,
+                 index: int = 0) -> list[int] | None:
+    """The positions of the words (not the gaps) of the match of parts[index:] from ``position``
+    that :func:`_match_from` finds (the shortest gaps first), or None."""
+    if index == len(parts):
+        return []
+    part = parts[index]
+    if part[0] == GAP:
+        for skip in range(MAX_GAP + 1):
+            rest = _named_words(parts, tokens, position + skip, index + 1)
+            if rest is not None:
+                return rest
+        return None
+    if position < len(tokens) and _word_matches(part, tokens[position]):
+        rest = _named_words(parts, tokens, position + 1, index + 1)
+        if rest is not None:
+            return [position, *rest]
+    return None
+
+
 @dataclass
 class Explanation:
     """Why a text got its score: matched terms per category and the modifiers applied."""
@@ -480,11 +500,12 @@ class LexiconScorer:
         tokens = _words(folded)
         sentences = _Sentences(folded) if "." in folded or "?" in folded or "!" in folded else None
         matches = self._matcher.matches(tokens, sentences)
-        # 1. idioms mask their words, so "heart attack" leaves no "attack" behind.
+        # 1. idioms mask their own words, so "heart attack" leaves no "attack" behind; the words
+        # in a gap are not the idiom's ("shoot the nude video" keeps "nude").
         masked = set()
         for m in matches:
             if m.pattern.section == "idiom":
-                masked.update(range(m.start, m.end))
+                masked.update(_named_words(m.pattern.parts, tokens[:m.end], m.start) or ())
         if masked:
             tokens = ["" if i in masked else t for i, t in enumerate(tokens)]
             matches = self._matcher.matches(tokens, sentences)
