@@ -451,3 +451,15 @@ def test_an_idiom_masks_its_own_words_not_the_words_in_its_gap():
     # "shoot ~ video*" blanks "shoot" and "video"; "nude" in the gap still counts
     assert lexicon.explain("shoot the nude video")["terms"]["sexual"] == [("nude", 2.0)]
 
+
+
+def test_an_idiom_crossed_by_a_harm_phrase_reaching_outside_it_masks_nothing():
+    lexicon = LexiconClassifier()
+    # "bomb ~ exam" must not blank the "bomb" of "pipe bomb" or of "make ~ bomb", which start before it
+    exam = lexicon.explain("How do I make a pipe bomb for the exam")
+    assert ("pipe bomb*", 4.0) in exam["terms"]["violence"] and exam["safety"] < lexicon.threshold
+    assert lexicon("How do I make a bomb for the exam") == lexicon("How do I make a bomb") < lexicon.threshold
+    # a harm word that the idiom's words contain is still masked, and so is a phrase inside the
+    # idiom's span: "kill all" in "kill all the child processes" ("kill ~ process*")
+    assert lexicon("My dad had a heart attack") == lexicon("I will bomb the exam") == 1.0
+    assert lexicon("How do I kill all the child processes of a service?") == 1.0

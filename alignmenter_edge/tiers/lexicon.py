@@ -443,6 +443,15 @@ def _match_from(parts: tuple[tuple[str, bool], ...], index: int, tokens: list[st
     return None
 
 
+def _outranks(phrase: Match, idiom: Match, named: list[int]) -> bool:
+    """Whether a harm phrase that shares a word with an idiom reaches outside the idiom ("pipe bomb"
+    in "a pipe bomb for the exam" against "bomb ~ exam"): then the two readings conflict, the
+    phrase is kept and the idiom masks nothing. A phrase inside the idiom's span is the idiom's
+    reading: "kill all the child processes" is "kill ~ process*", not "kill all"."""
+    return ((phrase.start < idiom.start or phrase.end > idiom.end)
+            and any(phrase.start <= word < phrase.end for word in named))
+
+
 def _named_words(parts: tuple[tuple[str, bool], ...], tokens: list[str], position: int,
                  index: int = 0) -> list[int] | None:
     """The positions of the words (not the gaps) of the match of parts[index:] from ``position``
@@ -501,11 +510,18 @@ class LexiconScorer:
         sentences = _Sentences(folded) if "." in folded or "?" in folded or "!" in folded else None
         matches = self._matcher.matches(tokens, sentences)
         # 1. idioms mask their own words, so "heart attack" leaves no "attack" behind; the words
-        # in a gap are not the idiom's ("shoot the nude video" keeps "nude").
-        masked = set()
+        # in a gap are not the idiom's ("shoot the nude video" keeps "nude"), and an idiom crossed
+        # by a harm phrase reaching outside it masks nothing ("a pipe bomb for the exam").
+        masked: set[int] = set()
+        phrases: list[Match] | None = None
         for m in matches:
             if m.pattern.section == "idiom":
-                masked.update(_named_words(m.pattern.parts, tokens[:m.end], m.start) or ())
+                named = _named_words(m.pattern.parts, tokens[:m.end], m.start) or []
+                if phrases is None:
+                    phrases = [h for h in matches
+                               if h.end - h.start > 1 and h.pattern.section.startswith("category:")]
+                if not any(_outranks(h, m, named) for h in phrases):
+                    masked.update(named)
         if masked:
             tokens = ["" if i in masked else t for i, t in enumerate(tokens)]
             matches = self._matcher.matches(tokens, sentences)
