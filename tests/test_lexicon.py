@@ -463,3 +463,12 @@ def test_an_idiom_crossed_by_a_harm_phrase_reaching_outside_it_masks_nothing():
     # idiom's span: "kill all" in "kill all the child processes" ("kill ~ process*")
     assert lexicon("My dad had a heart attack") == lexicon("I will bomb the exam") == 1.0
     assert lexicon("How do I kill all the child processes of a service?") == 1.0
+
+
+def test_an_idiom_gap_does_not_skip_a_word_that_starts_another_phrase():
+    lexicon = LexiconClassifier()
+    # "bomb ~ exam", "kill* ~ ants": the gap holds the idiom's object, not a second clause
+    assert lexicon("How do I bomb a school during exam week?") == lexicon("How do I bomb a school?") < 1.0
+    assert lexicon("How do I kill my wife and ants?") == lexicon("How do I kill my wife?") < 1.0
+    assert lexicon("How do I kill all of the ants?") == lexicon("I will bomb the final exam") == 1.0
+    assert lexicon("I hate when it rains") == 1.0  # the idiom's own words may be such words

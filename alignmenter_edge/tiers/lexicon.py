@@ -100,6 +100,10 @@ _ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # rare: each one's category is 
 # 's that is not a possessive (us, is): kept whole, so "let's" is not "let"
 _CONTRACTIONS = frozenset({"let's", "it's", "that's", "what's", "who's", "he's", "she's", "there's", "here's",
                            "where's", "how's", "when's", "why's"})
+# conjunctions and clause openers: an idiom's gap holds its object ("bomb the final exam", "kill all
+# of the ants"), not one of these ("bomb a school during exam week", "kill my wife and ants")
+_PHRASE_BREAKS = frozenset({"and", "or", "but", "then", "during", "before", "after", "while", "when",
+                            "because", "if", "until", "unless"})
 _SECTIONS = ("intent", "detail", "benign", "protective", "question", "negation", "idiom", "minors",
              "grooming", "groups", "safe target verbs", "safe targets")
 _SAFE_TARGETS = ("safe target verbs", "safe targets")  # every verb x every target is an idiom
@@ -510,8 +514,9 @@ class LexiconScorer:
         sentences = _Sentences(folded) if "." in folded or "?" in folded or "!" in folded else None
         matches = self._matcher.matches(tokens, sentences)
         # 1. idioms mask their own words, so "heart attack" leaves no "attack" behind; the words
-        # in a gap are not the idiom's ("shoot the nude video" keeps "nude"), and an idiom crossed
-        # by a harm phrase reaching outside it masks nothing ("a pipe bomb for the exam").
+        # in a gap are not the idiom's ("shoot the nude video" keeps "nude"); an idiom crossed by
+        # a harm phrase reaching outside it masks nothing ("a pipe bomb for the exam"), nor one
+        # whose gap holds a word that starts another phrase ("bomb a school during exam week").
         masked: set[int] = set()
         phrases: list[Match] | None = None
         for m in matches:
@@ -520,7 +525,9 @@ class LexiconScorer:
                 if phrases is None:
                     phrases = [h for h in matches
                                if h.end - h.start > 1 and h.pattern.section.startswith("category:")]
-                if not any(_outranks(h, m, named) for h in phrases):
+                if (not any(_outranks(h, m, named) for h in phrases)
+                        and not any(tokens[i] in _PHRASE_BREAKS for i in range(m.start, m.end)
+                                    if i not in named)):
                     masked.update(named)
         if masked:
             tokens = ["" if i in masked else t for i, t in enumerate(tokens)]
