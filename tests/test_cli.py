@@ -303,6 +303,8 @@ MODEL_WANTED = "a tier name, an installed bundle's name or a bundle directory"
     (["eval", "in.jsonl", "--model", ""], "--model/-m", MODEL_WANTED),
     (["eval", "in.jsonl", "--json", "", "--model", "heuristic"], "--json", "a file, or - for standard output"),
     (["eval", "in.jsonl", "--plot", "", "--model", "heuristic"], "--plot", "a .png, .svg or .pdf file"),
+    (["info", ""], "bundle", "a bundle directory or an installed bundle's name, or no BUNDLE for the overview"),
+    (["install", ""], "bundle", "a bundle directory"),
 ])
 def test_an_empty_file_or_model_argument_is_refused(tmp_path: Path, data_home: Path, capsys, monkeypatch,
                                                     argv: list[str], argument: str, wanted: str) -> None:

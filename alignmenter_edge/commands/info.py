@@ -14,6 +14,7 @@ from ..bundle import is_bundle_dir, licence_summary, read_bundle
 from ..errors import UnknownModelError
 from ..registry import TIERS, available_tiers, bundle_path, name_read_as_tier, scan_installed
 from ..system import cpu_features, default_threads, usable_cpus
+from .options import not_empty
 from ..tiers.prefix_state import disk_usage
 
 RUNTIME_PACKAGES = ("onnxruntime", "tokenizers", "numpy", "llama-cpp-python", "pyyaml")
@@ -26,7 +27,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "CPU. With BUNDLE (a directory or an installed name): that bundle's manifest "
                     "summary (sources and licences, quantization, files, parity), after hashing "
                     "every file against it.")
-    parser.add_argument("bundle", nargs="?", help="a bundle directory or installed bundle name")
+    parser.add_argument("bundle", nargs="?", help="a bundle directory or installed bundle name",
+                        type=not_empty("a bundle directory or an installed bundle's name, or no BUNDLE "
+                                       "for the overview"))
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.set_defaults(func=run)
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..paths import HOME_ENV
+from .options import not_empty
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -14,7 +15,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Copy an exported bundle (e.g. from removable media) into the data directory's "
                     f"bundles/ (${HOME_ENV} overrides where that is). Every copied file is hashed "
                     "against the manifest before the bundle is moved into place.")
-    parser.add_argument("bundle", help="bundle directory (holds manifest.json)")
+    parser.add_argument("bundle", help="bundle directory (holds manifest.json)",
+                        type=not_empty("a bundle directory"))
     parser.add_argument("--name", help="name to install under (default: the directory's name)")
     parser.add_argument("--force", action="store_true", help="replace an installed bundle of that name")
     parser.set_defaults(func=run)
