@@ -132,6 +132,11 @@ class RowReader:
         if self._first_at is None:
             self._first_at = line_no
             if self.fmt == "auto":
+                if _opens_json_array(line):
+                    raise _BadLine(f"{_the_input(self.name)} looks like a JSON array (it opens with "
+                                   f"{line.strip()[:2]!r}), not JSONL or text lines",
+                                   "convert it to one JSON object per line, e.g. with jq -c '.[]', or "
+                                   "pass --format text if these are text lines", stops=True)
                 self.fmt = "jsonl" if line.lstrip().startswith("{") else "text"
                 self._guessed_at = line_no
         if self.fmt == "text":
@@ -163,6 +168,13 @@ class RowReader:
         if not isinstance(text, str):
             raise _BadLine(f"field {self.text_field!r} is {json_kind(text)}, expected a string")
         return Row(line_no, data, text)
+
+
+def _opens_json_array(line: str) -> bool:
+    """A guessed format's first line that opens a JSON array: ``[`` alone, or ``[`` then an object
+    or a string (``[{"text": ...``, ``["a", ...``). ``[INST] ...`` or ``[1/3] ...`` stay text."""
+    stripped = line.strip()
+    return stripped == "[" or (stripped.startswith("[") and stripped[1:].lstrip()[:1] in ("{", '"'))
 
 
 def _lines(stream: BinaryIO) -> Iterator[bytes]:

@@ -44,3 +44,24 @@ def test_any_split_into_reads_gives_the_lines_bytes_splitlines_gives():
         data = bytes(rng.choice(b"ab\r\n") for _ in range(rng.randrange(40)))
         for size in (1, 2, 3, 5):
             assert list(_lines(Trickle(data, size))) == data.splitlines(keepends=True), (data, size)
+
+
+@pytest.mark.parametrize("first", [b"[", b"  [  ", b'[{"text": "a"}, {"text": "b"}]', b'["a", "b"]', b'[ {'])
+def test_a_json_array_is_not_guessed_to_be_text_lines(first):
+    """Guessed as text, each line of a JSON array was scored as a text ('[', '{"text": ...},'), exit 0."""
+    reader = RowReader(io.BytesIO(b"\n" + first + b'\n{"text": "a"}\n]\n'), name="in.txt")
+    with pytest.raises(ValueError, match=r"in.txt:2: the file looks like a JSON array .* not JSONL or text "
+                                         r"lines; convert it to one JSON object per line, e\.g\. with jq "
+                                         r"-c '\.\[\]', or pass --format text if these are text lines"):
+        list(reader)
+
+
+@pytest.mark.parametrize("first", [b"[INST] hello", b"[1/3] part one", b"[] empty brackets", b"[citation needed]"])
+def test_text_that_opens_with_a_bracket_is_still_text(first):
+    reader = RowReader(io.BytesIO(first + b"\nsecond\n"), name="in.txt")
+    assert [row.text for row in reader] == [first.decode(), "second"]
+
+
+def test_format_text_reads_a_json_array_as_text_lines():
+    reader = RowReader(io.BytesIO(b'[\n{"text": "a"}\n]\n'), fmt="text", name="in.txt")
+    assert [row.text for row in reader] == ["[", '{"text": "a"}', "]"]
