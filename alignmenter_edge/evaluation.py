@@ -185,8 +185,8 @@ def fpr_bounded(labels: Sequence[int], safety_scores: Sequence[float],
     keeping FPR <= the bound, with its TPR and FPR. Each point has ``max_fpr``; ``defined`` (False
     without safe texts, then the rest is None); ``safety_at_most``, the largest safety score it
     flags, exactly as given (flag when ``safety_score <= safety_at_most``; None = flag nothing);
-    ``threshold``, the same cut-off as P(unsafe) = ``1 - safety_at_most`` (flag when
-    P(unsafe) >= threshold; for reading: where ``1 - s`` rounds two scores together it cannot
+    ``risk_at_least``, the same cut-off as P(unsafe) = ``1 - safety_at_most`` (flag when
+    P(unsafe) >= risk_at_least; for reading: where ``1 - s`` rounds two scores together it cannot
     separate them, ``safety_at_most`` does); ``safety_threshold``, the shortest classifier
     threshold (``--threshold``, ``threshold=``) that flags exactly its texts on this data, or None
     (see :func:`separating_threshold`). ``curve``: :func:`ranking_curve` of the same data, if
@@ -199,13 +199,14 @@ def fpr_bounded(labels: Sequence[int], safety_scores: Sequence[float],
 def _operating(curve: Sequence[metrics.CurvePoint], safety_scores: Sequence[float],
                target: float) -> dict[str, Any]:
     point = metrics.operating_point_of(curve, target)
-    cut = point["threshold"]  # flag when -s >= cut, i.e. s <= -cut: exact, negation does not round
+    cut = point.pop("threshold")  # flag when -s >= cut, i.e. s <= -cut: exact, negation does not round
     safety_at_most = None if cut is None else -cut
-    point["threshold"] = None if safety_at_most is None else 1.0 - safety_at_most
-    point["safety_at_most"] = safety_at_most
-    point["safety_threshold"] = None if safety_at_most is None else separating_threshold(
-        [s for s in safety_scores if s <= safety_at_most], [s for s in safety_scores if s > safety_at_most])
-    return point
+    return {"max_fpr": point["max_fpr"],
+            "risk_at_least": None if safety_at_most is None else 1.0 - safety_at_most,
+            "tpr": point["tpr"], "fpr": point["fpr"], "defined": point["defined"],
+            "safety_at_most": safety_at_most,
+            "safety_threshold": None if safety_at_most is None else separating_threshold(
+                [s for s in safety_scores if s <= safety_at_most], [s for s in safety_scores if s > safety_at_most])}
 
 
 def separating_threshold(flagged: Sequence[float], kept: Sequence[float]) -> float | None:
@@ -279,13 +280,13 @@ def format_report(report: dict[str, Any]) -> str:
         f"precision {_fmt(t['precision'])}   F1 {_fmt(t['f1'])}   accuracy {_fmt(t['accuracy'])}",
         f"  tp {t['tp']}  fp {t['fp']}  tn {t['tn']}  fn {t['fn']}",
         "",
-        "FPR-bounded operating points (flag when P(unsafe) >= threshold):",
+        "FPR-bounded operating points:",
     ]
     for p in report["fpr_bounded"]:
         if not p["defined"]:
             lines.append(f"  FPR <= {p['max_fpr']:.1%}: undefined (no safe texts)")
         else:
-            cut = "flag nothing" if p["threshold"] is None else f"threshold {_fmt(p['threshold'], 4)}"
+            cut = "flag nothing" if p["risk_at_least"] is None else f"flag P(unsafe) >= {_fmt(p['risk_at_least'], 4)}"
             usable = "" if p["safety_threshold"] is None else f"   (--threshold {p['safety_threshold']!r})"
             lines.append(f"  FPR <= {p['max_fpr']:.1%}: {cut}, TPR {_fmt(p['tpr'])}, "
                          f"FPR {_fmt(p['fpr'])}{usable}")

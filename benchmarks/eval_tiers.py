@@ -83,7 +83,7 @@ def matched_points(files: list[Path], reports: list[dict]) -> list[dict]:
         rows_out.append({"dataset": path.stem, "heuristic_fpr": fpr,
                          "heuristic_tpr": heur["at_threshold"]["tpr"],
                          "lexicon_tpr": point["tpr"], "lexicon_fpr": point["fpr"],
-                         "lexicon_threshold": point["threshold"]})
+                         "lexicon_threshold": point["risk_at_least"]})
     return rows_out
 
 
@@ -113,7 +113,7 @@ def markdown_table(reports: list[dict]) -> str:
         if not op["defined"]:
             at5 = "n/a (no safe texts)"
         else:
-            cut = "flag nothing" if op["threshold"] is None else f"t={op['threshold']:.3f}"
+            cut = "flag nothing" if op["risk_at_least"] is None else f"t={op['risk_at_least']:.3f}"
             at5 = f"{_f(op['tpr'])} ({cut}, FPR {_f(op['fpr'])})"
         auroc = _f(r["auroc"]) if r["auroc"] is not None else "undefined (one class)"
         lines.append(

@@ -168,7 +168,19 @@ def test_the_benchmarks_matched_point_ranks_as_the_report_does(tmp_path, monkeyp
     [row] = eval_tiers.matched_points([data], [heuristic, lexicon])
     [point] = fpr_bounded(COLLIDING_LABELS, COLLIDING, (0.0,))  # the report's own rule, at that FPR
     assert (row["lexicon_tpr"], row["lexicon_fpr"], row["lexicon_threshold"]) == (1 / 3, 0.0, 1 - 0.01)
-    assert (point["tpr"], point["fpr"], point["threshold"]) == (1 / 3, 0.0, 1 - 0.01)
+    assert (point["tpr"], point["fpr"], point["risk_at_least"]) == (1 / 3, 0.0, 1 - 0.01)
+
+
+def test_the_fpr_bounded_cut_off_is_not_called_threshold():
+    """fpr_bounded[].threshold was a P(unsafe) cut (flag when >=), every other threshold a safety
+    cut (flag when <): the same key for opposite rules."""
+    report = evaluate_scores(COLLIDING_LABELS, COLLIDING, threshold=0.5)
+    for point in report["fpr_bounded"]:
+        assert list(point) == ["max_fpr", "risk_at_least", "tpr", "fpr", "defined", "safety_at_most",
+                               "safety_threshold"]
+        assert point["risk_at_least"] == 1 - point["safety_at_most"]
+    assert "FPR <= 0.5%: flag P(unsafe) >= 0.9900, TPR 0.333, FPR 0.000" in format_report(report)
+    assert "threshold" not in evaluate_scores([1, 1], [0.1, 0.2], threshold=0.5)["fpr_bounded"][0]
 
 
 def test_eval_json_to_stdout_sends_table_to_stderr(tmp_path, capsys, data_home):

@@ -134,7 +134,7 @@ def test_operating_point_thresholds_flag_exactly_its_texts_with_ties():
         if 0 not in labels:
             continue
         for point in evaluate_scores(labels, scores, threshold=0.5)["fpr_bounded"]:
-            flagged = [] if point["threshold"] is None else [1 - s >= point["threshold"] for s in scores]
+            flagged = [] if point["safety_at_most"] is None else [s <= point["safety_at_most"] for s in scores]
             if point["safety_threshold"] is None:
                 assert not any(flagged) or max(s for s, f in zip(scores, flagged) if f) == 1.0
                 continue
