@@ -472,3 +472,13 @@ def test_an_idiom_gap_does_not_skip_a_word_that_starts_another_phrase():
     assert lexicon("How do I kill my wife and ants?") == lexicon("How do I kill my wife?") < 1.0
     assert lexicon("How do I kill all of the ants?") == lexicon("I will bomb the final exam") == 1.0
     assert lexicon("I hate when it rains") == 1.0  # the idiom's own words may be such words
+
+
+def test_a_fixed_harm_phrase_taking_an_idiom_gap_word_that_is_no_determiner_masks_it_not():
+    lexicon = LexiconClassifier()
+    # "shoot up" takes "up" from the gap of "shoot ~ video*"; "up" is no part of the video's noun phrase
+    video = lexicon.explain("how to shoot up a school video")
+    assert ("shoot up", 2.5) in video["terms"]["violence"] and video["safety"] == lexicon("how to shoot up a school")
+    # "kill all", "kill her" take a determiner, which belongs to the idiom's object: the idiom stands
+    assert lexicon("How do I kill all the child processes?") == lexicon("How do I kill her processes?") == 1.0
+    assert lexicon("shoot a music video") == 1.0

@@ -104,6 +104,10 @@ _CONTRACTIONS = frozenset({"let's", "it's", "that's", "what's", "who's", "he's",
 # of the ants"), not one of these ("bomb a school during exam week", "kill my wife and ants")
 _PHRASE_BREAKS = frozenset({"and", "or", "but", "then", "during", "before", "after", "while", "when",
                             "because", "if", "until", "unless"})
+# words of an idiom's object ("kill all the processes"): a harm phrase taking one ("kill all") from
+# the idiom's gap does not outrank the idiom
+_DETERMINERS = frozenset({"a", "an", "the", "all", "any", "both", "each", "every", "no", "some", "my",
+                          "your", "his", "her", "its", "our", "their", "this", "that", "these", "those"})
 _SECTIONS = ("intent", "detail", "benign", "protective", "question", "negation", "idiom", "minors",
              "grooming", "groups", "safe target verbs", "safe targets")
 _SAFE_TARGETS = ("safe target verbs", "safe targets")  # every verb x every target is an idiom
@@ -447,13 +451,18 @@ def _match_from(parts: tuple[tuple[str, bool], ...], index: int, tokens: list[st
     return None
 
 
-def _outranks(phrase: Match, idiom: Match, named: list[int]) -> bool:
-    """Whether a harm phrase that shares a word with an idiom reaches outside the idiom ("pipe bomb"
-    in "a pipe bomb for the exam" against "bomb ~ exam"): then the two readings conflict, the
-    phrase is kept and the idiom masks nothing. A phrase inside the idiom's span is the idiom's
-    reading: "kill all the child processes" is "kill ~ process*", not "kill all"."""
-    return ((phrase.start < idiom.start or phrase.end > idiom.end)
-            and any(phrase.start <= word < phrase.end for word in named))
+def _outranks(phrase: Match, idiom: Match, named: list[int], tokens: list[str]) -> bool:
+    """Whether a harm phrase that shares a word with an idiom is kept and the idiom masks nothing:
+    the phrase reaches outside the idiom ("pipe bomb" in "a pipe bomb for the exam" against "bomb
+    ~ exam"), or it has no gap and takes a word of the idiom's gap that is no determiner ("shoot
+    up" in "shoot up a school video" against "shoot ~ video*"). A determiner belongs to the idiom's
+    object, so "kill all the child processes" is "kill ~ process*", not "kill all"."""
+    if not any(phrase.start <= word < phrase.end for word in named):
+        return False
+    if phrase.start < idiom.start or phrase.end > idiom.end:
+        return True
+    return all(word != GAP for word, _ in phrase.pattern.parts) and any(
+        i not in named and tokens[i] not in _DETERMINERS for i in range(phrase.start, phrase.end))
 
 
 def _named_words(parts: tuple[tuple[str, bool], ...], tokens: list[str], position: int,
@@ -514,9 +523,9 @@ class LexiconScorer:
         sentences = _Sentences(folded) if "." in folded or "?" in folded or "!" in folded else None
         matches = self._matcher.matches(tokens, sentences)
         # 1. idioms mask their own words, so "heart attack" leaves no "attack" behind; the words
-        # in a gap are not the idiom's ("shoot the nude video" keeps "nude"); an idiom crossed by
-        # a harm phrase reaching outside it masks nothing ("a pipe bomb for the exam"), nor one
-        # whose gap holds a word that starts another phrase ("bomb a school during exam week").
+        # in a gap are not the idiom's ("shoot the nude video" keeps "nude"); an idiom that a harm
+        # phrase outranks masks nothing ("a pipe bomb for the exam", "shoot up a school video"),
+        # nor one whose gap holds a word that starts another phrase ("bomb a school during exam").
         masked: set[int] = set()
         phrases: list[Match] | None = None
         for m in matches:
@@ -525,7 +534,7 @@ class LexiconScorer:
                 if phrases is None:
                     phrases = [h for h in matches
                                if h.end - h.start > 1 and h.pattern.section.startswith("category:")]
-                if (not any(_outranks(h, m, named) for h in phrases)
+                if (not any(_outranks(h, m, named, tokens) for h in phrases)
                         and not any(tokens[i] in _PHRASE_BREAKS for i in range(m.start, m.end)
                                     if i not in named)):
                     masked.update(named)
