@@ -156,7 +156,7 @@ def test_lexicon_parse_errors_name_the_line(bad):
 
 
 @pytest.mark.parametrize("text", ["", "# only a comment\n", "[negation]\nnot never\n",
-                                  "[intent]\nhow do i 1\n[idiom]\nheart attack 1\n",
+                                  "[intent]\nhow do i 1\n[idiom]\nheart attack\n",
                                   "[category violence]\n"])
 def test_lexicon_without_harm_entries_is_refused(tmp_path, text):
     # It would score everything 1.0: a lexicon that cannot flag is a configuration error.
@@ -482,3 +482,12 @@ def test_a_fixed_harm_phrase_taking_an_idiom_gap_word_that_is_no_determiner_mask
     # "kill all", "kill her" take a determiner, which belongs to the idiom's object: the idiom stands
     assert lexicon("How do I kill all the child processes?") == lexicon("How do I kill her processes?") == 1.0
     assert lexicon("shoot a music video") == 1.0
+
+
+@pytest.mark.parametrize("section", ["idiom", "safe targets"])
+def test_an_unweighted_entry_with_a_weight_is_refused_not_read_as_a_word(section):
+    text = f"[category violence]\nattack 2\n[safe target verbs]\nkill*\n[{section}]\nheart attack 1\n"
+    with pytest.raises(AlignmenterEdgeError, match=rf"<lexicon>:6: \[{section}\] entries take no weight: "
+                                                    r"'heart attack 1' ends in 1; write 'heart attack'"):
+        parse_lexicon(text)
+    assert parse_lexicon("[category violence]\nkill 2\n[idiom]\nkill -9\n")  # a signed number is a word

@@ -271,7 +271,13 @@ def parse_lexicon(text: str, name: str = "<lexicon>") -> Lexicon:
             continue
         fields = line.split()
         weight = 1.0
-        if section not in _UNWEIGHTED:
+        if section in _UNWEIGHTED:
+            if len(fields) > 1 and _is_number(fields[-1]) and fields[-1][0] not in "+-":
+                raise AlignmenterEdgeError(
+                    f"{name}:{line_no}: [{section}] entries take no weight: {line!r} ends in {fields[-1]}; "
+                    f"write {' '.join(fields[:-1])!r} (a phrase that ends in a number is written with a '*' "
+                    f"after it: '{' '.join(fields)}*').")
+        else:
             try:
                 weight = float(fields[-1])
             except ValueError:
@@ -284,8 +290,6 @@ def parse_lexicon(text: str, name: str = "<lexicon>") -> Lexicon:
         if not parts or parts[0][0] == GAP or parts[-1][0] == GAP:
             raise AlignmenterEdgeError(f"{name}:{line_no}: empty pattern or gap at an end: {line!r}.")
         if section in _SAFE_TARGETS:
-            if _is_number(fields[-1]):
-                raise AlignmenterEdgeError(f"{name}:{line_no}: [{section}] entries take no weight: {line!r}.")
             safe_targets[section].append((" ".join(fields), parts))
             continue
         lexicon.add(Pattern(" ".join(fields), parts, weight, section))
