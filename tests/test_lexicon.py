@@ -155,7 +155,7 @@ def test_lexicon_parse_errors_name_the_line(bad):
         parse_lexicon(bad)
 
 
-@pytest.mark.parametrize("text", ["", "# only a comment\n", "[negation]\nnot never\n",
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "[negation]\nnot\nnever\n",
                                   "[intent]\nhow do i 1\n[idiom]\nheart attack\n",
                                   "[category violence]\n"])
 def test_lexicon_without_harm_entries_is_refused(tmp_path, text):
@@ -491,3 +491,11 @@ def test_an_unweighted_entry_with_a_weight_is_refused_not_read_as_a_word(section
                                                     r"'heart attack 1' ends in 1; write 'heart attack'"):
         parse_lexicon(text)
     assert parse_lexicon("[category violence]\nkill 2\n[idiom]\nkill -9\n")  # a signed number is a word
+
+
+@pytest.mark.parametrize("line", ["not never", "not 0.3", "no way", "-"])
+def test_a_negation_line_is_one_word(line):
+    # "no way" made both "no" and "way" negators; "not 0.3" made "0" and "3" negators
+    with pytest.raises(AlignmenterEdgeError, match=r"<lexicon>:4: \[negation\] takes one word per line"):
+        parse_lexicon(f"[category violence]\nkill 2\n[negation]\n{line}\n")
+    assert parse_lexicon("[category violence]\nkill 2\n[negation]\ndon't\nNEVER\n").negators == {"don't", "never"}

@@ -267,7 +267,12 @@ def parse_lexicon(text: str, name: str = "<lexicon>") -> Lexicon:
         if section is None:
             raise AlignmenterEdgeError(f"{name}:{line_no}: entry before any [section].")
         if section == "negation":
-            negators.update(tokenize(line))
+            words = tokenize(line)
+            if len(words) != 1 or len(line.split()) != 1:
+                raise AlignmenterEdgeError(
+                    f"{name}:{line_no}: [negation] takes one word per line and no weight, got {line!r}; "
+                    "write each negator on its own line ('not', 'never').")
+            negators.update(words)
             continue
         fields = line.split()
         weight = 1.0
