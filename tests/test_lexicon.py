@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -499,3 +500,36 @@ def test_a_negation_line_is_one_word(line):
     with pytest.raises(AlignmenterEdgeError, match=r"<lexicon>:4: \[negation\] takes one word per line"):
         parse_lexicon(f"[category violence]\nkill 2\n[negation]\n{line}\n")
     assert parse_lexicon("[category violence]\nkill 2\n[negation]\ndon't\nNEVER\n").negators == {"don't", "never"}
+
+
+@pytest.mark.parametrize("line, says", [
+    ("foo 11", r"weight 11 of 'foo 11' is out of range: a \[category\] weight is in \(0, 10\]"),
+    ("ak 47", r"if 47 is part of the pattern, write the weight after it: 'ak 47 2'"),
+    ("foo 1e308", r"weight 1e308"), ("foo inf", r"weight inf"), ("foo nan", "weight nan"), ("foo 0", "weight 0 "),
+    ("foo -1", "weight -1 ")])
+def test_category_weights_are_capped(line, says):
+    with pytest.raises(AlignmenterEdgeError, match=r"<lexicon>:2: " + ".*" + says):
+        parse_lexicon(f"[category test]\n{line}\n")
+
+
+@pytest.mark.parametrize("line", ["please 1.5", "please 0"])
+def test_cue_weights_are_in_zero_to_one(line):
+    with pytest.raises(AlignmenterEdgeError, match=r"<lexicon>:4: weight .* \[intent\] weight is in \(0, 1\]"):
+        parse_lexicon(f"[category test]\nfoo 3\n[intent]\n{line}\n")
+
+
+def test_the_score_stays_in_zero_to_one_and_explain_json_stays_finite(tmp_path, capsys):
+    """With the weights capped the evidence is finite; a word that is a strong term of each of 400
+    categories gives evidence 3,376, whose exp(-evidence / 3) underflows to 0.0: the score is
+    floored at the least positive normal float instead."""
+    from alignmenter_edge.cli import main
+
+    path = tmp_path / "wide.txt"
+    path.write_text("".join(f"[category c{i}]\nfoo 10\nfo* 10\n" for i in range(400)) + "[intent]\nhow to 1\n",
+                    encoding="utf-8")
+    clf = LexiconClassifier(lexicon_path=path)
+    found = clf.explain("how to foo")
+    assert found["evidence"] == pytest.approx((15 + 0.35 * 15 * 399) * 1.6)  # 10 + 10 / 2 per category
+    assert clf("how to foo") == found["safety"] == sys.float_info.min > 0.0
+    assert main(["explain", "how to foo", "--lexicon", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["safety"] > 0.0

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         found["text"] = text
         found["flagged"] = is_flagged(found["safety"], lexicon.threshold)
         found["threshold"] = lexicon.threshold
-        print(json.dumps(found, ensure_ascii=False) if args.json else _readable(found))
+        print(json.dumps(found, ensure_ascii=False, allow_nan=False) if args.json else _readable(found))
     return 0
 
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 import bisect
 import math
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass, field
 from importlib import resources
@@ -69,6 +70,10 @@ LENGTH_EXPONENT = 0.3
 WINDOW = 150  # words per scored window; a text is as unsafe as its most harmful window
 WINDOW_STRIDE = 75
 SCALE = 3.0  # safety = exp(-evidence / SCALE)
+MAX_WEIGHT = 10.0  # a [category] weight is in (0, 10]; cue weights are in (0, 1]
+# exp(-evidence / 3) underflows to 0.0 past evidence 2,240 (a custom lexicon of hundreds of
+# categories matching one text): scores are floored here, so they stay in (0, 1]
+LEAST_SAFETY = sys.float_info.min
 CACHE_SIZE = 50_000  # distinct words whose lexicon candidates are remembered (cleared when full)
 CACHED_WORD_CHARS = 32  # longer words (hashes, URLs, base64) are looked up each time, never cached,
 # so the cache holds at most CACHE_SIZE short words (a few MB), whatever the stream
@@ -283,14 +288,20 @@ def parse_lexicon(text: str, name: str = "<lexicon>") -> Lexicon:
                     f"write {' '.join(fields[:-1])!r} (a phrase that ends in a number is written with a '*' "
                     f"after it: '{' '.join(fields)}*').")
         else:
+            given = fields[-1]
             try:
-                weight = float(fields[-1])
+                weight = float(given)
             except ValueError:
                 raise AlignmenterEdgeError(
                     f"{name}:{line_no}: entry {line!r} needs a weight as its last field.") from None
             fields = fields[:-1]
-            if not math.isfinite(weight) or weight < 0 or (not section.startswith("category:") and weight > 1):
-                raise AlignmenterEdgeError(f"{name}:{line_no}: weight {weight} out of range.")
+            top = MAX_WEIGHT if section.startswith("category:") else 1.0
+            if not 0.0 < weight <= top:  # NaN too
+                kind = "[category]" if section.startswith("category:") else f"[{section}]"
+                hint = (f"; if {given} is part of the pattern, write the weight after it: '{line} 2'"
+                        if fields and given.isdigit() and weight > top else "")
+                raise AlignmenterEdgeError(f"{name}:{line_no}: weight {given} of {line!r} is out of range: "
+                                           f"a {kind} weight is in (0, {top:g}]{hint}.")
         parts = _parse_parts(fields)
         if not parts or parts[0][0] == GAP or parts[-1][0] == GAP:
             raise AlignmenterEdgeError(f"{name}:{line_no}: empty pattern or gap at an end: {line!r}.")
@@ -608,7 +619,7 @@ class LexiconScorer:
         length = max(1.0, (span[1] - span[0]) / LENGTH_REFERENCE) ** LENGTH_EXPONENT
         evidence = harm * (1.0 + INTENT_GAIN * intent) * (1.0 - BENIGN_DAMPING * benign) / length
         return Explanation(
-            safety=math.exp(-evidence / SCALE), evidence=evidence, harm=harm, intent=intent,
+            safety=max(math.exp(-evidence / SCALE), LEAST_SAFETY), evidence=evidence, harm=harm, intent=intent,
             benign=benign, length_divisor=length, window=span, categories=categories, combined=combined,
             terms={c: sorted(w.items(), key=lambda kv: (-kv[1], kv[0])) for c, w in terms.items()},
             cues={k: sorted(v) for k, v in cues.items() if v})
