@@ -533,3 +533,15 @@ def test_the_score_stays_in_zero_to_one_and_explain_json_stays_finite(tmp_path, 
     assert clf("how to foo") == found["safety"] == sys.float_info.min > 0.0
     assert main(["explain", "how to foo", "--lexicon", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["safety"] > 0.0
+
+
+@pytest.mark.parametrize("line, says", [
+    ("mur*der 2", r"'\*' ends a word \('murder\*'\); 'mur\*der' has it inside"),
+    ("*bomb 2", r"'\*bomb' has it inside"), ("* 2", r"'\*' has it alone"),
+    ("make~bomb 2", r"'~' is a word of its own \('make ~ bomb'\); 'make~bomb' has it inside"),
+    ("make ~~ bomb 2", r"'~~' has it inside")])
+def test_a_wildcard_or_gap_inside_a_word_is_refused_not_dropped(line, says):
+    # "mur*der" was read as the phrase "mur der", "make~bomb" as "make bomb"
+    with pytest.raises(AlignmenterEdgeError, match=r"<lexicon>:2: .*" + says):
+        parse_lexicon(f"[category violence]\n{line}\n")
+    assert parse_lexicon("[category violence]\nself-harm* 2\nmake ~ bomb 2\n")

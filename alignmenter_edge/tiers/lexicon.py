@@ -302,7 +302,7 @@ def parse_lexicon(text: str, name: str = "<lexicon>") -> Lexicon:
                         if fields and given.isdigit() and weight > top else "")
                 raise AlignmenterEdgeError(f"{name}:{line_no}: weight {given} of {line!r} is out of range: "
                                            f"a {kind} weight is in (0, {top:g}]{hint}.")
-        parts = _parse_parts(fields)
+        parts = _parse_parts(fields, f"{name}:{line_no}")
         if not parts or parts[0][0] == GAP or parts[-1][0] == GAP:
             raise AlignmenterEdgeError(f"{name}:{line_no}: empty pattern or gap at an end: {line!r}.")
         if section in _SAFE_TARGETS:
@@ -335,12 +335,18 @@ def _is_number(field: str) -> bool:
     return True
 
 
-def _parse_parts(fields: list[str]) -> tuple[tuple[str, bool], ...]:
+def _parse_parts(fields: list[str], where: str = "<lexicon>") -> tuple[tuple[str, bool], ...]:
     parts: list[tuple[str, bool]] = []
     for word in fields:
         if word == GAP:
             parts.append((GAP, False))
             continue
+        if GAP in word:
+            raise AlignmenterEdgeError(f"{where}: '{GAP}' is a word of its own ('make {GAP} bomb'); {word!r} "
+                                       "has it inside.")
+        if "*" in word[:-1] or word == "*":
+            raise AlignmenterEdgeError(f"{where}: '*' ends a word ('murder*'); {word!r} has it "
+                                       f"{'alone' if not word.strip('*') else 'inside'}.")
         is_prefix = word.endswith("*")
         tokens = tokenize(word.rstrip("*"))
         parts.extend((t, False) for t in tokens[:-1])
