@@ -372,10 +372,12 @@ def load_lexicon(path: str | Path | None = None) -> Lexicon:
 
 @dataclass(frozen=True)
 class Match:
+    """Where a pattern matched: tokens [start, end). Its weight is the pattern's; negation is
+    applied when a window is scored."""
+
     pattern: Pattern
     start: int
     end: int  # exclusive token index
-    weight: float  # after negation
 
 
 # (patterns to try, patterns keyed by the exact second word, gapped patterns with the exact word
@@ -435,14 +437,14 @@ class _Matcher:
                 if end is not None and sentences is not None and pattern.in_sentence:
                     end = sentences.keep(pattern.parts, 1, tokens, start, end)
                 if end is not None:
-                    append(Match(pattern, start, end, pattern.weight))
+                    append(Match(pattern, start, end))
             if keyed and start < last:
                 for pattern in keyed.get(tokens[start + 1], ()):
                     end = _match_from(pattern.parts, 2, tokens, start + 2)
                     if end is not None and sentences is not None and pattern.in_sentence:
                         end = sentences.keep(pattern.parts, 2, tokens, start, end)
                     if end is not None:
-                        append(Match(pattern, start, end, pattern.weight))
+                        append(Match(pattern, start, end))
             if gapped:
                 reach = tokens[start + 1:start + 2 + MAX_GAP]
                 for pattern, after_gap in gapped:
@@ -451,7 +453,7 @@ class _Matcher:
                         if end is not None and sentences is not None and pattern.in_sentence:
                             end = sentences.keep(pattern.parts, 1, tokens, start, end)
                         if end is not None:
-                            append(Match(pattern, start, end, pattern.weight))
+                            append(Match(pattern, start, end))
         return out
 
 
@@ -587,10 +589,10 @@ class LexiconScorer:
             section = m.pattern.section
             if (protective_starts and section == "intent"
                     and not protective_starts.isdisjoint(range(m.end, m.end + PROTECTIVE_REACH + 1))):
-                cues["cancelled_intent"][m.pattern.source] = m.weight
+                cues["cancelled_intent"][m.pattern.source] = m.pattern.weight
                 continue  # "how to report", "ways to recognise": a request for the protective act
             if section.startswith("category:"):
-                weight = m.weight
+                weight = m.pattern.weight
                 if m.pattern.single_word and any(
                         t in negators for t in tokens[max(0, m.start - NEGATION_WINDOW):m.start]):
                     weight *= NEGATED_FACTOR
@@ -598,7 +600,7 @@ class LexiconScorer:
                 bucket[m.pattern.source] = max(bucket.get(m.pattern.source, 0.0), weight)
             elif section in cues:
                 bucket = cues[section]
-                bucket[m.pattern.source] = max(bucket.get(m.pattern.source, 0.0), m.weight)
+                bucket[m.pattern.source] = max(bucket.get(m.pattern.source, 0.0), m.pattern.weight)
         categories = {name: _decayed(weights.values()) for name, weights in terms.items()}
         combined: dict[str, float] = {}  # evidence added by the minor and protected-group combinations
         minors = max(cues["minors"].values(), default=0.0)
