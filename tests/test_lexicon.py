@@ -545,3 +545,13 @@ def test_a_wildcard_or_gap_inside_a_word_is_refused_not_dropped(line, says):
     with pytest.raises(AlignmenterEdgeError, match=r"<lexicon>:2: .*" + says):
         parse_lexicon(f"[category violence]\n{line}\n")
     assert parse_lexicon("[category violence]\nself-harm* 2\nmake ~ bomb 2\n")
+
+
+def test_the_version_in_model_ids_is_the_bundled_files():
+    from importlib import resources
+
+    from alignmenter_edge.tiers.lexicon import LEXICON_VERSION
+
+    header = resources.files("alignmenter_edge").joinpath("data", "lexicon.txt").read_text("utf-8").splitlines()[0]
+    assert header.startswith(f"# alignmenter-edge safety lexicon, version {LEXICON_VERSION} (")
+    assert LexiconClassifier.model_id == "alignmenter-edge-lexicon-10"  # version 10: scores differ from 9

@@ -48,7 +48,7 @@ from ..classifier import Classifier
 from ..errors import AlignmenterEdgeError, InvalidInputError
 from ..windows import window_spans
 
-LEXICON_VERSION = 9  # bumped whenever entries or scoring change, so model ids tell scores apart
+LEXICON_VERSION = 10  # bumped whenever entries or scoring change, so model ids tell scores apart
 DEFAULT_LEXICON = "lexicon.txt"
 GAP = "~"
 MAX_GAP = 3  # words a "~" may skip
