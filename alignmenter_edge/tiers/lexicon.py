@@ -2,12 +2,15 @@
 
 Stronger than alignmenter's six-word heuristic while keeping its zero-dependency promise:
 
-- **whole words**, not substrings ("whatever" does not contain the word "hate");
+- **whole words**, not substrings ("whatever" does not contain the word "hate"), **folded**:
+  case, accents, fullwidth and other look-alike forms, invisible characters and a possessive "'s"
+  do not change a word ("ｂｏｍｂ's" is "bomb");
 - about 780 hand-written weighted entries in 14 harm categories (violence, criminal, CBRN, drugs,
   cyber, self-harm, hate, harassment, sexual, child safety, disinformation, privacy, extremism,
   dangerous acts) and about 540 cue, idiom and group entries, including multi-word phrases and
   gapped patterns ("make ~ bomb" matches "make a pipe bomb");
-- **idioms** that neutralise harmless uses ("heart attack", "kill the process", "photo shoot");
+- **idioms** that neutralise harmless uses ("heart attack", "kill the process", "photo shoot"),
+  within one sentence, unless a harm phrase outranks them ("a pipe bomb for the exam");
 - **negation**: a single-word term up to three words after "not", "never", "stop", "against"...
   counts 30 %;
 - **intent** cues ("how do I", "step-by-step", "without getting caught") amplify harm evidence,
