@@ -36,3 +36,21 @@ def test_token_windows_are_the_window_spans(count, size, stride):
     assert token_windows(ids, size, stride) == [ids[begin:stop] for begin, stop in spans]
     assert spans[0][0] == 0 and spans[-1][1] == count
     assert all(b2 - b1 <= stride for (b1, _), (b2, _) in zip(spans, spans[1:]))
+
+
+@pytest.mark.parametrize("fixture", ["tiny_roberta_bundle", "tiny_constitutional_bundle"])
+def test_the_model_tiers_refuse_a_stride_of_zero(request, fixture):
+    """``window_stride or default`` (RoBERTa) and ``not window_stride`` (constitutional: then the
+    manifest's stride) read 0 as no stride at all."""
+    from alignmenter_edge import load_classifier
+
+    bundle = request.getfixturevalue(fixture)
+    with pytest.raises(ValueError, match="window stride 0 does not fit a window of"):
+        load_classifier(bundle, window_stride=0)
+
+
+def test_the_constitutional_tier_refuses_max_input_tokens_of_zero(tiny_constitutional_bundle):
+    from alignmenter_edge import load_classifier
+
+    with pytest.raises(ValueError, match="max_input_tokens must be a positive integer, got 0"):
+        load_classifier(tiny_constitutional_bundle, max_input_tokens=0)

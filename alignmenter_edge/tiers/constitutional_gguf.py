@@ -297,8 +297,12 @@ class ConstitutionalGGUFClassifier(BundleClassifier):
         prompt = manifest.prompt or {}
         if "template" not in prompt or "constitution" not in prompt:
             raise BundleError(f"{bundle.path}: the manifest has no prompt template/constitution.")
-        max_input_tokens = max_input_tokens or manifest.max_input_tokens
-        if not window_stride and manifest.extra.get("window_stride") is not None:
+        if max_input_tokens is None:
+            max_input_tokens = manifest.max_input_tokens
+        elif isinstance(max_input_tokens, bool) or not isinstance(max_input_tokens, int) or max_input_tokens < 1:
+            raise ValueError(f"max_input_tokens must be a positive integer, got {max_input_tokens!r} "
+                             f"(the bundle's is {manifest.max_input_tokens}).")
+        if window_stride is None and manifest.extra.get("window_stride") is not None:
             window_stride = manifest.extra["window_stride"]
             try:  # the manifest's stride must fit its window: a bad bundle, not a bad argument
                 check_window(max_input_tokens, window_stride)

@@ -76,7 +76,8 @@ class RobertaEngine:
         self.window_size = self.max_input_tokens - len(self.prefix_ids) - len(self.suffix_ids)
         if self.window_size < 1:
             raise BundleError(f"max_input_tokens {max_input_tokens} leaves no room for text.")
-        self.window_stride = check_window(self.window_size, window_stride or max(1, self.window_size // 2))
+        self.window_stride = check_window(self.window_size, max(1, self.window_size // 2) if window_stride is None
+                                          else window_stride)
         self.max_batch_tokens = max(int(max_batch_tokens), self.max_input_tokens)
         self.threads = threads or default_threads()
         if parallel_runs is not None and (not isinstance(parallel_runs, int) or parallel_runs < 1):
