@@ -91,7 +91,26 @@ def machine() -> dict[str, Any]:
         load = None
     return {"cpu": cpu_model() or platform.machine(), "cpu_info": cpu_info(), "cpu_features": cpu_features(),
             "usable_cpus": usable_cpus(), "physical_cores": physical_cores(),
-            "python": platform.python_version(), "platform": platform.platform(), "load_average": load}
+            "python": platform.python_version(), "platform": platform.platform(), "load_average": load,
+            "packages": package_versions()}
+
+
+MEASURED_PACKAGES = ("alignmenter-edge", "onnxruntime", "tokenizers", "numpy", "llama-cpp-python", "torch",
+                     "transformers", "alignmenter")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages the numbers depend on (None: not installed); an import
+    or a kernel can change speed between versions."""
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {}
+    for name in MEASURED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
 
 
 def git_state(root: Path = ROOT) -> dict[str, Any]:

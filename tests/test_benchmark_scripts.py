@@ -77,6 +77,9 @@ def test_every_result_file_carries_commit_command_time_machine_and_note(tmp_path
         assert {"model_name", "family", "model", "flags"} <= set(cpu)
         assert {"avx512_vnni", "amx_int8"} <= set(cpu["flags"])
         assert "load_average" in payload["machine"] and "python" in payload["machine"]
+        packages = payload["machine"]["packages"]
+        assert packages["alignmenter-edge"] == __import__("alignmenter_edge").__version__
+        assert set(packages) >= {"onnxruntime", "tokenizers", "numpy", "llama-cpp-python"}
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["machine"]["threads"] == 2 and report["rows"] == [1] and report["note"] == "quiet machine"
     assert json.loads((tmp_path / "j.json").read_text())["note"] is None
