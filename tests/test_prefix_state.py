@@ -345,7 +345,7 @@ def test_temp_files_of_a_killed_save_are_swept_but_a_running_save_is_left_alone(
 
     directory = tmp_path / "states"
     directory.mkdir()
-    stale, running = directory / "a.state.111.tmp", directory / "b.state.222.tmp"
+    stale, running = directory / ("a" * 64 + ".state.111.tmp"), directory / ("b" * 64 + ".json.222.tmp")
     for temp in (stale, running):
         temp.write_bytes(b"partial")
     old = time.time() - STALE_TEMP_SECONDS - 60
@@ -353,4 +353,44 @@ def test_temp_files_of_a_killed_save_are_swept_but_a_running_save_is_left_alone(
     assert PrefixStateCache(directory).save(_FakeSession(), "c" * 64, [1, 2], lambda: [0.5, 1.5]) is True
     assert not stale.exists() and running.exists()
     assert sorted(p.name for p in directory.iterdir()) == sorted(
-        ["b.state.222.tmp", "c" * 64 + ".json", "c" * 64 + ".state"])
+        ["b" * 64 + ".json.222.tmp", "c" * 64 + ".json", "c" * 64 + ".state"])
+
+
+def test_eviction_in_a_shared_directory_removes_only_this_caches_own_entries(tmp_path):
+    """prefix_state_cache=<a directory> that holds other files: eviction and the temp-file sweep
+    touch only this cache's own pairs (64 hex digits, a record of this format), never e.g. a
+    project's package.json or a stale foo.tmp of its own."""
+    from alignmenter_edge.tiers.prefix_state import FORMAT, STALE_TEMP_SECONDS
+
+    directory = tmp_path / "my-project"
+    directory.mkdir()
+    old = time.time() - STALE_TEMP_SECONDS - 60
+    foreign = {"package.json": '{"name": "x"}', "data.json": "[1, 2]", "notes.state": "mine",
+               "package.state": "beside package.json", "build.tmp": "mine too",
+               "f" * 64 + ".json": '{"format": "someone else\'s"}', "f" * 64 + ".state": "theirs"}
+    for name, text in foreign.items():
+        (directory / name).write_text(text)
+        os.utime(directory / name, (old, old))
+    own_old = ["a" * 64, "b" * 64]
+    for age, key in enumerate(own_old):  # two older states of this cache: one must go
+        (directory / f"{key}.state").write_bytes(b"state")
+        (directory / f"{key}.json").write_text(json.dumps({"format": FORMAT, "key": key}))
+        for suffix in (".state", ".json"):
+            os.utime(directory / f"{key}{suffix}", (old - age, old - age))
+    assert PrefixStateCache(directory).save(_FakeSession(), "c" * 64, [1, 2], lambda: [0.5, 1.5]) is True
+    left = set(_entries(directory))
+    assert set(foreign) <= left, sorted(set(foreign) - left)
+    assert {"c" * 64 + ".json", "c" * 64 + ".state", "a" * 64 + ".json", "a" * 64 + ".state"} <= left
+    assert not {"b" * 64 + ".json", "b" * 64 + ".state"} & left  # the least recently used own pair
+
+
+@pytest.mark.parametrize("value", ["", b""])
+def test_an_empty_prefix_state_cache_path_is_refused_not_the_current_directory(
+        tiny_constitutional_bundle, tmp_path, monkeypatch, value):
+    require("llama_cpp")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    with pytest.raises(ValueError, match="prefix_state_cache"):
+        _load(tiny_constitutional_bundle, prefix_state_cache=value)
+    assert list(cwd.iterdir()) == []

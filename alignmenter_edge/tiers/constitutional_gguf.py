@@ -312,6 +312,12 @@ class ConstitutionalGGUFClassifier(BundleClassifier):
         self.constitution_overridden = constitution is not None
         self._lock = threading.Lock()
         state_cache = None
+        if prefix_state_cache is not True and prefix_state_cache is not False and (
+                not isinstance(prefix_state_cache, (str, os.PathLike))
+                or not isinstance(os.fspath(prefix_state_cache), str) or not os.fspath(prefix_state_cache)):
+            raise ValueError(f"prefix_state_cache must be True (the data home's cache), False (none) "
+                             f"or a directory path, got {prefix_state_cache!r}; an empty path would "
+                             "mean the current directory.")
         if prefix_cache and prefix_state_cache is not False:
             directory = default_directory() if prefix_state_cache is True else Path(prefix_state_cache)
             state_cache = PrefixStateCache(directory, verify=bundle.verify)  # "full" hashes it too

@@ -34,7 +34,9 @@ verify=...)``):
 Anything else is a miss: the prefix is evaluated as without a cache and the entry is rewritten.
 A cache that cannot be written (read-only disk, full disk) warns once and costs nothing else.
 The ``max_entries`` most recently used states are kept (each is n_prefix x layers x KV width;
-~170 MB for Qwen3-1.7B with a 1.5k-token prefix and an F16 KV cache).
+~170 MB for Qwen3-1.7B with a 1.5k-token prefix and an F16 KV cache). Eviction deletes only this
+cache's own entries (a ``<64 hex digits>.json`` record of this format and its ``.state``), so the
+directory may hold other files.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import time
 import warnings
 from dataclasses import dataclass
@@ -67,7 +70,8 @@ def disk_usage(directory: Path | None = None) -> dict[str, Any]:
     """How many saved states ``directory`` (default: the data home's) holds, and their size."""
     directory = directory or default_directory()
     try:
-        sizes = [p.stat().st_size for p in directory.glob("*.state")] if directory.is_dir() else []
+        sizes = ([p.stat().st_size for p in directory.glob("*.state") if _OWN_KEY.fullmatch(p.stem)]
+                 if directory.is_dir() else [])
     except OSError:
         sizes = []
     return {"dir": str(directory), "entries": len(sizes), "bytes": sum(sizes)}
@@ -167,10 +171,16 @@ class PrefixStateCache:
 
     def _evict(self, keep: str) -> None:
         """Remove all but the ``max_entries`` most recently used states (never ``keep``), and temp
-        files that a killed process left behind (older than STALE_TEMP_SECONDS: a save takes seconds)."""
+        files that a killed process left behind (older than STALE_TEMP_SECONDS: a save takes seconds).
+
+        Only this cache's own files are touched: ``<key>.json`` records named by a 64-hex-digit key
+        and holding a record of this format (the ``.state`` beside them), and their temp files. The
+        directory may be one the caller also keeps other files in (``prefix_state_cache=DIR``)."""
         try:
-            records = sorted(self.directory.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-            temps = [(p, p.stat().st_mtime) for p in self.directory.glob("*.tmp")]
+            records = sorted((p for p in self.directory.glob("*.json") if _is_own_record(p)),
+                             key=lambda p: p.stat().st_mtime, reverse=True)
+            temps = [(p, p.stat().st_mtime) for p in self.directory.glob("*.tmp")
+                     if _OWN_TEMP.fullmatch(p.name)]
         except OSError:
             return
         for temp, modified in temps:
@@ -185,6 +195,23 @@ class PrefixStateCache:
                 continue
             _remove(record)
             _remove(record.with_suffix(".state"))
+
+
+_OWN_KEY = re.compile(r"[0-9a-f]{64}")
+_OWN_TEMP = re.compile(r"[0-9a-f]{64}\.(?:state|json)\.[0-9]+\.tmp")
+
+
+def _is_own_record(path: Path) -> bool:
+    """``path`` is a record this cache wrote: named ``<64 hex digits>.json``, holding a JSON object
+    of this format whose key is its name. Anything else in the directory is not ours to delete."""
+    if not _OWN_KEY.fullmatch(path.stem):
+        return False
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (isinstance(record, dict) and type(record.get("format")) is int
+            and record["format"] == FORMAT and record.get("key") == path.stem)
 
 
 def _remove(path: Path) -> None:
