@@ -44,6 +44,10 @@ THRESHOLD_ENV = "ALIGNMENTER_EDGE_THRESHOLD"
 DEFAULT_CACHE_SIZE = 100_000  # cache slots (16-byte digest + score, ~140 bytes each when full)
 CACHE_WAYS = 8  # slots per set: a text can only be evicted by another of its own set
 DEFAULT_SCORER_ID = "edge_safety"
+# alignmenter 0.3.5's built-in scorers other than SafetyScorer (alignmenter/scorers/*.py). alignmenter
+# keeps results by scorer id, so ours under one of these would replace that scorer's result and
+# its threshold gate would read ours. "safety" is allowed: replacing it is documented.
+OTHER_BUILTIN_SCORER_IDS = frozenset({"authenticity", "faithfulness", "grounding", "stability"})
 # alignmenter's names for its transformers model; here they mean our int8 ONNX RoBERTa bundle.
 ROBERTA_ALIASES = frozenset({"distilled-safety-roberta", "protectai/distilled-safety-roberta"})
 _CONFIG_KEYS = ("model", "threads", "batch_size", "cache_size", "id", "threshold")
@@ -224,6 +228,13 @@ def scorer_settings(overrides: Mapping[str, Any] | None = None,
             raise EdgeScorerConfigError(
                 f"scorer {name} must be a non-empty string, got {settings[name]!r} (set it with "
                 f"{MODEL_ENV if name == 'model' else SCORER_ID_ENV} or the scorer config).")
+    if settings["id"] in OTHER_BUILTIN_SCORER_IDS:
+        raise EdgeScorerConfigError(
+            f"scorer id {settings['id']!r} is the id of alignmenter's built-in {settings['id']} scorer: "
+            "alignmenter would keep this scorer's result in its place, so that scorer's result and "
+            f"its threshold gate would be lost. Use {DEFAULT_SCORER_ID} (the default), safety (to "
+            "replace the built-in safety entry) or an id of your own (set it with "
+            f"{SCORER_ID_ENV} or the scorer config).")
     return settings
 
 

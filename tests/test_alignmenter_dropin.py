@@ -443,6 +443,48 @@ def test_scorer_id_override_replaces_safety_card(monkeypatch):
     assert EdgeSafetyScorer("heuristic").id == "safety"
 
 
+@pytest.mark.parametrize("scorer_id", ["stability", "authenticity", "grounding", "faithfulness"])
+def test_scorer_id_of_another_builtin_scorer_is_refused(monkeypatch, scorer_id):
+    """alignmenter stores results by scorer id: ours would replace that scorer's result and its
+    threshold gate would no longer see it (a failing run would pass)."""
+    monkeypatch.setenv("ALIGNMENTER_EDGE_SCORER_ID", scorer_id)
+    with pytest.raises(EdgeScorerConfigError, match=rf"scorer id '{scorer_id}' is the id of alignmenter's "
+                                                     rf"built-in {scorer_id} scorer.*ALIGNMENTER_EDGE_SCORER_ID"):
+        EdgeSafetyScorer("heuristic")
+    monkeypatch.delenv("ALIGNMENTER_EDGE_SCORER_ID")
+    with pytest.raises(EdgeScorerConfigError, match="ALIGNMENTER_EDGE_SCORER_ID"):
+        EdgeSafetyScorer("heuristic", id=scorer_id)
+
+
+@pytest.mark.parametrize("scorer_id", ["edge_safety", "safety", "my_edge", "Stability"])
+def test_scorer_ids_that_replace_no_other_builtin_are_accepted(monkeypatch, scorer_id):
+    monkeypatch.setenv("ALIGNMENTER_EDGE_SCORER_ID", scorer_id)
+    assert EdgeSafetyScorer("heuristic").id == scorer_id
+
+
+def test_the_refused_scorer_ids_are_alignmenters_builtin_scorers_but_safety():
+    import importlib
+    import pkgutil
+
+    import alignmenter.scorers
+    from alignmenter_edge.alignmenter import OTHER_BUILTIN_SCORER_IDS
+
+    ids = set()
+    for module in pkgutil.iter_modules(alignmenter.scorers.__path__):
+        for value in vars(importlib.import_module(f"alignmenter.scorers.{module.name}")).values():
+            if isinstance(value, type) and value.__module__.startswith("alignmenter.scorers.") \
+                    and isinstance(getattr(value, "id", None), str):
+                ids.add(value.id)
+    assert OTHER_BUILTIN_SCORER_IDS == ids - {"safety"}
+
+
+def test_a_run_with_a_refused_scorer_id_fails_to_start_instead_of_hiding_a_gate(tmp_path, monkeypatch):
+    """The reviewer's case: a failing stability gate vanished from results.json."""
+    monkeypatch.setenv("ALIGNMENTER_EDGE_SCORER_ID", "stability")
+    with pytest.raises(EdgeScorerConfigError):
+        load_custom_scorer("alignmenter_edge.alignmenter:EdgeSafetyScorer")
+
+
 def test_compare_runs_share_one_model():
     assert EdgeSafetyScorer("heuristic").classifier is EdgeSafetyScorer("heuristic").classifier
 
