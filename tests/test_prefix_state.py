@@ -394,3 +394,68 @@ def test_an_empty_prefix_state_cache_path_is_refused_not_the_current_directory(
     with pytest.raises(ValueError, match="prefix_state_cache"):
         _load(tiny_constitutional_bundle, prefix_state_cache=value)
     assert list(cwd.iterdir()) == []
+
+
+class _RestoringSession:
+    """What PrefixStateCache.restore needs of a llama session; counts the state loads."""
+
+    def __init__(self, tokens) -> None:
+        self.tokens, self.loads = list(tokens), 0
+
+    def load_sequence(self, path: Path, capacity: int) -> list:
+        self.loads += 1
+        return self.tokens
+
+    def keep(self, n_tokens: int) -> None:
+        pass
+
+
+def _good_record(directory: Path, key: str) -> dict:
+    import hashlib
+
+    state = directory / f"{key}.state"
+    state.write_bytes(b"state-bytes")
+    return {"format": 1, "key": key, "n_tokens": 3, "size": state.stat().st_size,
+            "sha256": hashlib.sha256(b"state-bytes").hexdigest(), "probe_logits": [0.25] * 8}
+
+
+@pytest.mark.parametrize("field, value", [
+    ("probe_logits", [None] * 8), ("probe_logits", [0.25] * 7 + [None]), ("probe_logits", [0.25] * 7 + ["0.25"]),
+    ("probe_logits", [0.25] * 7 + [True]), ("probe_logits", None), ("probe_logits", "0.25"),
+    ("probe_logits", {"0": 0.25}), ("format", True), ("format", 1.0), ("n_tokens", 3.0),
+    ("n_tokens", True), ("size", None), ("size", 11.0), ("sha256", None), ("sha256", 12), ("key", None),
+])
+def test_a_record_with_a_field_of_the_wrong_type_is_a_miss_not_an_error(tmp_path, field, value):
+    """A saved record that is valid JSON but holds a null or another type where a number or list
+    belongs is never used (restore returns False; the fresh save then overwrites it): it raised a
+    bare TypeError on every load of the classifier."""
+    key = "a" * 64
+    record = _good_record(tmp_path, key)
+    cache = PrefixStateCache(tmp_path, verify="full")
+    (tmp_path / f"{key}.json").write_text(json.dumps(record))
+    assert cache.restore(_RestoringSession([1, 2, 3]), key, [1, 2, 3], lambda: [0.25] * 8) is True
+    (tmp_path / f"{key}.json").write_text(json.dumps({**record, field: value}))
+    session = _RestoringSession([1, 2, 3])
+    assert cache.restore(session, key, [1, 2, 3], lambda: [0.25] * 8) is False
+    if field not in ("probe_logits",):
+        assert session.loads == 0  # checked before llama.cpp reads the state
+    for text in ("null", "[1, 2]", '"text"', "1"):
+        (tmp_path / f"{key}.json").write_text(text)
+        assert cache.restore(_RestoringSession([1, 2, 3]), key, [1, 2, 3], lambda: [0.25] * 8) is False
+
+
+def test_a_record_with_a_null_probe_logit_is_evaluated_again_and_rewritten(tiny_constitutional_bundle, tmp_path):
+    require("llama_cpp")
+    cache = tmp_path / "states"
+    expected = _reference(tiny_constitutional_bundle)
+    _load(tiny_constitutional_bundle, prefix_state_cache=cache).close()
+    _, record = _one_state(cache)
+    data = json.loads(record.read_text())
+    data["probe_logits"][3] = None
+    record.write_text(json.dumps(data))
+    with _load(tiny_constitutional_bundle, prefix_state_cache=cache) as clf:
+        assert _info(clf)["prefix"] == "evaluated, saved to disk"
+        assert clf.score_batch(TEXTS) == expected
+    assert None not in json.loads(record.read_text())["probe_logits"]
+    with _load(tiny_constitutional_bundle, prefix_state_cache=cache) as clf:
+        assert _info(clf)["prefix"] == "restored from disk"

@@ -88,6 +88,26 @@ def _same_logits(recorded: Sequence[float], measured: Sequence[float]) -> bool:
         for a, b in zip(recorded, measured))
 
 
+def _is_int(value: Any) -> bool:
+    return type(value) is int  # JSON integers only: not a bool, not 1.0
+
+
+def _valid_record(record: Any) -> bool:
+    """``record`` has every field of this format with its JSON type: a record that is valid JSON
+    but holds e.g. a null among the probe logits is a miss like any other, never a TypeError."""
+    if not isinstance(record, dict):
+        return False
+    logits = record.get("probe_logits")
+    sha256 = record.get("sha256")
+    return (_is_int(record.get("format")) and record["format"] == FORMAT
+            and isinstance(record.get("key"), str) and bool(_OWN_KEY.fullmatch(record["key"]))
+            and _is_int(record.get("n_tokens")) and record["n_tokens"] >= 0
+            and _is_int(record.get("size")) and record["size"] >= 0
+            and isinstance(sha256, str) and bool(_SHA256.fullmatch(sha256))
+            and isinstance(logits, list) and len(logits) > 0
+            and all(type(x) in (int, float) and math.isfinite(x) for x in logits))
+
+
 @dataclass(frozen=True)
 class PrefixStateCache:
     """Saved prefix states in one directory; see the module docstring for when one is used."""
@@ -108,18 +128,18 @@ class PrefixStateCache:
         state_path, record_path = self._paths(key)
         try:
             record = json.loads(record_path.read_text(encoding="utf-8"))
-            if (record.get("format") != FORMAT or record.get("key") != key
-                    or record.get("n_tokens") != len(prefix_ids)
-                    or state_path.stat().st_size != record.get("size")
-                    or not self._digest_matches(state_path, record.get("sha256"))):
+            if (not _valid_record(record) or record["key"] != key
+                    or record["n_tokens"] != len(prefix_ids)
+                    or state_path.stat().st_size != record["size"]
+                    or not self._digest_matches(state_path, record["sha256"])):
                 return False
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError):
             return False
         tokens = session.load_sequence(state_path, len(prefix_ids))
         if tokens != list(prefix_ids):
             session.keep(0)
             return False
-        if not _same_logits(record.get("probe_logits", []), probe()):
+        if not _same_logits(record["probe_logits"], probe()):
             session.keep(0)
             return False
         session.keep(len(prefix_ids))
@@ -198,6 +218,7 @@ class PrefixStateCache:
 
 
 _OWN_KEY = re.compile(r"[0-9a-f]{64}")
+_SHA256 = _OWN_KEY
 _OWN_TEMP = re.compile(r"[0-9a-f]{64}\.(?:state|json)\.[0-9]+\.tmp")
 
 
