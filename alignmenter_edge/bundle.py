@@ -137,12 +137,20 @@ _FIELD_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
                          lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
     "sources": ("a JSON list of objects (role, id, revision, license, ...)",
                 lambda v: isinstance(v, list) and all(isinstance(source, dict) for source in v)),
-    "labels": ("a JSON object", lambda v: isinstance(v, dict)),
+    "labels": ("a JSON object; its unsafe_index (roberta-onnx: the softmax column that means unsafe), "
+               "when present, a non-negative integer: not a fraction (0.9 is not column 1), a string or "
+               "a bool",
+               lambda v: isinstance(v, dict) and ("unsafe_index" not in v or _is_label_index(v["unsafe_index"]))),
     "extra": ("a JSON object", lambda v: isinstance(v, dict)),
     "parity": ("a JSON object whose checks hold numbers (max_abs_diff_*, label_agreement, ...)",
                lambda v: isinstance(v, dict) and all(_valid_parity_check(check) for check in v.values())),
     "prompt": ("a JSON object or null", lambda v: v is None or isinstance(v, dict)),
 }
+
+
+def _is_label_index(value: Any) -> bool:
+    """A JSON integer >= 0 (not a bool, not 1.0): int() would read 0.9 as column 0, inverting scores."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 _PARITY_NUMBERS = ("max_abs_diff", "mean_abs_diff", "label_agreement", "tolerance", "probes", "threshold")

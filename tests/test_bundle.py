@@ -140,6 +140,16 @@ def test_manifest_problems_are_clear_errors(bundle_dir: Path, changes: dict, mes
         ("max_input_tokens", True),
         ("labels", ["SAFE", "UNSAFE"]),
         ("labels", None),
+        # labels.unsafe_index: int() read 0.9 and 1.9 as columns 0 and 1 (0 inverts every score)
+        # and took "1" and true; null and "0x1" were a bare TypeError / ValueError at load.
+        ("labels", {"names": ["SAFE", "UNSAFE"], "unsafe_index": 0.9}),
+        ("labels", {"names": ["SAFE", "UNSAFE"], "unsafe_index": 1.9}),
+        ("labels", {"names": ["SAFE", "UNSAFE"], "unsafe_index": 1.0}),
+        ("labels", {"names": ["SAFE", "UNSAFE"], "unsafe_index": "1"}),
+        ("labels", {"names": ["SAFE", "UNSAFE"], "unsafe_index": True}),
+        ("labels", {"names": ["SAFE", "UNSAFE"], "unsafe_index": None}),
+        ("labels", {"names": ["SAFE", "UNSAFE"], "unsafe_index": "0x1"}),
+        ("labels", {"names": ["SAFE", "UNSAFE"], "unsafe_index": -1}),  # numpy would count from the end
         ("extra", []),
         ("parity", None),
         ("prompt", "judge this"),
@@ -157,10 +167,18 @@ def test_scoring_fields_of_the_wrong_type_or_range_are_refused(bundle_dir: Path,
     _edit_manifest(bundle_dir, **{field: value})
     with pytest.raises(BundleError, match=rf"manifest.json: field '{field}' is .*; it must be .*re-export"):
         read_bundle(bundle_dir)
+    if isinstance(value, dict) and "unsafe_index" in value:
+        with pytest.raises(BundleError, match=r"unsafe_index.*non-negative integer"):
+            read_bundle(bundle_dir)
 
 
 @pytest.mark.parametrize(("field", "value"), [("threshold", 1e-9), ("threshold", 1), ("threshold", 0.3),
-                                              ("prompt", None), ("max_input_tokens", 1)])
+                                              ("prompt", None), ("max_input_tokens", 1),
+                                              ("labels", {"names": ["UNSAFE", "SAFE"], "unsafe_index": 0}),
+                                              ("labels", {"unsafe_index": 7}),  # vs the model: at load
+                                              # a constitutional bundle's labels: words and token ids
+                                              ("labels", {"safe": {"word": "safe", "token_id": 591},
+                                                          "unsafe": {"word": "unsafe", "token_id": 594}})])
 def test_scoring_fields_at_their_limits_are_read(bundle_dir: Path, field: str, value: object) -> None:
     _edit_manifest(bundle_dir, **{field: value})
     assert getattr(read_bundle(bundle_dir).manifest, field) == value

@@ -224,16 +224,45 @@ def test_out_of_range_unsafe_index_is_refused(tiny_roberta_bundle_fp32, tmp_path
     """Reference: the model's own output width (2 logits here). numpy would wrap a negative index
     silently (-2 is label 0, inverting every score; -1 "happens" to be label 1), and 2 would only
     fail at the first score, so the load refuses every index outside 0..1, naming it. Nothing
-    documents negative indices as counting from the end."""
+    documents negative indices as counting from the end: the manifest refuses them when it is read."""
     data = json.loads((tiny_roberta_bundle_fp32 / "manifest.json").read_text())
     broken = _rewrite_bundle(tiny_roberta_bundle_fp32, tmp_path / f"index{index}",
                              labels={**data["labels"], "unsafe_index": index})
-    assert read_bundle(broken).manifest.labels["unsafe_index"] == index  # the manifest verifies
     message = rf"unsafe label index {index} is out of range for a model with 2 labels"
-    with pytest.raises(BundleError, match=message):
-        load_classifier(broken)
+    if index < 0:
+        with pytest.raises(BundleError, match=r"field 'labels' .*unsafe_index.*non-negative integer"):
+            load_classifier(broken)
+    else:
+        assert read_bundle(broken).manifest.labels["unsafe_index"] == index  # the manifest verifies
+        with pytest.raises(BundleError, match=message):
+            load_classifier(broken)
     with pytest.raises(BundleError, match=message):  # the same check guards the caller's override
         load_classifier(tiny_roberta_bundle_fp32, unsafe_index=index)
+
+
+@pytest.mark.parametrize("value", [0.9, 1.9, 1.0, "1", True, None, "0x1"])
+def test_an_unsafe_index_of_the_wrong_type_in_the_manifest_is_a_bundle_error(tiny_roberta_bundle_fp32,
+                                                                             tmp_path, value):
+    """int() read 0.9 as column 0 (every score inverted, silently) and took "1" and true; null and
+    "0x1" were a bare TypeError / ValueError."""
+    data = json.loads((tiny_roberta_bundle_fp32 / "manifest.json").read_text())
+    broken = _rewrite_bundle(tiny_roberta_bundle_fp32, tmp_path / "index",
+                             labels={**data["labels"], "unsafe_index": value})
+    with pytest.raises(BundleError, match=r"field 'labels' .*unsafe_index.*non-negative integer.*re-export"):
+        load_classifier(broken)
+
+
+@pytest.mark.parametrize("value", [0.7, 1.0, True, "1"])
+def test_an_unsafe_index_option_that_is_not_an_integer_is_a_value_error(tiny_roberta_bundle_fp32, value):
+    with pytest.raises(ValueError, match=r"unsafe_index must be a non-negative integer.*got"):
+        load_classifier(tiny_roberta_bundle_fp32, unsafe_index=value)
+
+
+def test_an_unsafe_index_option_may_be_a_numpy_integer(tiny_roberta_bundle_fp32):
+    import numpy as np
+
+    with load_classifier(tiny_roberta_bundle_fp32, unsafe_index=np.int64(0)) as clf:
+        assert clf.info.details["unsafe_index"] == 0 and type(clf.engine.unsafe_index) is int
 
 
 def test_unsafe_index_past_a_symbolic_label_width_fails_on_the_first_logits(tiny_roberta_bundle_fp32):

@@ -31,6 +31,7 @@ after another.
 from __future__ import annotations
 
 import math
+import numbers
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
@@ -48,6 +49,15 @@ DEFAULT_MAX_BATCH_TOKENS = 2048  # 4 full 512-token windows per run: bounds atte
 # runs are where per-operator threading idles the cores; large ones keep both cores busy alone,
 # and running them concurrently only multiplied their activation memory (docs/roberta.md).
 PARALLEL_MAX_TOKENS = 256
+
+
+def check_label_index(value: Any) -> int:
+    """``value`` as an int column index; ValueError unless it is an integer (numpy's too), not a
+    bool, a fraction or a string: int() read 0.7 as column 0, which inverts every score."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"unsafe_index must be a non-negative integer (the softmax column that means "
+                         f"unsafe), got {value!r}.")
+    return int(value)
 
 
 class RobertaEngine:
@@ -68,7 +78,7 @@ class RobertaEngine:
         self._np = require("numpy", "onnx", "the roberta-onnx tier")
         if arena not in ARENA_MODES:
             raise ValueError(f"arena must be one of {', '.join(ARENA_MODES)}, got {arena!r}.")
-        self.unsafe_index = int(unsafe_index)
+        self.unsafe_index = check_label_index(unsafe_index)
         self.prefix_ids = [int(i) for i in prefix_ids]
         self.suffix_ids = [int(i) for i in suffix_ids]
         self.pad_id = int(pad_id)
