@@ -29,7 +29,7 @@ from typing import Any, Iterable, Mapping
 
 from .classifier import Classifier, is_flagged, require_texts
 from .errors import AlignmenterEdgeError, InvalidInputError
-from .registry import load_classifier
+from .registry import load_classifier, refuse_directory_named_like_a_tier
 from .thresholds import THRESHOLD_RULE, parse_threshold
 
 __all__ = ["EdgeSafetyScorer", "EdgeScorerConfigError", "SafetyClassifierFn",
@@ -188,8 +188,13 @@ def load_safety_classifier(identifier: str | os.PathLike[str] | None, *, threads
     bundle directory. Tier names are case-insensitive, as in alignmenter. Anything else raises
     :class:`~alignmenter_edge.errors.UnknownModelError` (alignmenter silently uses its heuristic).
     """
+    if isinstance(identifier, os.PathLike):  # a path, as for load_classifier: never a tier name
+        classifier = load_classifier(identifier, threads=threads, batch_size=batch_size)
+        return SafetyClassifierFn(classifier, cache_size=cache_size)
     spec = "auto" if identifier is None else os.fspath(identifier).strip() or "auto"
     key = spec.lower()
+    if key in ROBERTA_ALIASES or key in _tier_names():
+        refuse_directory_named_like_a_tier(spec, "roberta-onnx" if key in ROBERTA_ALIASES else None)
     if key in ROBERTA_ALIASES:
         spec = "roberta-onnx"
     elif key in _tier_names():
@@ -320,11 +325,13 @@ class EdgeSafetyScorer:
                                     "cache_size": cache_size, "id": id, "threshold": threshold})
         self.id = settings["id"]
         self.settings = settings
-        key = (settings["model"], settings["threads"], settings["batch_size"], settings["cache_size"])
+        as_path = isinstance(model, os.PathLike)  # a Path is a directory path, as for load_classifier
+        key = (settings["model"], as_path, settings["threads"], settings["batch_size"], settings["cache_size"])
         fn = _SHARED.get(key)
         if fn is None or fn.classifier._closed:
             try:
-                fn = load_safety_classifier(settings["model"], threads=settings["threads"],
+                fn = load_safety_classifier(Path(settings["model"]) if as_path else settings["model"],
+                                            threads=settings["threads"],
                                             batch_size=settings["batch_size"],
                                             cache_size=settings["cache_size"])
             except AlignmenterEdgeError as exc:

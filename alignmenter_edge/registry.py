@@ -157,6 +157,13 @@ def load_classifier(name_or_path: str | os.PathLike[str] = "auto", threads: int 
         threshold = check_threshold(threshold)  # before a model loads, not after
     settings = dict(threads=threads, batch_size=batch_size, **options)
     requested = os.fspath(name_or_path)
+    if isinstance(name_or_path, os.PathLike):  # a Path is a path, never a tier or installed name
+        classifier = load_bundle_classifier(_bundle_at(requested), settings)
+        classifier.requested = requested
+        if threshold is not None:
+            classifier.use_threshold(threshold)
+        return classifier
+    refuse_directory_named_like_a_tier(requested)
     _refuse_bundle_named_like_a_tier(requested)
     if requested == AUTO:
         classifier = _load_auto(settings)
@@ -183,6 +190,34 @@ def bundle_path(name_or_path: str | os.PathLike[str]) -> Path:
     if requested in installed.readable:
         return bundles_dir() / requested
     raise UnknownModelError(_unknown_message(requested))
+
+
+def _bundle_at(path: str) -> Path:
+    """``path`` as a bundle directory (given as an ``os.PathLike``: never read as a name)."""
+    if is_bundle_dir(path):
+        return Path(path)
+    what = f"holds no {MANIFEST_NAME}" if Path(path).exists() else "does not exist"
+    raise UnknownModelError(
+        f"no bundle at {path}: it {what}. A pathlib.Path (any os.PathLike) is always read as a bundle "
+        "directory path; pass a str to load a tier or an installed bundle by name.")
+
+
+def refuse_directory_named_like_a_tier(requested: str, tier: str | None = None) -> None:
+    """A str that reads as a tier (or ``auto``, or, in the drop-in, alignmenter's RoBERTa name)
+    while a bundle directory of that name is in the working directory could mean either:
+    BundleError saying how to pass the path, never a silent choice (the drop-in lower-cases tier
+    names, so ``./Lexicon`` would have been the lexicon tier there and the bundle here).
+    ``tier``: what ``requested`` reads as when it is not a tier's own name."""
+    tier = tier or name_read_as_tier(requested)
+    if tier is None or not is_bundle_dir(requested):
+        return
+    case = " (tier names are case-insensitive)" if requested != tier and requested.casefold() == tier else ""
+    raise BundleError(
+        f"{requested!r} reads as the {tier!r} tier{case}, but "
+        f"{Path(requested).absolute()} in the working directory is a bundle directory, so it could "
+        f"mean either; refusing to guess. To load that bundle pass './{requested}' or its absolute "
+        "path (Python: or a pathlib.Path); to load the tier, rename that directory or run from "
+        "another one.")
 
 
 def _refuse_bundle_named_like_a_tier(requested: str) -> None:
