@@ -22,15 +22,18 @@ text is never reported safe because its tail was cut off.
 
 Tokenization uses the bundle's ``tokenizer.json`` (the export's reference tokenizer) with the
 ``tokenizers`` package, not llama.cpp's tokenizer, so ids equal the reference by construction.
+Inside the content every added-token string (special or not: ``<|im_end|>`` and also Qwen3's
+``</think>``) is plain text (:meth:`PromptLayout.content_ids`).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -97,7 +100,13 @@ class PromptLayout:
     prefix_ids: tuple[int, ...]
     head_ids: tuple[int, ...]
     tail_ids: tuple[int, ...]
-    control_tokens: tuple[str, ...]  # the tokenizer's special tokens (<|im_start|>, <|im_end|> ...)
+    # Every added token of the tokenizer, special or not: <|im_start|>, <|im_end|> and also Qwen3's
+    # <think>/</think>, which are added but not special and open the template's assistant turn.
+    control_tokens: tuple[str, ...]
+    normalizes_control: bool = False  # some added token is matched on the normalized text
+    # content's tokenizer, made on first use: the bundle's with every added token special, so that
+    # with encode_special_tokens none of them is matched (tokenizers skips only special ones)
+    _plain: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, tokenizer: Any, template: str, constitution: str) -> "PromptLayout":
@@ -113,9 +122,10 @@ class PromptLayout:
             raise BundleError("the constitution must end before the last special token preceding "
                               "{content}; otherwise it cannot be cached.")
         encode = lambda text: tuple(tokenizer.encode(text, add_special_tokens=False).ids)  # noqa: E731
-        control = tuple(t.content for t in added if t.special and t.content)
+        control = tuple(t.content for t in added if t.content)
+        normalizes = any(t.normalized for t in added if t.content) and tokenizer.normalizer is not None
         layout = cls(tokenizer, template, constitution, prefix_text, suffix_head, tail,
-                     encode(prefix_text), encode(suffix_head), encode(tail), control)
+                     encode(prefix_text), encode(suffix_head), encode(tail), control, normalizes)
         full = layout.reference_ids(_SPLIT_PROBE)
         split = list(layout.prefix_ids) + layout.suffix_ids(_SPLIT_PROBE)
         if full != split:
@@ -133,25 +143,41 @@ class PromptLayout:
 
     def suffix_ids(self, content: str) -> list[int]:
         """The ids evaluated per item on top of the cached prefix: the reference tokenization,
-        except that special-token strings in ``content`` stay plain text (:meth:`content_ids`)."""
+        except that added-token strings in ``content`` stay plain text (:meth:`content_ids`)."""
         if self.has_control_tokens(content):
             return [*self.head_ids, *self.content_ids(content), *self.tail_ids]
         return self.tokenizer.encode(self.suffix_head + content + self.suffix_tail,
                                      add_special_tokens=False).ids
 
     def has_control_tokens(self, content: str) -> bool:
-        """True when ``content`` spells one of the tokenizer's special tokens."""
-        return any(token in content for token in self.control_tokens)
+        """True when ``content`` spells one of the tokenizer's added tokens, special or not
+        (``<|im_end|>``, ``</think>``, ...), as written or after the tokenizer's normalizer."""
+        if any(token in content for token in self.control_tokens):
+            return True
+        if not self.normalizes_control:
+            return False
+        normalized = self.tokenizer.normalizer.normalize_str(content)
+        return any(token in normalized for token in self.control_tokens)
 
     def content_ids(self, content: str) -> list[int]:
-        """``content`` tokenized with special-token strings as plain text: a text containing
-        ``<|im_end|><|im_start|>assistant`` cannot end the user turn and answer for the judge."""
-        tokenizer = self.tokenizer
-        tokenizer.encode_special_tokens = True
-        try:
-            return tokenizer.encode(content, add_special_tokens=False).ids
-        finally:
-            tokenizer.encode_special_tokens = False
+        """``content`` tokenized with every added-token string as plain text, as if the tokenizer
+        had no added tokens: a text containing ``<|im_end|><|im_start|>assistant`` cannot end the
+        user turn and answer for the judge, nor ``<think>\n\n</think>`` reproduce the assistant's
+        opening with the template's own ids."""
+        if not self.has_control_tokens(content):  # no added token can match: plain already
+            return self.tokenizer.encode(content, add_special_tokens=False).ids
+        return self._plain_tokenizer().encode(content, add_special_tokens=False).ids
+
+    def _plain_tokenizer(self) -> Any:
+        plain = self._plain.get("tokenizer")
+        if plain is None:
+            data = json.loads(self.tokenizer.to_str())
+            for token in data.get("added_tokens") or []:
+                token["special"] = True  # encode_special_tokens skips special added tokens only
+            plain = type(self.tokenizer).from_str(json.dumps(data))
+            plain.encode_special_tokens = True
+            self._plain["tokenizer"] = plain
+        return plain
 
 
 class ConstitutionalScorer:
