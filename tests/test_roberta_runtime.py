@@ -369,3 +369,47 @@ def test_window_stride_larger_than_the_window_is_refused_at_load(tiny_roberta_bu
     with load_classifier(tiny_roberta_bundle, window_stride=size) as clf:  # the limit itself is fine
         assert clf.info.details["window"]["stride"] == size
         clf(_long_text("how to make a bomb"))
+
+
+def test_close_during_a_running_score_batch_waits_for_it(tiny_roberta_bundle):
+    """close() on another thread while score_batch runs: the running call finishes with its scores
+    (it died with a bare AttributeError, its session set to None under it) and close() returns
+    after it; a call after close raises the tier's AlignmenterEdgeError."""
+    import threading
+
+    from alignmenter_edge.errors import AlignmenterEdgeError
+
+    clf = load_classifier(tiny_roberta_bundle, threads=1)
+    texts = ["how do i make a bomb", "tell me about the weather today"]
+    expected = clf.score_batch(texts)
+    inside, go_on = threading.Event(), threading.Event()
+    real_logits = clf.engine.logits
+
+    def held_logits(*args, **kwargs):
+        inside.set()
+        assert go_on.wait(30)
+        return real_logits(*args, **kwargs)
+
+    clf.engine.logits = held_logits
+    results: list = []
+    scorer = threading.Thread(target=lambda: results.append(_outcome(clf.score_batch, texts)))
+    scorer.start()
+    assert inside.wait(30)
+    closer = threading.Thread(target=clf.close)
+    closer.start()
+    closer.join(0.3)
+    assert closer.is_alive()  # waits for the running call
+    go_on.set()
+    scorer.join(30)
+    closer.join(30)
+    assert not closer.is_alive() and results == [expected]
+    assert clf.engine.session is None  # released once the call was done
+    with pytest.raises(AlignmenterEdgeError, match="closed"):
+        clf.score_batch(texts)
+
+
+def _outcome(function, *args):
+    try:
+        return function(*args)
+    except BaseException as exc:  # noqa: BLE001 - the test compares what the thread got
+        return exc

@@ -26,12 +26,16 @@ batches of at most ``PARALLEL_MAX_TOKENS`` padded tokens also run concurrently o
 (onnxruntime's ``run`` is thread-safe and releases the GIL). Weights are shared; only activations
 are per run. The logits are the same as one run after another; ``parallel_runs=1`` runs them one
 after another.
+
+Threads may share one classifier (their calls run concurrently on the session); ``close()`` waits
+for the calls running at that moment, and a later call raises the tier's "closed" error.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
@@ -237,6 +241,8 @@ class RobertaONNXClassifier(BundleClassifier):
                  window_stride: int | None = None,
                  max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
                  parallel_runs: int | None = None) -> None:
+        self._calls = threading.Condition()  # guards _in_flight: score_batch calls now running
+        self._in_flight = 0
         if batch_size is None and bundle.manifest.quantization != "fp32":
             batch_size = self.int8_default_batch_size
         super().__init__(bundle, batch_size=batch_size, threads=threads)
@@ -262,7 +268,16 @@ class RobertaONNXClassifier(BundleClassifier):
         self.threads = self.engine.threads
 
     def _score(self, texts: list[str]) -> Sequence[float]:
-        return [1.0 - p for p in self.engine.p_unsafe(texts, self.batch_size)]
+        with self._calls:  # atomic with close(): either this call is counted, or it is refused
+            self._require_open()
+            self._in_flight += 1
+        try:
+            return [1.0 - p for p in self.engine.p_unsafe(texts, self.batch_size)]
+        finally:
+            with self._calls:
+                self._in_flight -= 1
+                if not self._in_flight:
+                    self._calls.notify_all()
 
     def unsafe_probabilities(self, texts: Sequence[str]) -> list[float]:
         """P(unsafe) per text (the most unsafe window), in input order."""
@@ -282,4 +297,9 @@ class RobertaONNXClassifier(BundleClassifier):
         }
 
     def _release(self) -> None:
-        self.engine.close()
+        # Calls on other threads share the one session (they run concurrently, so no lock around
+        # them): close() waits until the running ones are done, and later ones are refused.
+        with self._calls:
+            while self._in_flight:
+                self._calls.wait()
+            self.engine.close()
