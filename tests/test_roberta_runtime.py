@@ -413,3 +413,40 @@ def _outcome(function, *args):
         return function(*args)
     except BaseException as exc:  # noqa: BLE001 - the test compares what the thread got
         return exc
+
+
+def test_concurrent_first_calls_create_one_run_pool_and_close_shuts_it(tiny_roberta_bundle, monkeypatch):
+    """Two threads' first concurrent score_batch each saw no pool and made one (check-then-set
+    without a lock); close() shut down only the last. The pool's constructor is slowed to widen
+    the window, the race itself is unchanged."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import alignmenter_edge.tiers.roberta_onnx as tier
+
+    created = []
+
+    class SlowPool(ThreadPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            time.sleep(0.2)
+            super().__init__(*args, **kwargs)
+            created.append(self)
+
+    monkeypatch.setattr(tier, "ThreadPoolExecutor", SlowPool)
+    clf = load_classifier(tiny_roberta_bundle, threads=2, batch_size=1)
+    texts = ["short text a", "short text b", "short text c", "short text d"]
+    expected = [clf.engine.p_unsafe([t], 1)[0] for t in texts]
+    start = threading.Barrier(2)
+    results: list = []
+
+    def run():
+        start.wait()
+        results.append(_outcome(clf.unsafe_probabilities, texts))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    [t.start() for t in threads]
+    [t.join(60) for t in threads]
+    clf.close()
+    assert len(created) == 1 and all(pool._shutdown for pool in created)
+    assert all(r == pytest.approx(expected, abs=1e-6) for r in results) and len(results) == 2

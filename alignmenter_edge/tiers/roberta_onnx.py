@@ -98,6 +98,7 @@ class RobertaEngine:
             raise ValueError(f"parallel_runs must be a positive integer, got {parallel_runs!r}.")
         self.parallel_runs = parallel_runs or self.threads
         self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self.arena = arena
 
         self.tokenizer = tokenizers.Tokenizer.from_file(str(tokenizer_path))
@@ -167,9 +168,11 @@ class RobertaEngine:
         """``map`` over the batches, ``parallel_runs`` at a time when concurrent, results in order."""
         if not concurrent or self.parallel_runs == 1 or len(parts) < 2:
             return map(function, parts)
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.parallel_runs, thread_name_prefix="roberta-onnx-run")
-        return self._pool.map(function, parts)
+        with self._pool_lock:  # two threads' first calls must not each make (and leak) a pool
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.parallel_runs, thread_name_prefix="roberta-onnx-run")
+            pool = self._pool
+        return pool.map(function, parts)
 
     def _run(self, batch: list[Sequence[int]]) -> Any:
         """One batch of model inputs, padded, through the session: its logits, checked to be finite."""
@@ -217,9 +220,10 @@ class RobertaEngine:
         return worst
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
         self.session = None
         self.tokenizer = None
 
