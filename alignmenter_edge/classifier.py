@@ -56,6 +56,10 @@ def require_texts(texts: Iterable[str]) -> list[str]:
     return items
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 class Classifier(ABC):
     """Scores text for safety: 1.0 = safe, 0.0 = unsafe (alignmenter's convention).
 
@@ -70,9 +74,10 @@ class Classifier(ABC):
     pool_batches: ClassVar[int] = 8  # see pool_size
 
     def __init__(self, *, batch_size: int | None = None, threads: int | None = None) -> None:
-        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        # bool is an int subclass: threads=True would silently be 1
+        if batch_size is not None and (not _is_int(batch_size) or batch_size < 1):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-        if threads is not None and (not isinstance(threads, int) or threads < 1):
+        if threads is not None and (not _is_int(threads) or threads < 1):
             raise ValueError(f"threads must be a positive integer, got {threads!r}.")
         self.batch_size = batch_size or self.default_batch_size
         self.threads = threads
