@@ -210,7 +210,7 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
         hf_tok.backend_tokenizer.save(str(work / TOKENIZER_FILE))
         labels = _label_table(hf_tok, label_words)
         label_ids = (labels["safe"]["token_id"], labels["unsafe"]["token_id"])
-        model = _with_adapter(peft, model, adapter_dir)
+        model = _with_adapter(peft, model, adapter_dir, adapter)
         reference, prefix_tokens = _reference_logits(torch, model, hf_tok, work / TOKENIZER_FILE,
                                                      template, constitution, label_ids, probes,
                                                      max_input_tokens)
@@ -426,9 +426,52 @@ def _p_unsafe(rows: Sequence[Sequence[float]]) -> list[float]:
 PEFT_DEPRECATION_NOISE = "`is_gradient_checkpointing` is deprecated"
 
 
-def _with_adapter(peft: Any, model: Any, adapter_dir: Path) -> Any:
+# peft's own warning for adapter weights it did not find; _check_adapter_keys reports them (and
+# those of the file that fit nothing, which peft does not mention) as an error instead.
+PEFT_MISSING_KEYS = "Found missing adapter keys"
+
+
+def _with_adapter(peft: Any, model: Any, adapter_dir: Path, adapter: str) -> Any:
     """The base model wrapped with its LoRA adapter (unmerged, eval mode), without peft's
-    deprecation noise in the export's output."""
+    deprecation noise in the export's output; ExportError unless every weight of the adapter file
+    loaded into a LoRA parameter of the model and every LoRA parameter got one."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=PEFT_DEPRECATION_NOISE, category=FutureWarning)
-        return peft.PeftModel.from_pretrained(model, str(adapter_dir)).eval()
+        warnings.filterwarnings("ignore", message=PEFT_MISSING_KEYS)
+        wrapped = peft.PeftModel.from_pretrained(model, str(adapter_dir)).eval()
+    _check_adapter_keys(peft, wrapped, adapter_dir, adapter)
+    return wrapped
+
+
+def _check_adapter_keys(peft: Any, model: Any, adapter_dir: Path, adapter: str) -> None:
+    """Compare the key names in adapter_model.safetensors with the adapter parameters peft made
+    in ``model`` (named as ``save_pretrained`` writes them). peft loads with ``strict=False``: a
+    weight saved under another naming is skipped and its LoRA keeps its initial value (B = 0, the
+    base model unchanged), with no more than a warning."""
+    from safetensors import safe_open
+
+    with safe_open(str(adapter_dir / "adapter_model.safetensors"), framework="pt") as weights:
+        in_file = set(weights.keys())
+    # save_embedding_layers=False: "auto" would look the base up on the hub to compare vocab sizes
+    expected = set(peft.get_peft_model_state_dict(model, save_embedding_layers=False))
+    missing = sorted(expected - in_file)
+    known = set(model.state_dict())  # e.g. embedding weights saved beside the adapter's
+    unexpected = sorted(key for key in in_file - expected if key not in known)
+    if not missing and not unexpected:
+        return
+
+    def listing(keys: list[str], one: str, many: str) -> str:
+        shown = ", ".join(keys[:3]) + (f", ... {len(keys) - 3} more" if len(keys) > 3 else "")
+        return f"{len(keys)} {one if len(keys) == 1 else many} ({shown})"
+
+    problems = []
+    if missing:
+        problems.append(listing(missing, "LoRA weight missing", "LoRA weights missing"))
+    if unexpected:
+        problems.append(listing(unexpected, "weight that fits no parameter", "weights that fit no parameter"))
+    raise ExportError(
+        f"the weights in {adapter_dir / 'adapter_model.safetensors'} do not fit the model: "
+        f"{'; '.join(problems)}. peft would skip them and leave those LoRA layers at their initial "
+        f"values, so the bundle would not be the adapter {adapter}. Check that the adapter was saved "
+        "by peft's save_pretrained for this base model (its adapter_config.json names the base "
+        "and the target_modules), and that its weight names were not renamed by another tool.")

@@ -522,3 +522,46 @@ def test_a_probe_over_max_input_tokens_fails_before_the_reference_run(tiny_qwen3
         constitutional.export_constitutional(str(base), str(adapter), tmp_path / "out", quant="F32",
                                              probes=["hello", "word " * 600])
     assert not (tmp_path / "out").exists()
+
+
+# --- the adapter really is applied -----------------------------------------------------------------
+
+def _adapter_copy(adapter: Path, target: Path, *, weights=None, config=None) -> Path:
+    """A copy of the tiny adapter with its weights (``{key: tensor}``) and/or its
+    adapter_config.json (a dict) edited by the given functions."""
+    shutil.copytree(adapter, target)
+    if weights is not None:
+        from safetensors.torch import load_file, save_file
+
+        save_file(weights(load_file(target / "adapter_model.safetensors")), target / "adapter_model.safetensors")
+    if config is not None:
+        path = target / "adapter_config.json"
+        path.write_text(json.dumps(config(json.loads(path.read_text()))))
+    return target
+
+
+def test_an_adapter_whose_weight_names_fit_no_lora_module_is_refused(tiny_qwen3_source, tmp_path):
+    """Reference: the key names in the adapter's own adapter_model.safetensors against the LoRA
+    parameters PEFT created in the model. Weights saved under another naming load nothing (PEFT
+    only warns "Found missing adapter keys"): the export then wrote the model as it was before
+    loading, with perfect parity against itself."""
+    from alignmenter_edge.errors import ExportError
+    from alignmenter_edge.export.constitutional import export_constitutional
+
+    base, adapter = tiny_qwen3_source
+    renamed = _adapter_copy(adapter, tmp_path / "renamed", weights=lambda w: {
+        k.replace("base_model.model.model.layers", "base_model.model.transformer.h"): v for k, v in w.items()})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no PEFT warning either: the error says it all
+        with pytest.raises(ExportError, match=r"(?s)adapter_model\.safetensors do not fit the model: 28 "
+                                              r"LoRA weights missing \(base_model\.model\.model\.layers\.0\."
+                                              r".*28 weights that fit no parameter \(base_model\.model\."
+                                              r"transformer\.h\.0\..*target_modules.*renamed"):
+            export_constitutional(str(base), str(renamed), tmp_path / "out", quant="F32", probes=["hi"])
+    dropped = _adapter_copy(adapter, tmp_path / "dropped", weights=lambda w: {
+        k: v for k, v in w.items() if k != "base_model.model.model.layers.1.mlp.up_proj.lora_B.weight"})
+    with pytest.raises(ExportError, match=r"1 LoRA weight missing \(base_model\.model\.model\.layers\.1\.mlp"
+                                          r"\.up_proj\.lora_B\.weight\)") as failure:
+        export_constitutional(str(base), str(dropped), tmp_path / "out", quant="F32", probes=["hi"])
+    assert "fit no parameter" not in str(failure.value)
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".constitutional-export-*"))
