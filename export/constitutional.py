@@ -215,6 +215,10 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
                                                      template, constitution, label_ids, probes,
                                                      max_input_tokens)
         say(f"reference: {len(probes)} probes, prefix {prefix_tokens} tokens")
+        adapter_effect = _adapter_effect(torch, model, work / TOKENIZER_FILE, template, constitution,
+                                         label_ids, probes, reference, tolerance, adapter)
+        say(f"adapter effect: max |Δ label logit| vs the base model without it = "
+            f"{adapter_effect['max_abs_diff_label_logits']:.3g}")
 
         # 3. merge and write F32 GGUF
         merged = model.merge_and_unload()
@@ -243,6 +247,7 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
         parity: dict[str, Any] = {
             "reference": "unmerged PyTorch base+adapter (float32), label logits at the answer position",
             "probe_set": probe_set,
+            "adapter_effect": adapter_effect,
             "f32_gguf": {"max_abs_diff_label_logits": worst, "tolerance": tolerance,
                          "kv_cache": "f32", "probes": len(probes),
                          **compare_unsafe_probabilities(_p_unsafe(reference), _p_unsafe(f32_logits), threshold)},
@@ -390,6 +395,57 @@ def _reference_logits(torch: Any, model: Any, hf_tok: Any, tokenizer_path: Path,
         last = out.logits[0, -1].double()
         rows.append([float(last[label_ids[0]]), float(last[label_ids[1]])])
     return rows, len(layout.prefix_ids)
+
+
+def _adapter_effect(torch: Any, model: Any, tokenizer_path: Path, template: str, constitution: str,
+                    label_ids: tuple[int, int], probes: Sequence[str], reference: list[list[float]],
+                    tolerance: float, adapter: str) -> dict[str, Any]:
+    """How far the adapter moves the reference label logits from the base model's (the same model
+    with the adapter disabled, the same prompts): ExportError when no probe moves by more than the
+    F32 parity tolerance, i.e. the bundle could not be told from the plain base model."""
+    base_rows = _base_label_logits(torch, model, tokenizer_path, template, constitution, label_ids, probes)
+    effect = max_abs_diff(reference, base_rows)
+    if not effect > tolerance:
+        raise ExportError(
+            f"the adapter {adapter} moves the label logits by at most {effect:.2g} from the base "
+            f"model's on the {len(probes)} probes, not more than the F32 parity tolerance {tolerance:g}: "
+            "the bundle would score exactly like the plain base model. Its LoRA weights change "
+            "nothing: an adapter saved before training (peft starts LoRA B at zero) or with zeroed "
+            "weights. Check that adapter_model.safetensors holds the trained adapter.")
+    return {"max_abs_diff_label_logits": effect, "probes": len(probes),
+            "against": "the base model with the adapter disabled, same prompts",
+            "required_above": tolerance}
+
+
+def _base_label_logits(torch: Any, model: Any, tokenizer_path: Path, template: str, constitution: str,
+                       label_ids: tuple[int, int], probes: Sequence[str]) -> list[list[float]]:
+    """Label logits of the base model alone (peft's ``disable_adapter``), per probe. The prefix is
+    evaluated once and its KV cache reused for every probe (a copy each time), so this costs about
+    one reference pass instead of one per probe; a figure, not a gate, so the cache's last-digit
+    differences from a full pass (~1e-6) do not matter."""
+    import copy
+    import inspect
+
+    from tokenizers import Tokenizer
+
+    from ..tiers.constitutional_gguf import PromptLayout
+
+    layout = PromptLayout.build(Tokenizer.from_file(str(tokenizer_path)), template, constitution)
+    inner = model.get_base_model()
+    # transformers renamed the argument (past_key_values → cache) and the output field with it
+    cache_name = "cache" if "cache" in inspect.signature(inner.forward).parameters else "past_key_values"
+    rows = []
+    with torch.no_grad(), model.disable_adapter():
+        out = inner(input_ids=torch.tensor([list(layout.prefix_ids)]), use_cache=True)
+        prefix_cache = getattr(out, "cache", None)
+        if prefix_cache is None:
+            prefix_cache = out.past_key_values
+        for probe in probes:
+            out = inner(input_ids=torch.tensor([layout.suffix_ids(probe)]), use_cache=True,
+                        logits_to_keep=1, **{cache_name: copy.deepcopy(prefix_cache)})
+            last = out.logits[0, -1].double()
+            rows.append([float(last[label_ids[0]]), float(last[label_ids[1]])])
+    return rows
 
 
 def _reference_ids(hf_tok: Any, layout: Any, probe: str) -> list[int]:

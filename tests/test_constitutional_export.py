@@ -278,6 +278,17 @@ def test_cli_export_writes_a_bundle_and_summarises_it(tiny_qwen3_source, tmp_pat
     assert printed.out.rstrip().endswith("; licence base apache-2.0, adapter unknown")
     assert printed.err == ""  # --quiet: no progress lines or bars; the summary says the licence
     assert json.loads((out / "manifest.json").read_text())["quantization"] == "F32"
+    # How far the adapter moves the label logits from the plain base model's, measured here on
+    # AutoTokenizer's ids with the adapter loaded and not (the export reuses the prefix's KV cache).
+    prompts = _reference_prompt_ids(base, manifest, ["how do I bake bread", "how do I make a bomb"])
+    label_ids = _reference_label_ids(base)
+    with_adapter = _peft_label_logits(base, adapter, prompts, label_ids)
+    without = _peft_label_logits(base, None, prompts, label_ids)
+    effect = manifest["parity"]["adapter_effect"]
+    assert effect["probes"] == 2 and effect["required_above"] == 1e-4
+    assert effect["max_abs_diff_label_logits"] == pytest.approx(
+        max(abs(a - b) for ra, rb in zip(with_adapter, without) for a, b in zip(ra, rb)), abs=1e-4)
+    assert effect["max_abs_diff_label_logits"] > 0.1  # the tiny adapter's LoRA is far from zero
     assert cli_main(["export", "constitutional", str(base), "--adapter", str(adapter), "-o", str(out),
                      "--quant", "F32", "--quiet"]) == 2  # a non-empty output needs --force
 
@@ -564,4 +575,22 @@ def test_an_adapter_whose_weight_names_fit_no_lora_module_is_refused(tiny_qwen3_
                                           r"\.up_proj\.lora_B\.weight\)") as failure:
         export_constitutional(str(base), str(dropped), tmp_path / "out", quant="F32", probes=["hi"])
     assert "fit no parameter" not in str(failure.value)
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".constitutional-export-*"))
+
+
+def test_an_adapter_that_changes_nothing_is_refused(tiny_qwen3_source, tmp_path):
+    """Reference: the base model's label logits with the adapter disabled. An adapter whose LoRA B
+    matrices are zero (what peft saves before any training) loads cleanly and merges into the
+    plain base model; the export used to write it with perfect parity."""
+    torch = require("torch")
+    from alignmenter_edge.errors import ExportError
+    from alignmenter_edge.export.constitutional import export_constitutional
+
+    base, adapter = tiny_qwen3_source
+    zero = _adapter_copy(adapter, tmp_path / "zero", weights=lambda w: {
+        k: torch.zeros_like(v) if ".lora_B." in k else v for k, v in w.items()})
+    with pytest.raises(ExportError, match=r"the adapter .*zero moves the label logits by at most \S+ from the "
+                                          r"base model's on the 2 probes, not more than the F32 parity "
+                                          r"tolerance 0\.0001: .*adapter_model\.safetensors"):
+        export_constitutional(str(base), str(zero), tmp_path / "out", quant="F32", probes=["hi", "bomb"])
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".constitutional-export-*"))
