@@ -292,6 +292,42 @@ def test_publish_replaces_a_bundle_atomically_and_puts_it_back_on_failure(tmp_pa
         output_module.check_output(out, force=False)
 
 
+def test_force_replaces_only_a_whole_bundle_of_this_format(tmp_path):
+    """--force once deleted any directory holding a file named manifest.json (a web app's, say)
+    and any file someone had put into a bundle directory. Reference: the manifest's own format
+    field and file table."""
+    from alignmenter_edge.export.output import check_output
+    from alignmenter_edge.export.roberta import export_roberta
+
+    webapp = tmp_path / "webapp"
+    webapp.mkdir()
+    (webapp / "manifest.json").write_text('{"name": "My app", "start_url": "/", "files": {}}')
+    (webapp / "index.html").write_text("<html></html>")
+    with pytest.raises(ExportError, match=r"webapp is not a bundle \(its manifest.json is not an alignmenter-edge "
+                                          r"bundle manifest.*so --force will not delete it; choose an empty"):
+        export_roberta(str(tmp_path / "no-model-needed"), webapp, quantize="none", force=True)
+    (webapp / "manifest.json").write_text("not json")
+    with pytest.raises(ExportError, match="is not an alignmenter-edge bundle manifest"):
+        check_output(webapp, force=True)
+    assert sorted(p.name for p in webapp.iterdir()) == ["index.html", "manifest.json"]
+
+    bundle = tmp_path / "bundle"
+    _fake_bundle(bundle, "old")
+    assert check_output(bundle, force=True) == bundle  # a bundle alone is replaced
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    (bundle / "manifest.json").write_text(json.dumps({**manifest, "format_version": 99}))
+    assert check_output(bundle, force=True) == bundle  # a newer version's bundle too
+    (bundle / "notes.txt").write_text("mine")
+    (bundle / "logs").mkdir()
+    (bundle / "logs" / "run.log").write_text("mine too")
+    (bundle / "empty").mkdir()
+    with pytest.raises(ExportError, match=r"bundle holds files its manifest.json does not list \(empty, "
+                                          r"logs/run.log, notes.txt\); --force replaces a bundle as a whole, "
+                                          r"so it will not delete them. Move them out"):
+        check_output(bundle, force=True)
+    assert (bundle / "notes.txt").read_text() == "mine" and (bundle / "model.onnx").read_text() == "old"
+
+
 @pytest.mark.slow
 def test_hub_id_from_the_cache_records_its_commit(tiny_roberta_source, tiny_roberta_bundle_fp32, tmp_path,
                                                   monkeypatch, fake_hf_cache):

@@ -48,7 +48,8 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
                              "the unmerged reference, or the export fails (default 0.25)")
     parser.add_argument("--threads", type=int, default=None, help="threads for llama.cpp")
     parser.add_argument("--force", action="store_true",
-                        help="replace the bundle in OUTPUT (a directory holding manifest.json; nothing else is deleted)")
+                        help="replace the bundle in OUTPUT (only a directory whose manifest.json is an "
+                             "alignmenter-edge bundle manifest listing every file in it; nothing else is deleted)")
     parser.add_argument("--quiet", action="store_true", help="print only the final summary")
     parser.set_defaults(func=run)
 

@@ -37,7 +37,8 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
                         help="largest |Δ P(unsafe)| the int8 model may show on any probe against "
                              "PyTorch, or the export fails (default 0.25)")
     parser.add_argument("--force", action="store_true",
-                        help="replace the bundle in OUTPUT (a directory holding manifest.json; nothing else is deleted)")
+                        help="replace the bundle in OUTPUT (only a directory whose manifest.json is an "
+                             "alignmenter-edge bundle manifest listing every file in it; nothing else is deleted)")
     parser.add_argument("--quiet", action="store_true",
                         help="print only the final summary (which repeats any label warning)")
     parser.set_defaults(func=run)
