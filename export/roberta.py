@@ -311,6 +311,17 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
     if backend is None:
         raise ExportError(f"{resolved.source}: no fast (tokenizers) tokenizer; the runtime needs tokenizer.json.")
     num_labels = int(config.num_labels)
+    if num_labels < 2:
+        raise ExportError(
+            f"{resolved.source} has {num_labels} output label(s); this export needs a softmax "
+            "classifier with at least two labels, one of them unsafe. The runtime scores "
+            "softmax(logits)[unsafe_index], which for a single logit (a sigmoid or regression head) "
+            "is 1.0 for every text: every score would be 0.0.")
+    if getattr(config, "problem_type", None) == "multi_label_classification":
+        raise ExportError(
+            f"{resolved.source} is a multi-label classifier (problem_type multi_label_classification): "
+            "each label is its own sigmoid, but the runtime takes a softmax over the labels, which "
+            "would change every probability. Only single-label (softmax) classifiers are supported.")
     if not 0 <= resolved.unsafe_index < num_labels:
         raise ExportError(f"unsafe label index {resolved.unsafe_index} (from {resolved.unsafe_index_from}) "
                           f"is out of range: the model has {num_labels} labels.")

@@ -531,3 +531,35 @@ def test_bad_export_options_fail_before_the_model_loads(tmp_path, options, messa
 
     with pytest.raises(ExportError, match=message):
         export_roberta(str(tmp_path / "no-model-needed"), tmp_path / "out", **options)
+
+
+@pytest.mark.slow
+def test_a_classifier_the_softmax_does_not_fit_is_refused(tiny_roberta_source, tmp_path):
+    """Reference: the model's config (num_labels, problem_type). With one logit the runtime's
+    softmax is 1.0 for every text, so every score was 0.0 and parity was "perfect"; a
+    multi-label model's labels are independent sigmoids, not a softmax."""
+    require("onnxruntime")
+    from tokenizers import Tokenizer
+
+    from alignmenter_edge.export.roberta import export_roberta
+    from alignmenter_edge.export.roberta_synthetic import random_roberta, save_hf_directory
+
+    single = tmp_path / "single-logit"
+    single.mkdir()
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(tiny_roberta_source / name, single / name)
+    vocab = Tokenizer.from_file(str(single / "tokenizer.json")).get_vocab_size()
+    save_hf_directory(random_roberta(single, vocab_size=vocab, layers=1, hidden=32, heads=2, intermediate=64,
+                                     label_names=("toxic",)), single)
+    with pytest.raises(ExportError, match=r"single-logit has 1 output label\(s\); this export needs a softmax "
+                                          r"classifier with at least two labels.*every score would be 0.0"):
+        export_roberta(str(single), tmp_path / "out", quantize="none", unsafe_index=0)
+    multi = tmp_path / "multi-label"
+    shutil.copytree(tiny_roberta_source, multi)
+    config = json.loads((multi / "config.json").read_text())
+    config["problem_type"] = "multi_label_classification"
+    (multi / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ExportError, match=r"multi-label is a multi-label classifier \(problem_type "
+                                          r"multi_label_classification\).*softmax"):
+        export_roberta(str(multi), tmp_path / "out", quantize="none")
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".roberta-export-*"))
