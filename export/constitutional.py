@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import json
 import os
+import re
 import shutil
 import time
 import warnings
@@ -136,6 +138,7 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
                           adapter_revision: str | None = None, tolerance: float | None = None,
                           threads: int | None = None, force: bool = False, download: bool = False,
                           model_id: str | None = None, quantized_tolerance: float | None = None,
+                          allow_base_mismatch: bool = False,
                           progress: Callable[[str], None] | None = None) -> Manifest:
     """Export base + adapter into a ``constitutional-gguf`` bundle at ``output``.
 
@@ -143,6 +146,11 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
     or hub ids (``kind: hub``, with the commit of the hub-cache snapshot read); a hub id is read
     from the local Hugging Face cache only, without any network access, unless ``download`` is
     true. ``model_id`` defaults to the adapter's hub id, or its directory name when it is local.
+
+    The base the adapter declares (``base_model_name_or_path`` in its adapter_config.json) is
+    recorded as the adapter source's ``declared_base``. When it and ``base`` are both hub ids and
+    name different models, the export fails unless ``allow_base_mismatch``; when either is a local
+    path, the two cannot be compared and a warning names both.
     """
     torch = require("torch", "export", "the constitutional export")
     transformers = require("transformers", "export", "the constitutional export")
@@ -188,6 +196,9 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
         say(f"loading {base} + adapter {adapter} (float32, unmerged)")
         local_only = not download
         with hub_offline(local_only):
+            adapter_dir = _safetensors_adapter(adapter, adapter_revision, download)
+            declared_base = _declared_base(adapter_dir)
+            _check_declared_base(base, base_local, adapter, declared_base, allow_base_mismatch, say)
             try:
                 hf_tok = transformers.AutoTokenizer.from_pretrained(
                     base, revision=base_revision, local_files_only=local_only)
@@ -198,7 +209,6 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
                 raise ExportError(load_failure(
                     "the base model", base, exc, from_cache_only=not (download or base_local),
                     revision=base_revision)) from exc
-            adapter_dir = _safetensors_adapter(adapter, adapter_revision, download)
         commits = {"base": snapshot_commit(base if base_local else cached_snapshot(base, base_revision)),
                    "adapter": snapshot_commit(adapter_dir)}
         for role, source, local in (("base", base, base_local), ("adapter", adapter, adapter_local)):
@@ -287,6 +297,7 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
                       "revision": base_revision, "commit": commits["base"], **licences["base"].record()},
                      {"role": "adapter", "id": adapter, "kind": "local" if adapter_local else "hub",
                       "revision": adapter_revision, "commit": commits["adapter"],
+                      "declared_base": declared_base,
                       "merge": "peft merge_and_unload", **licences["adapter"].record()}],
             labels={**labels, "score": "1 - softmax([logit(safe), logit(unsafe)])[unsafe]"},
             max_input_tokens=max_input_tokens,
@@ -320,6 +331,52 @@ def _resolve_source(spec: dict[str, Any], role: str, given: str,
         return str(path.resolve()), True, None
     entry = spec.get(role) or {}
     return str(given), False, revision or (entry.get("revision") if given == entry.get("id") else None)
+
+
+def _declared_base(adapter_dir: Path) -> str | None:
+    """``base_model_name_or_path`` of the adapter's adapter_config.json (None when it names none
+    or the file cannot be read; peft then fails on it with its own error)."""
+    try:
+        declared = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    value = declared.get("base_model_name_or_path") if isinstance(declared, dict) else None
+    return str(value) if isinstance(value, str) and value.strip() else None
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
+
+
+def _is_hub_id(name: str) -> bool:
+    """``name`` reads as a hub id (``owner/name``), not as a path on some machine."""
+    return bool(_HUB_ID.fullmatch(name)) and ".." not in name and not Path(name).expanduser().exists()
+
+
+def _check_declared_base(base: str, base_local: bool, adapter: str, declared: str | None,
+                         allow_mismatch: bool, say: Callable[[str], None]) -> None:
+    """ExportError when the adapter declares another hub base model than ``base`` (unless
+    ``allow_mismatch``); a warning when the two cannot be compared (a local path on either side)."""
+    if declared is None:
+        say(f"warning: the adapter {adapter} names no base model (base_model_name_or_path in its "
+            f"adapter_config.json); check that {base} is the model it was trained on")
+        return
+    if base_local or not _is_hub_id(declared):
+        say(f"warning: the adapter {adapter} was trained on {declared} (its adapter_config.json); "
+            f"the base given is {'the local directory ' if base_local else ''}{base}. The two "
+            "cannot be compared by name: check that they are the same model.")
+        return
+    if declared.casefold() == base.casefold():  # hub ids are case-insensitive
+        return
+    if allow_mismatch:
+        say(f"warning: the adapter {adapter} was trained on {declared}, the base given is {base} "
+            "(--allow-base-mismatch)")
+        return
+    raise ExportError(
+        f"the adapter {adapter} was trained on {declared} (base_model_name_or_path in its "
+        f"adapter_config.json), but the base given is {base}. A LoRA merged into another model "
+        f"gives meaningless scores. Give {declared} as BASE, or pass --allow-base-mismatch "
+        "(allow_base_mismatch=True) if the two are the same weights under another name (a mirror "
+        "or a re-upload).")
 
 
 def _source_licence(spec: dict[str, Any], role: str, source: str, revision: str | None,

@@ -594,3 +594,47 @@ def test_an_adapter_that_changes_nothing_is_refused(tiny_qwen3_source, tmp_path)
                                           r"tolerance 0\.0001: .*adapter_model\.safetensors"):
         export_constitutional(str(base), str(zero), tmp_path / "out", quant="F32", probes=["hi", "bomb"])
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".constitutional-export-*"))
+
+
+def test_the_adapters_declared_base_is_checked_and_recorded(tiny_qwen3_source, tmp_path, monkeypatch,
+                                                            fake_hf_cache):
+    """Reference: base_model_name_or_path in the adapter's adapter_config.json. It was neither
+    checked nor recorded: an adapter trained on another base exported without a word."""
+    from alignmenter_edge.errors import ExportError
+    from alignmenter_edge.export import constitutional
+
+    base, adapter = tiny_qwen3_source
+    other = _adapter_copy(adapter, tmp_path / "other-base", config=lambda c: {
+        **c, "base_model_name_or_path": "Qwen/Qwen3-1.7B-Base"})
+    fake_hf_cache("alignmenter-edge-tests/tiny-qwen3", base)
+    block_network(monkeypatch)
+    loaded = []
+    real_with_adapter = constitutional._with_adapter
+    monkeypatch.setattr(constitutional, "_with_adapter", lambda *a: loaded.append(a) or real_with_adapter(*a))
+    with pytest.raises(ExportError, match=r"other-base was trained on Qwen/Qwen3-1.7B-Base \(base_model_name_or_path "
+                                          r"in its adapter_config.json\), but the base given is "
+                                          r"alignmenter-edge-tests/tiny-qwen3\..*--allow-base-mismatch"):
+        constitutional.export_constitutional("alignmenter-edge-tests/tiny-qwen3", str(other), tmp_path / "a",
+                                             quant="F32", probes=["hi"])
+    assert loaded == [] and not (tmp_path / "a").exists()  # refused before the models loaded
+    said = []
+    manifest = constitutional.export_constitutional(
+        "alignmenter-edge-tests/tiny-qwen3", str(other), tmp_path / "b", quant="F32", probes=["hi"],
+        allow_base_mismatch=True, progress=said.append)
+    assert manifest.sources[1]["declared_base"] == "Qwen/Qwen3-1.7B-Base"
+    assert any("trained on Qwen/Qwen3-1.7B-Base, the base given is alignmenter-edge-tests/tiny-qwen3" in line
+               for line in said)
+    said.clear()  # a local base cannot be compared by name: a warning names both
+    manifest = constitutional.export_constitutional(str(base), str(other), tmp_path / "c", quant="F32",
+                                                    probes=["hi"], progress=said.append)
+    assert manifest.sources[1]["declared_base"] == "Qwen/Qwen3-1.7B-Base"
+    assert any(f"trained on Qwen/Qwen3-1.7B-Base (its adapter_config.json); the base given is the local "
+               f"directory {base}" in line for line in said)
+    # the same hub id in another case is the same repository
+    constitutional._check_declared_base("qwen/qwen3-1.7b-base", False, "a", "Qwen/Qwen3-1.7B-Base", False,
+                                        said.append)
+    from alignmenter_edge.cli import build_parser
+
+    args = build_parser().parse_args(["export", "constitutional", "B", "--adapter", "A", "-o", "O",
+                                      "--allow-base-mismatch"])
+    assert args.allow_base_mismatch is True

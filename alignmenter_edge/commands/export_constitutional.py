@@ -38,6 +38,9 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
                         help="model id recorded in the manifest (default: the adapter's id or directory name)")
     parser.add_argument("--base-revision", default=None, help="pin the base model revision")
     parser.add_argument("--adapter-revision", default=None, help="pin the adapter revision")
+    parser.add_argument("--allow-base-mismatch", action="store_true",
+                        help="export even when the adapter's adapter_config.json names another hub "
+                             "base model than BASE (a mirror or re-upload of the same weights)")
     parser.add_argument("--tolerance", type=float, default=None,
                         help="F32 parity tolerance on label logits (default from spec: 1e-4)")
     parser.add_argument("--download", action="store_true",
@@ -67,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
             constitution=constitution, probes=probes, base_revision=args.base_revision,
             adapter_revision=args.adapter_revision, tolerance=args.tolerance, threads=args.threads,
             force=args.force, download=args.download, model_id=args.model_id,
-            quantized_tolerance=args.quantized_tolerance, progress=progress)
+            quantized_tolerance=args.quantized_tolerance,
+            allow_base_mismatch=args.allow_base_mismatch, progress=progress)
     f32 = manifest.parity["f32_gguf"]
     print(f"{args.output}: {manifest.quantization} bundle, F32 parity max |Δ logit| "
           f"{f32['max_abs_diff_label_logits']:.2e}; licence {licence_summary(manifest.sources)}")
