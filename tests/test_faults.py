@@ -146,7 +146,7 @@ def test_model_file_missing_real_bundle(request, fixture, tmp_path, data_home):
 def test_manifest_missing_names_the_fix(tmp_path, data_home):
     bundle = fake_bundle(tmp_path / "b")
     (bundle / MANIFEST_NAME).unlink()
-    with pytest.raises(Exception, match=r"exists but holds no manifest.json"):
+    with pytest.raises(Exception, match=r"holds no manifest.json"):
         load_classifier(bundle)
 
 
