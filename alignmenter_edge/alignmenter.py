@@ -85,7 +85,7 @@ class SafetyClassifierFn:
 
     def __call__(self, text: str) -> float:
         self.calls += 1
-        return self._scores(require_texts([text]))[0]
+        return self._scores(require_texts([text]), single=True)[0]
 
     def score_batch(self, texts: Iterable[str]) -> list[float]:
         """Score many texts; only texts not in the cache reach the model, in one batch."""
@@ -93,9 +93,17 @@ class SafetyClassifierFn:
         self.calls += len(items)
         return self._scores(items)
 
-    def _scores(self, items: list[str]) -> list[float]:
-        """Scores of ``items``, already checked to be strings (a digest of a non-str fails obscurely)."""
-        keys = [_digest(text) for text in items]
+    def _scores(self, items: list[str], *, single: bool = False) -> list[float]:
+        """Scores of ``items``, already checked to be strings (a digest of a non-str fails obscurely);
+        InvalidInputError for a text holding a lone surrogate, before any is scored."""
+        keys = []
+        for position, text in enumerate(items):
+            try:
+                keys.append(_digest(text))
+            except UnicodeEncodeError as exc:
+                raise InvalidInputError(
+                    f"{'text' if single else f'text #{position}'} {_lone_surrogate(exc)}; fix the "
+                    "input (in JSON, a \\ud800-\\udfff escape without its pair).") from None
         found: dict[bytes, float] = {}
         missing: dict[bytes, str] = {}
         for key, text in zip(keys, items):
@@ -357,6 +365,13 @@ class EdgeSafetyScorer:
                 raise InvalidInputError(
                     f"session {session_id!r}, turn {turn.get('turn_index')!r}: 'text' is "
                     f"{type(text).__name__}, expected a string. Fix the dataset row.")
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InvalidInputError(
+                    f"session {session_id!r}, turn {turn.get('turn_index')!r}: "
+                    f"text {_lone_surrogate(exc)}. Fix the dataset row (in JSON, a \\ud800-\\udfff escape "
+                    "without its pair).") from None
             turns.append((session_id, turn.get("turn_index"), text))
         scores = self._score_texts([text for _, _, text in turns])
         info = self.classifier.info
@@ -414,7 +429,13 @@ def _assistant_turns(sessions: Iterable[Any]) -> Iterable[tuple[str, dict]]:
 
 
 def _digest(text: str) -> bytes:
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    """UnicodeEncodeError for a text holding a lone surrogate (no model can tokenize it)."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
+def _lone_surrogate(exc: UnicodeEncodeError) -> str:
+    return (f"holds a lone surrogate (invalid Unicode: U+{ord(exc.object[exc.start]):04X} at "
+            f"character {exc.start}), which no tokenizer can encode")
 
 
 def _round(value: float) -> float:

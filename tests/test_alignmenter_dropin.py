@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from alignmenter_edge import AlignmenterEdgeError, ModelOutputError, UnknownModelError
+from alignmenter_edge import AlignmenterEdgeError, InvalidInputError, ModelOutputError, UnknownModelError
 from alignmenter_edge.alignmenter import (
     EdgeSafetyScorer,
     EdgeScorerConfigError,
@@ -301,6 +301,33 @@ def test_custom_scorer_non_string_text_names_the_turn():
         EdgeSafetyScorer("heuristic").score(sessions)
 
 
+LONE_SURROGATE_ROW = json.loads('"bad \\ud800 reply"')  # alignmenter's read_jsonl lets it through
+
+
+def test_custom_scorer_names_the_turn_whose_text_holds_a_lone_surrogate():
+    """It reached the tokenizer of a model tier as a cryptic TypeError (and the heuristic gave 1.0)."""
+    scorer = EdgeSafetyScorer("heuristic")
+    sessions = [{"session_id": "s1", "turns": [{"role": "assistant", "turn_index": 0, "text": "fine"},
+                                               {"role": "assistant", "turn_index": 3, "text": LONE_SURROGATE_ROW}]}]
+    before = scorer.classifier.stats["model_texts"]
+    with pytest.raises(InvalidInputError, match=r"session 's1', turn 3: text holds a lone surrogate \(invalid "
+                                                r"Unicode: U\+D800 at character 4\).*Fix the dataset row"):
+        scorer.score(sessions)
+    assert scorer.classifier.stats["model_texts"] == before  # refused before anything was scored
+
+
+@pytest.mark.parametrize("identifier", ["heuristic", "lexicon", "none"])
+def test_dropin_refuses_a_lone_surrogate_instead_of_scoring_it(identifier):
+    fn = load_safety_classifier(identifier)
+    with pytest.raises(InvalidInputError, match=r"text holds a lone surrogate \(invalid Unicode: U\+D800 at "
+                                                r"character 4\)"):
+        fn(LONE_SURROGATE_ROW)
+    with pytest.raises(InvalidInputError, match=r"text #1 holds a lone surrogate"):
+        fn.score_batch(["fine", LONE_SURROGATE_ROW])
+    assert fn.stats["model_texts"] == 0
+    assert fn("fine \U0001f600") == fn.classifier("fine \U0001f600")  # a surrogate pair is one character
+
+
 def test_runner_end_to_end_scores_each_text_once(tmp_path):
     """alignmenter's Python API: Runner over the recorded dataset, no provider, our scorer added.
     alignmenter reruns every scorer per scenario and persona; our model sees each text once."""
@@ -512,3 +539,9 @@ def test_model_bundle_dropin_and_scorer(request, fixture, tmp_path):
     in_safety_scorer = SafetyScorer(keyword_path=KEYWORDS, classifier=fn).score(sessions)
     assert in_safety_scorer["classifier_calls"] == len(texts)
     assert fn.stats["model_texts"] == len(set(texts))  # alignmenter's calls were cache hits
+    # a lone surrogate reached the model tiers' tokenizers: TypeError: TextEncodeInput must be ...
+    with pytest.raises(InvalidInputError, match="text holds a lone surrogate"):
+        fn(LONE_SURROGATE_ROW)
+    bad = [{"session_id": "s", "turns": [{"role": "assistant", "turn_index": 1, "text": LONE_SURROGATE_ROW}]}]
+    with pytest.raises(InvalidInputError, match="session 's', turn 1: text holds a lone surrogate"):
+        scorer.score(bad)
