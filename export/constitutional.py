@@ -325,9 +325,14 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
 def _resolve_source(spec: dict[str, Any], role: str, given: str,
                     revision: str | None) -> tuple[str, bool, str | None]:
     """``(id, local, revision)`` of the base or the adapter: a local directory becomes its absolute
-    path (no revision); a hub id keeps the revision asked for, else the spec's pin for that id."""
+    path (a revision asked for is an error: it would be dropped); a hub id keeps the revision asked
+    for, else the spec's pin for that id."""
     path = Path(given).expanduser()
     if path.is_dir():
+        if revision:
+            raise ExportError(f"--{role}-revision {revision!r} applies to hub ids only, but the {role} "
+                              f"{given} is a local directory, which is read as it is. Leave "
+                              f"--{role}-revision out, or give the hub id.")
         return str(path.resolve()), True, None
     entry = spec.get(role) or {}
     return str(given), False, revision or (entry.get("revision") if given == entry.get("id") else None)

@@ -121,6 +121,9 @@ def resolve_source(spec: dict[str, Any], source: str | None, revision: str | Non
     if not chosen:
         raise ExportError("no source given and the spec names no default source id.")
     local = Path(chosen).expanduser().is_dir()
+    if local and revision:
+        raise ExportError(f"--revision {revision!r} applies to hub ids only, but {chosen} is a local "
+                          "directory, which is read as it is. Leave --revision out, or give the hub id.")
     labels = dict(spec.get("labels") or {})
     origin = "spec labels"
     chosen_revision = revision

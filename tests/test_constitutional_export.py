@@ -638,3 +638,19 @@ def test_the_adapters_declared_base_is_checked_and_recorded(tiny_qwen3_source, t
     args = build_parser().parse_args(["export", "constitutional", "B", "--adapter", "A", "-o", "O",
                                       "--allow-base-mismatch"])
     assert args.allow_base_mismatch is True
+
+
+def test_a_revision_for_a_local_directory_is_refused(tmp_path):
+    """--base-revision / --adapter-revision given for a local directory were dropped silently."""
+    require("transformers")
+    from alignmenter_edge.errors import ExportError
+    from alignmenter_edge.export.constitutional import export_constitutional
+
+    (tmp_path / "base").mkdir()
+    (tmp_path / "adapter").mkdir()
+    for role, option in (("base", "base_revision"), ("adapter", "adapter_revision")):
+        with pytest.raises(ExportError, match=rf"--{role}-revision 'v1' applies to hub ids only, but the {role} "
+                                              rf".*{role} is a local directory"):
+            export_constitutional(str(tmp_path / "base"), str(tmp_path / "adapter"), tmp_path / "out",
+                                  quant="F32", **{option: "v1"})
+    assert not (tmp_path / "out").exists()

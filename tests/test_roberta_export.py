@@ -59,8 +59,12 @@ def test_resolve_source_precedence(tmp_path):
     assert (other.revision, other.unsafe_index) == ("def456", 0)
     cli = resolve_source(spec, "org/other", "v2", 1)
     assert (cli.revision, cli.unsafe_index, cli.unsafe_index_from) == ("v2", 1, "command line")
-    local = resolve_source(spec, str(tmp_path), "ignored", None)
+    local = resolve_source(spec, str(tmp_path), None, None)
     assert local.local and local.revision is None and local.unsafe_index == 1
+    # a revision cannot apply to a local directory: refused, not silently dropped
+    with pytest.raises(ExportError, match=rf"--revision 'v2' applies to hub ids only, but {tmp_path} is a "
+                                          r"local directory.*Leave --revision out, or give the hub id"):
+        resolve_source(spec, str(tmp_path), "v2", None)
     with pytest.raises(ExportError, match="unsafe"):
         resolve_source({"source": {"id": "x/y"}, "labels": {}}, None, None, None)
 
