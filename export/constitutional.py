@@ -556,9 +556,27 @@ def _with_adapter(peft: Any, model: Any, adapter_dir: Path, adapter: str) -> Any
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=PEFT_DEPRECATION_NOISE, category=FutureWarning)
         warnings.filterwarnings("ignore", message=PEFT_MISSING_KEYS)
-        wrapped = peft.PeftModel.from_pretrained(model, str(adapter_dir)).eval()
+        try:
+            wrapped = peft.PeftModel.from_pretrained(model, str(adapter_dir)).eval()
+        except ValueError as exc:  # peft's NoMatchingPeftModuleError is one (a plain one before 0.14)
+            if type(exc).__name__ != "NoMatchingPeftModuleError" and "not found in the base model" not in str(exc):
+                raise
+            raise ExportError(
+                f"the adapter {adapter} targets modules this base model does not have ({exc}). The "
+                f"{getattr(model.config, 'model_type', 'base')} model's modules a LoRA can target: "
+                f"{', '.join(_targetable_modules(model))}. The adapter was made for another "
+                "architecture or model: check target_modules and base_model_name_or_path in its "
+                "adapter_config.json.") from None
     _check_adapter_keys(peft, wrapped, adapter_dir, adapter)
     return wrapped
+
+
+def _targetable_modules(model: Any) -> list[str]:
+    """The distinct names (last part) of the model's linear and embedding layers."""
+    import torch
+
+    return sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules()
+                   if name and isinstance(module, (torch.nn.Linear, torch.nn.Embedding))})
 
 
 def _check_adapter_keys(peft: Any, model: Any, adapter_dir: Path, adapter: str) -> None:

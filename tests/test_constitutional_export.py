@@ -654,3 +654,24 @@ def test_a_revision_for_a_local_directory_is_refused(tmp_path):
             export_constitutional(str(tmp_path / "base"), str(tmp_path / "adapter"), tmp_path / "out",
                                   quant="F32", **{option: "v1"})
     assert not (tmp_path / "out").exists()
+
+
+def test_an_adapter_for_modules_qwen3_lacks_is_an_export_error(tiny_qwen3_source, tmp_path, capsys):
+    """An adapter made for GPT-2 style modules (c_attn, c_proj) ended the CLI with peft's raw
+    NoMatchingPeftModuleError traceback."""
+    from alignmenter_edge.cli import main as cli_main
+    from alignmenter_edge.errors import ExportError
+    from alignmenter_edge.export.constitutional import export_constitutional
+
+    base, adapter = tiny_qwen3_source
+    gpt2 = _adapter_copy(adapter, tmp_path / "gpt2-style", config=lambda c: {**c, "target_modules": ["c_attn", "c_proj"]})
+    with pytest.raises(ExportError, match=r"the adapter .*gpt2-style targets modules this base model does not "
+                                          r"have \(.*c_attn.*\)\. The qwen3 model's modules a LoRA can target: "
+                                          r"down_proj, embed_tokens, gate_proj, k_proj, lm_head, o_proj, q_proj, "
+                                          r"up_proj, v_proj\. .*target_modules"):
+        export_constitutional(str(base), str(gpt2), tmp_path / "out", quant="F32", probes=["hi"])
+    assert cli_main(["export", "constitutional", str(base), "--adapter", str(gpt2), "-o", str(tmp_path / "cli"),
+                     "--quant", "F32", "--quiet"]) == 2
+    assert "modules a LoRA can target" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cli").exists()
+    assert not list(tmp_path.glob(".constitutional-export-*"))
