@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import shutil
 import warnings
 from dataclasses import dataclass
@@ -52,6 +53,20 @@ LOGIT_TOLERANCE = 1e-4
 OPSET = 17
 QUANTIZATIONS = ("int8", "none")
 SAFE_SOUNDING = ("safe", "normal", "benign", "neutral", "ok", "clean", "negative", "harmless")
+NEGATIONS = ("non", "not", "no")  # non-toxic, NOT_TOXIC, nothate: the absence of a harm
+
+
+def sounds_safe(name: str) -> bool:
+    """A label name that reads as the safe class: a safe word (SAFE, normal, ...) or the negation
+    of something else (non-toxic, NOT_TOXIC, nothate), but not a negated safe word (not_safe)."""
+    word = re.sub(r"[^a-z0-9]", "", name.casefold())
+    if word in SAFE_SOUNDING:
+        return True
+    for prefix in NEGATIONS:
+        rest = word[len(prefix):]
+        if word.startswith(prefix) and rest:
+            return rest not in SAFE_SOUNDING
+    return False
 
 # Fixed parity probes: everyday requests and clearly unsafe ones, 1 to ~120 tokens, and one that
 # spells special tokens as text (a tokenizer setting such as split_special_tokens that tokenizer.json
@@ -331,7 +346,7 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
     names = [str(config.id2label.get(i, f"LABEL_{i}")) for i in range(num_labels)]
     _check_label_names(names, resolved)
     label_warning = None
-    if names[resolved.unsafe_index].lower() in SAFE_SOUNDING:
+    if sounds_safe(names[resolved.unsafe_index]):
         label_warning = (f"label {resolved.unsafe_index} is named {names[resolved.unsafe_index]!r}, "
                          "which sounds safe, yet it is used as the unsafe label")
         say(f"WARNING: {label_warning}")

@@ -567,3 +567,34 @@ def test_a_classifier_the_softmax_does_not_fit_is_refused(tiny_roberta_source, t
                                           r"multi_label_classification\).*softmax"):
         export_roberta(str(multi), tmp_path / "out", quantize="none")
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".roberta-export-*"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("names", "unsafe_index", "warned"), [
+    (("toxic", "non-toxic"), 1, True),
+    (("nothate", "hate"), 0, True),
+    (("NOT_TOXIC", "TOXIC"), 0, True),
+    (("SAFE", "NOT_SAFE"), 1, False),  # a negated safe word is the unsafe class
+    (("clean", "toxic"), 1, False),
+])
+def test_an_unsafe_label_named_as_a_negation_is_warned_about(tiny_roberta_source, tmp_path, names,
+                                                             unsafe_index, warned):
+    """Reference: the model's own label names. The warning matched whole safe words only, so an
+    unsafe index on 'non-toxic' (inverting every score) went unmentioned."""
+    require("onnxruntime")
+    from alignmenter_edge.export.roberta import export_roberta
+
+    source = tmp_path / "named"
+    shutil.copytree(tiny_roberta_source, source)
+    config = json.loads((source / "config.json").read_text())
+    config["id2label"] = dict(enumerate(names))
+    config["label2id"] = {name: i for i, name in enumerate(names)}
+    (source / "config.json").write_text(json.dumps(config))
+    manifest = export_roberta(str(source), tmp_path / "out", quantize="none", unsafe_index=unsafe_index,
+                              probes=["hello"])
+    warning = manifest.extra.get("label_warning")
+    if warned:
+        assert warning == (f"label {unsafe_index} is named {names[unsafe_index]!r}, which sounds safe, yet "
+                           "it is used as the unsafe label")
+    else:
+        assert warning is None
