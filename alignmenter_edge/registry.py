@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -263,7 +264,8 @@ def _load_tier(spec: TierSpec, settings: dict[str, Any], requested: str,
 
 
 def _load_auto(settings: dict[str, Any]) -> Classifier:
-    bundles = _installed_for_choice(AUTO)
+    installed = _scan_for_choice(AUTO)
+    bundles = installed.tiers
     passed_over = []  # stronger tiers with a bundle installed that cannot run here
     for spec in sorted(TIERS.values(), key=lambda s: -s.strength):
         if spec.strength <= 0:
@@ -279,19 +281,46 @@ def _load_auto(settings: dict[str, Any]) -> Classifier:
         if spec.needs_bundle and not names:
             continue
         classifier = _load_tier(spec, settings, AUTO, bundles)
-        classifier.notes = tuple(passed_over)
+        classifier.notes = tuple(passed_over + _unsupported_notes(installed.unsupported, spec.strength))
         return classifier
     raise UnknownModelError("auto found no usable tier.")  # heuristic is always usable
+
+
+def _unsupported_notes(unsupported: dict[str, str], picked_strength: int) -> list[str]:
+    """Notes naming the installed bundles not for this version (a newer format, an unknown tier)
+    whose tier is stronger than the one ``auto`` picked, or unknown: why auto did not use them."""
+    notes = []
+    for name, why in unsupported.items():
+        tier = _declared_tier(bundles_dir() / name)
+        spec = TIERS.get(tier) if tier else None
+        if spec is not None and spec.strength <= picked_strength:
+            continue
+        notes.append(f"auto passed over the installed {tier + ' ' if tier else ''}bundle {name}, which "
+                     + why.removeprefix(f"installed bundle {name!r} "))
+    return notes
+
+
+def _declared_tier(bundle: Path) -> str | None:
+    """The tier a manifest this version cannot read names, if it names one."""
+    try:
+        tier = json.loads((bundle / MANIFEST_NAME).read_text(encoding="utf-8")).get("tier")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return tier if isinstance(tier, str) and tier else None
 
 
 def _installed_for_choice(requested: str) -> dict[str, str]:
     """Installed bundles (name → tier) for picking one by tier; BundleError while any installed
     bundle is unreadable, since it may be the one that would have been picked."""
+    return _scan_for_choice(requested).tiers
+
+
+def _scan_for_choice(requested: str) -> InstalledBundles:
     installed = scan_installed()
     if installed.broken:
         raise BundleError(f"{requested!r} does not pick a bundle while an installed bundle is "
                           "unreadable (it may be the one meant): " + " ".join(installed.broken.values()))
-    return installed.tiers
+    return installed
 
 
 def _bundles_of(tier: str, bundles: dict[str, str]) -> list[str]:
