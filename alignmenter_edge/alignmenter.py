@@ -236,11 +236,22 @@ def scorer_settings(overrides: Mapping[str, Any] | None = None,
                       ("cache_size", CONFIG_ENV)):
         settings[name] = _int_setting(name, settings[name], env, minimum=0 if name == "cache_size" else 1)
     settings["threshold"] = _threshold_setting(settings["threshold"])
+    model_is_path = isinstance(settings["model"], os.PathLike)  # a constructor Path: kept as given
+    if model_is_path:
+        settings["model"] = os.fspath(settings["model"])
     for name in ("model", "id"):
-        if not isinstance(settings[name], str) or not settings[name]:
+        if not isinstance(settings[name], str) or not settings[name].strip():
             raise EdgeScorerConfigError(
                 f"scorer {name} must be a non-empty string, got {settings[name]!r} (set it with "
                 f"{MODEL_ENV if name == 'model' else SCORER_ID_ENV} or the scorer config).")
+        if not (name == "model" and model_is_path):
+            settings[name] = settings[name].strip()
+    if not model_is_path and settings["model"].casefold() == "none" and settings["model"] != "none":
+        raise EdgeScorerConfigError(
+            f"scorer model {settings['model']!r} would disable classification (every text scores 1.0); "
+            "write none, in lower case, if that is meant (YAML reads None as this string, not as "
+            f"null), or ./{settings['model']} for a bundle directory of that name (set it with "
+            f"{MODEL_ENV} or the scorer config).")
     if settings["id"] in OTHER_BUILTIN_SCORER_IDS:
         raise EdgeScorerConfigError(
             f"scorer id {settings['id']!r} is the id of alignmenter's built-in {settings['id']} scorer: "
@@ -328,7 +339,7 @@ class EdgeSafetyScorer:
                  batch_size: int | None = None, cache_size: int | None = None,
                  id: str | None = None,  # noqa: A002 - alignmenter's attribute name
                  threshold: float | None = None) -> None:
-        settings = scorer_settings({"model": None if model is None else os.fspath(model),
+        settings = scorer_settings({"model": model,
                                     "threads": threads, "batch_size": batch_size,
                                     "cache_size": cache_size, "id": id, "threshold": threshold})
         self.id = settings["id"]

@@ -419,6 +419,47 @@ def test_config_model_must_be_a_name_or_path(tmp_path, content):
         scorer_settings(environ={"ALIGNMENTER_EDGE_CONFIG": str(config)})
 
 
+@pytest.mark.parametrize("content", ["model: '   '\n", "model: \"\\t\"\n"])
+def test_a_whitespace_only_config_model_is_refused_not_read_as_auto(tmp_path, content):
+    config = tmp_path / "edge.yaml"
+    config.write_text(content)
+    with pytest.raises(EdgeScorerConfigError, match=r"scorer model must be a non-empty string, got .*ALIGNMENTER_EDGE_MODEL"):
+        scorer_settings(environ={"ALIGNMENTER_EDGE_CONFIG": str(config)})
+
+
+def test_a_whitespace_only_config_id_is_refused(tmp_path):
+    config = tmp_path / "edge.yaml"
+    config.write_text("id: '  '\n")
+    with pytest.raises(EdgeScorerConfigError, match=r"scorer id must be a non-empty string, got '  '.*"
+                                                     r"ALIGNMENTER_EDGE_SCORER_ID"):
+        scorer_settings(environ={"ALIGNMENTER_EDGE_CONFIG": str(config)})
+
+
+def test_config_values_are_stripped(tmp_path):
+    config = tmp_path / "edge.yaml"
+    config.write_text("model: ' heuristic '\nid: ' mine '\n")
+    settings = scorer_settings(environ={"ALIGNMENTER_EDGE_CONFIG": str(config)})
+    assert settings["model"] == "heuristic" and settings["id"] == "mine"
+
+
+@pytest.mark.parametrize("spelling", ["None", "NONE", "nOne"])
+def test_only_none_in_lower_case_disables_classification_from_config_or_environment(tmp_path, spelling):
+    """YAML reads `model: None` as the string 'None': it loaded the none tier, every turn 1.0."""
+    config = tmp_path / "edge.yaml"
+    config.write_text(f"model: {spelling}\n")
+    match = rf"scorer model '{spelling}' would disable classification \(every text scores 1\.0\); write none"
+    with pytest.raises(EdgeScorerConfigError, match=match):
+        scorer_settings(environ={"ALIGNMENTER_EDGE_CONFIG": str(config)})
+    with pytest.raises(EdgeScorerConfigError, match=match + ".*ALIGNMENTER_EDGE_MODEL"):
+        EdgeSafetyScorer(spelling)
+    with pytest.raises(EdgeScorerConfigError, match=match):
+        scorer_settings(environ={"ALIGNMENTER_EDGE_MODEL": spelling})
+    assert scorer_settings(environ={"ALIGNMENTER_EDGE_MODEL": " none "})["model"] == "none"
+    assert scorer_settings({"model": Path(spelling)})["model"] == spelling  # a Path is a directory path
+    assert load_safety_classifier(spelling).info.tier == "none"  # alignmenter's loader lower-cases too
+    assert alignmenter_classifiers.load_safety_classifier(spelling)("attack") == 1.0
+
+
 def test_config_file_unknown_key(tmp_path):
     config = tmp_path / "edge.json"
     config.write_text(json.dumps({"model": "heuristic", "treads": 2}))
