@@ -14,7 +14,7 @@ from .bundle import MANIFEST_NAME, Manifest, is_bundle_dir, read_bundle, read_ma
 from .classifier import Classifier
 from .deps import install_command, is_installed, require
 from .errors import BundleError, MissingDependencyError, UnknownModelError, UnsupportedBundleError
-from .paths import HOME_ENV, bundles_dir
+from .paths import HOME_ENV, bundles_dir, checked_bundles_dir
 from .thresholds import check_threshold
 
 
@@ -83,7 +83,7 @@ def scan_installed() -> InstalledBundles:
     version or tier this version does not know (from a newer one sharing the data home) is not
     broken, only not for this version. Hidden directories are skipped (``install`` stages its
     copies there), as are directories without a manifest."""
-    root = bundles_dir()
+    root = checked_bundles_dir()
     found = InstalledBundles({}, {}, {})
     readable, broken, unsupported = found
     if not root.is_dir():
@@ -226,7 +226,7 @@ def _refuse_bundle_named_like_a_tier(requested: str) -> None:
     allowed those) makes a request for that name ambiguous: BundleError naming the clash, never
     a silent choice of the tier or the bundle."""
     tier = name_read_as_tier(requested)
-    root = bundles_dir()
+    root = bundles_dir()  # unchecked: a tier without a bundle loads whatever the data directory is
     if tier is None or not root.is_dir():
         return
     for child in root.iterdir():
