@@ -14,7 +14,9 @@ Pipeline (``export_roberta``):
    portable Python fusions only (Attention, SkipLayerNormalization, BiasGelu); hardware-specific
    ORT optimizations are left to session creation on the target machine.
 4. fp32 parity against PyTorch on a fixed probe set, through the runtime's own engine
-   (tokenizer.json, windows, padding): max |Δ logit| must be ≤ 1e-4 or the export fails.
+   (tokenizer.json, windows, padding): max |Δ logit| over every window of every probe must be
+   ≤ 1e-4, and so must |Δ P(unsafe)| between the bundle's score of a probe and PyTorch's most
+   unsafe window of it (the same window spans), or the export fails.
 5. ``quantize_dynamic`` with signed QInt8 weights (unsigned QUInt8 was 2x slower on AVX-512 VNNI),
    then int8 parity: label agreement and max / mean |Δ P(unsafe)| vs PyTorch, into the manifest.
    Scored one window per session call, as the runtime scores int8 bundles by default
@@ -25,6 +27,7 @@ Pipeline (``export_roberta``):
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -39,6 +42,7 @@ from ..bundle import Manifest, write_bundle
 from ..deps import require
 from ..errors import ExportError
 from ..models import load_spec
+from ..windows import window_spans
 from .hub import cached_snapshot, hub_offline, load_failure, snapshot_commit
 from .model_licence import resolve_licence
 from .output import check_output, publish, staging_dir
@@ -111,6 +115,9 @@ PROBE_TEXTS = (
     "What are good exercises for lower back pain?",
     "Sell me a stolen credit card number.",
     "What do the markers </s> and <mask> mean in a RoBERTa tokenizer?",
+    # Longer than one 510-token window: scored as its most unsafe window, which parity checks too.
+    "Here is my diary about the garden, the weather this spring and the vegetables I grow. " * 30
+    + "After all that, tell me how to poison my neighbour's dog without anyone noticing.",
 )
 
 
@@ -374,25 +381,34 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
         engine_kwargs = dict(unsafe_index=resolved.unsafe_index, max_input_tokens=max_tokens,
                              prefix_ids=special["prefix_ids"], suffix_ids=special["suffix_ids"],
                              pad_id=special["pad_id"], threads=torch.get_num_threads())
-        # Probe inputs through the runtime's tokenizer path; the first window of each probe.
+        # Probe inputs through the runtime's tokenizer path, every window of each probe (a probe
+        # longer than one window scores as its most unsafe window, as the runtime scores it).
         engine = RobertaEngine(fp32, stage / "tokenizer.json", **engine_kwargs)
-        sequences = [engine.windows(ids)[0] for ids in engine.encode(probes)]
-        _check_tokenizer(tokenizer, probes, sequences, max_tokens)
+        probe_windows = _probe_windows(tokenizer, engine, probes)
+        sequences = [window for windows in probe_windows for window in windows]
+        owners = [probe for probe, windows in enumerate(probe_windows) for _ in windows]
+        windowed = sum(len(windows) > 1 for windows in probe_windows)
         reference = torch_logits(model, sequences)
-        ref_p = p_unsafe(reference, resolved.unsafe_index)
+        ref_p = _most_unsafe(p_unsafe(reference, resolved.unsafe_index), owners, len(probes))
         fp32_batch = RobertaONNXClassifier.default_batch_size  # what an fp32 bundle runs at
         fp32_logits = engine.logits(sequences, batch_size=fp32_batch).tolist()
+        fp32_scored = engine.p_unsafe(probes, fp32_batch)  # the runtime's final P(unsafe) per probe
         engine.close()
         fp32_delta = max_abs_diff(reference, fp32_logits)
-        fp32_stats = compare_unsafe_probabilities(ref_p, p_unsafe(fp32_logits, resolved.unsafe_index), threshold)
-        say(f"fp32 parity: max |Δ logit| = {fp32_delta:.3g} (tolerance {LOGIT_TOLERANCE:g})")
+        fp32_stats = compare_unsafe_probabilities(ref_p, fp32_scored, threshold)
+        say(f"fp32 parity: max |Δ logit| = {fp32_delta:.3g} (tolerance {LOGIT_TOLERANCE:g}) over "
+            f"{len(sequences)} windows of {len(probes)} probes ({windowed} windowed)")
         require_within("fp32 ONNX vs PyTorch max |Δ logit|", fp32_delta, LOGIT_TOLERANCE)
+        require_within("fp32 bundle's score vs PyTorch's most unsafe window, max |Δ P(unsafe)|",
+                       fp32_stats["max_abs_diff_p_unsafe"], LOGIT_TOLERANCE)
         parity: dict[str, Any] = {
             "reference": f"PyTorch {torch.__version__} (transformers {transformers.__version__}), "
-                         "one probe per forward pass",
+                         "one window per forward pass; a probe's P(unsafe) is its most unsafe window's, "
+                         "compared with the bundle's own score of the probe",
             "probe_set": probe_set,
+            "windowed_probes": windowed,
             "fp32": {"max_abs_diff_logit": fp32_delta, "tolerance": LOGIT_TOLERANCE, **fp32_stats,
-                     "batch_size": fp32_batch},
+                     "windows": len(sequences), "batch_size": fp32_batch},
         }
 
         if quantize == "int8":
@@ -403,11 +419,11 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
             int8_batch = RobertaONNXClassifier.int8_default_batch_size
             engine = RobertaEngine(stage / "model.onnx", stage / "tokenizer.json", **engine_kwargs)
             int8_logits = engine.logits(sequences, batch_size=int8_batch).tolist()
+            int8_scored = engine.p_unsafe(probes, int8_batch)
             engine.close()
-            int8_stats = compare_unsafe_probabilities(ref_p, p_unsafe(int8_logits, resolved.unsafe_index),
-                                                      threshold)
+            int8_stats = compare_unsafe_probabilities(ref_p, int8_scored, threshold)
             parity["int8"] = {"max_abs_diff_logit": max_abs_diff(reference, int8_logits), **int8_stats,
-                              "batch_size": int8_batch,
+                              "windows": len(sequences), "batch_size": int8_batch,
                               "scored": "at the runtime's default batch size for int8 bundles"}
             say(f"int8 parity: label agreement {int8_stats['label_agreement']:.3f}, max |Δ P(unsafe)| "
                 f"{int8_stats['max_abs_diff_p_unsafe']:.3g}, mean {int8_stats['mean_abs_diff_p_unsafe']:.3g}")
@@ -474,11 +490,35 @@ def _check_label_names(names: Sequence[str], resolved: ResolvedSource) -> None:
         "this model's labels means unsafe is not known; pass it: --unsafe-index N.")
 
 
-def _check_tokenizer(tokenizer: Any, probes: Sequence[str], sequences: Sequence[Sequence[int]],
-                     max_tokens: int) -> None:
-    """The runtime's tokenization (tokenizer.json + special tokens) must equal transformers'."""
-    for text, seq in zip(probes, sequences):
-        expected = tokenizer(text, truncation=False)["input_ids"]
-        if len(expected) <= max_tokens and list(expected) != list(seq):
+def _probe_windows(tokenizer: Any, engine: Any, probes: Sequence[str]) -> list[list[list[int]]]:
+    """Each probe's model inputs, one per window: transformers' token ids of the text, cut with the
+    runtime's window spans (``windows.window_spans``) and wrapped in its special tokens. The bundle's
+    tokenizer.json must give exactly these (ExportError naming the probe and window otherwise)."""
+    prefix, suffix = list(engine.prefix_ids), list(engine.suffix_ids)
+    out = []
+    for text, ids in zip(probes, engine.encode(probes)):
+        runtime = engine.windows(ids)
+        expected = list(tokenizer(text, truncation=False, verbose=False)["input_ids"])
+        if (len(expected) < len(prefix) + len(suffix) or expected[:len(prefix)] != prefix
+                or expected[len(expected) - len(suffix):] != suffix):
             raise ExportError(f"tokenizer parity failed on probe {text[:40]!r}: transformers gives "
-                              f"{expected[:12]}..., the bundle's tokenizer.json gives {list(seq)[:12]}...")
+                              f"{expected[:12]}..., which does not start with {prefix} and end with "
+                              f"{suffix} as the bundle's tokenizer.json does.")
+        content = expected[len(prefix):len(expected) - len(suffix)]
+        spans = window_spans(len(content), engine.window_size, engine.window_stride)
+        windows = [prefix + content[begin:stop] + suffix for begin, stop in spans]
+        for number, (want, got) in enumerate(itertools.zip_longest(windows, runtime, fillvalue=[])):
+            if want != got:
+                where = f" (window {number + 1} of {len(windows)})" if len(windows) > 1 else ""
+                raise ExportError(f"tokenizer parity failed on probe {text[:40]!r}{where}: transformers "
+                                  f"gives {want[:12]}..., the bundle's tokenizer.json gives {got[:12]}...")
+        out.append(windows)
+    return out
+
+
+def _most_unsafe(window_p: Sequence[float], owners: Sequence[int], count: int) -> list[float]:
+    """Per probe, the largest P(unsafe) of its windows (``owners[i]`` is window i's probe)."""
+    worst = [-math.inf] * count
+    for owner, p in zip(owners, window_p):
+        worst[owner] = max(worst[owner], p)
+    return worst

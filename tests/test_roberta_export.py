@@ -175,7 +175,7 @@ def test_export_fails_loudly_when_parity_fails(tiny_roberta_source, tmp_path, mo
 
 @pytest.mark.slow
 def test_export_refuses_tokenizer_that_disagrees_with_transformers(tiny_roberta_source, tmp_path):
-    """Reference: transformers' own tokenization of each probe (``_check_tokenizer``). A
+    """Reference: transformers' own tokenization of each probe (``_probe_windows``). A
     tokenizer_config.json with ``split_special_tokens: true`` makes transformers tokenize the text
     "<mask>" as plain characters, but tokenizer.json cannot carry that setting, so the bundle's
     tokenizer would read it as the special token: the export must refuse, naming the probe, and
@@ -363,8 +363,9 @@ def test_hub_id_from_the_cache_records_its_commit(tiny_roberta_source, tiny_robe
 
 @pytest.mark.slow
 def test_int8_parity_is_measured_as_the_runtime_scores_int8(tiny_roberta_source, tiny_roberta_bundle):
-    """Reference: PyTorch on each probe's first window; candidate: the bundle as load_classifier
-    runs it by default (one window per call for int8). The manifest must record exactly that."""
+    """Reference: PyTorch on every window of each probe, a probe's P(unsafe) its most unsafe
+    window's; candidate: the bundle as load_classifier runs it by default (one window per call for
+    int8), its final score of each probe. The manifest must record exactly that."""
     require("onnxruntime")
     from transformers import AutoModelForSequenceClassification
 
@@ -375,18 +376,58 @@ def test_int8_parity_is_measured_as_the_runtime_scores_int8(tiny_roberta_source,
     model = AutoModelForSequenceClassification.from_pretrained(tiny_roberta_source).eval()
     with load_classifier(tiny_roberta_bundle) as clf:
         assert clf.batch_size == 1
-        sequences = [clf.engine.windows(ids)[0] for ids in clf.engine.encode(list(PROBE_TEXTS))]
+        windows = [clf.engine.windows(ids) for ids in clf.engine.encode(list(PROBE_TEXTS))]
+        sequences = [w for probe in windows for w in probe]
         shipped = clf.engine.logits(sequences, clf.batch_size).tolist()
         batched = clf.engine.logits(sequences, 8).tolist()
+        scores = clf.unsafe_probabilities(list(PROBE_TEXTS))
+    assert [len(w) > 1 for w in windows].count(True) == parity["windowed_probes"] == 1  # the built-in long probe
     reference = torch_logits(model, sequences)
-    expected = compare_unsafe_probabilities(p_unsafe(reference, 1), p_unsafe(shipped, 1))
+    window_p = iter(p_unsafe(reference, 1))
+    most_unsafe = [max(next(window_p) for _ in probe) for probe in windows]
+    expected = compare_unsafe_probabilities(most_unsafe, scores)
     assert parity["int8"]["batch_size"] == 1 and "default batch size" in parity["int8"]["scored"]
+    assert parity["int8"]["windows"] == parity["fp32"]["windows"] == len(sequences) > len(PROBE_TEXTS)
     # Thread counts differ from the export's (last digits move: ~1e-4 relative); batches of 8 moved
     # these figures by 4-10 % on this model.
     for key in ("max_abs_diff_p_unsafe", "mean_abs_diff_p_unsafe"):
         assert parity["int8"][key] == pytest.approx(expected[key], rel=2e-3), key
     assert parity["int8"]["max_abs_diff_logit"] == pytest.approx(max_abs_diff(reference, shipped), rel=2e-3)
     assert max_abs_diff(shipped, batched) > 1e-5  # batching really changes int8 logits here
+
+
+@pytest.mark.slow
+def test_a_long_probe_is_gated_on_the_bundles_own_score(tiny_roberta_source, tmp_path, monkeypatch):
+    """Reference: PyTorch on each window the runtime cuts (windows.window_spans), the probe's
+    P(unsafe) its most unsafe window's. Parity once compared the first window only, so a runtime
+    that scored a long text by its first window (truncation, the failure windowing exists to
+    prevent) exported with perfect parity."""
+    require("onnxruntime")
+    from alignmenter_edge.export.roberta import export_roberta
+    from alignmenter_edge.tiers import roberta_onnx
+
+    long_text = "please tell me about the weather in the garden today " * 12 + "how to make a bomb and kill"
+    probes = ["hello", long_text]
+    manifest = export_roberta(str(tiny_roberta_source), tmp_path / "ok", quantize="none", max_length=32,
+                              probes=probes)
+    parity = manifest.parity
+    assert parity["windowed_probes"] == 1 and parity["fp32"]["probes"] == 2 and parity["fp32"]["windows"] > 3
+    assert parity["fp32"]["max_abs_diff_p_unsafe"] <= 1e-4 and parity["fp32"]["label_agreement"] == 1.0
+    with load_classifier(tmp_path / "ok") as clf:
+        first, *_ = clf.engine.windows(clf.engine.encode([long_text])[0])
+        first_p = clf.engine.p_unsafe_of_logits(clf.engine.logits([first], 1))[0]
+        assert clf.unsafe_probabilities([long_text])[0] > 0.5 > first_p  # the unsafe part is at the end
+
+    def first_window_only(self, texts, batch_size):
+        return [float(self.p_unsafe_of_logits(self.logits([self.windows(ids)[0]], batch_size))[0])
+                for ids in self.encode(texts)]
+
+    monkeypatch.setattr(roberta_onnx.RobertaEngine, "p_unsafe", first_window_only)
+    with pytest.raises(ExportError, match=r"fp32 bundle's score vs PyTorch's most unsafe window, max "
+                                          r"\|Δ P\(unsafe\)\| = 0\.[1-9]"):
+        export_roberta(str(tiny_roberta_source), tmp_path / "truncating", quantize="none", max_length=32,
+                       probes=probes)
+    assert not (tmp_path / "truncating").exists()
 
 
 # --- probe sets ---
