@@ -22,7 +22,10 @@ def require(module: str, extra: str, purpose: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        if exc.name is not None and exc.name.split(".")[0] == package:
+        # Not installed: the package is not on the path (or is blocked in sys.modules), or the very
+        # module asked for is missing. A submodule of its own failing (a lost capi/, a broken native
+        # extension, "cannot import name") means an installed package is broken: reinstall.
+        if not is_installed(package) or (isinstance(exc, ModuleNotFoundError) and exc.name == module):
             raise MissingDependencyError(
                 f"{purpose} needs the Python package '{package}', which is not installed. "
                 f"Install it with: {install_command(extra)}"

@@ -29,6 +29,10 @@ def test_a_package_that_is_not_installed_names_the_extra(packages: Path) -> None
     ("raise RuntimeError('Failed to load shared library libllama.so')", "RuntimeError: Failed to load shared library"),
     ("raise OSError('libgomp.so.1: cannot open shared object file')", "OSError: libgomp.so.1"),
     ("import edge_test_missing_inner_dependency", "No module named 'edge_test_missing_inner_dependency'"),
+    # a submodule of its own lost (a half-finished upgrade): it read as "which is not installed"
+    ("from .capi import _pybind_state", "No module named 'edge_test_broken.capi'"),
+    ("import edge_test_broken.capi", "No module named 'edge_test_broken.capi'"),
+    ("from . import _native", "cannot import name '_native'"),
 ])
 def test_an_installed_package_that_fails_to_import_says_reinstall_not_install(packages: Path, body: str,
                                                                               cause: str) -> None:
@@ -41,3 +45,19 @@ def test_an_installed_package_that_fails_to_import_says_reinstall_not_install(pa
     message = str(failure.value)
     assert "'edge_test_broken', which is installed but fails to import" in message and cause in message
     assert "pip install --force-reinstall --no-cache-dir 'alignmenter-edge[gguf]'" in message
+
+
+def test_a_submodule_asked_for_that_is_missing_is_not_installed(packages: Path) -> None:
+    (packages / "edge_test_pkg").mkdir()
+    (packages / "edge_test_pkg" / "__init__.py").write_text("")
+    with pytest.raises(MissingDependencyError, match=r"'edge_test_pkg', which is not installed"):
+        require("edge_test_pkg.absent", "onnx", "the roberta-onnx tier")
+
+
+def test_an_import_blocked_in_sys_modules_is_not_installed(packages: Path, monkeypatch) -> None:
+    """How the test suite hides an optional package: it must read as not installed."""
+    (packages / "edge_test_blocked").mkdir()
+    (packages / "edge_test_blocked" / "__init__.py").write_text("")
+    monkeypatch.setitem(sys.modules, "edge_test_blocked", None)
+    with pytest.raises(MissingDependencyError, match=r"'edge_test_blocked', which is not installed"):
+        require("edge_test_blocked", "onnx", "the roberta-onnx tier")
