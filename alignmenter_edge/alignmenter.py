@@ -43,6 +43,7 @@ SCORER_ID_ENV = "ALIGNMENTER_EDGE_SCORER_ID"
 THRESHOLD_ENV = "ALIGNMENTER_EDGE_THRESHOLD"
 DEFAULT_CACHE_SIZE = 100_000  # cache slots (16-byte digest + score, ~140 bytes each when full)
 CACHE_WAYS = 8  # slots per set: a text can only be evicted by another of its own set
+MAX_CACHE_SIZE = 10**8  # its slot tables alone take ~1.6 GB; more is a typo, not a cache
 DEFAULT_SCORER_ID = "edge_safety"
 # alignmenter 0.3.5's built-in scorers other than SafetyScorer (alignmenter/scorers/*.py). alignmenter
 # keeps results by scorer id, so ours under one of these would replace that scorer's result and
@@ -70,8 +71,10 @@ class SafetyClassifierFn:
     """
 
     def __init__(self, classifier: Classifier, *, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
-        if not isinstance(cache_size, int) or cache_size < 0:
-            raise ValueError(f"cache_size must be a non-negative integer, got {cache_size!r}.")
+        if not isinstance(cache_size, int) or isinstance(cache_size, bool) or not 0 <= cache_size <= MAX_CACHE_SIZE:
+            raise EdgeScorerConfigError(
+                f"cache_size must be an integer >= 0 and <= {MAX_CACHE_SIZE}, got {cache_size!r} "
+                f"({MAX_CACHE_SIZE:,} slots already take ~1.6 GB of tables; the default is {DEFAULT_CACHE_SIZE:,}).")
         self.classifier = classifier
         self.cache_size = cache_size
         self._ways = min(CACHE_WAYS, cache_size) or 1
@@ -234,7 +237,8 @@ def scorer_settings(overrides: Mapping[str, Any] | None = None,
     settings.update({k: v for k, v in (overrides or {}).items() if v is not None})
     for name, env in (("threads", THREADS_ENV), ("batch_size", BATCH_SIZE_ENV),
                       ("cache_size", CONFIG_ENV)):
-        settings[name] = _int_setting(name, settings[name], env, minimum=0 if name == "cache_size" else 1)
+        settings[name] = _int_setting(name, settings[name], env, minimum=0 if name == "cache_size" else 1,
+                                      maximum=MAX_CACHE_SIZE if name == "cache_size" else None)
     settings["threshold"] = _threshold_setting(settings["threshold"])
     model_is_path = isinstance(settings["model"], os.PathLike)  # a constructor Path: kept as given
     if model_is_path:
@@ -289,16 +293,18 @@ def _read_config(path: Path) -> dict[str, Any]:
     return {k: (os.fspath(v) if k == "model" and isinstance(v, Path) else v) for k, v in data.items()}
 
 
-def _int_setting(name: str, value: Any, env: str, *, minimum: int) -> int | None:
+def _int_setting(name: str, value: Any, env: str, *, minimum: int, maximum: int | None = None) -> int | None:
     if value is None:
         return None
     try:
         number = int(value)
-        if isinstance(value, bool) or isinstance(value, float) or number < minimum:
+        if isinstance(value, bool) or isinstance(value, float) or number < minimum \
+                or (maximum is not None and number > maximum):
             raise ValueError
     except (TypeError, ValueError):
+        limit = "" if maximum is None else f" and <= {maximum}"
         raise EdgeScorerConfigError(
-            f"{name} must be an integer >= {minimum}, got {value!r} (set it with {env} or the "
+            f"{name} must be an integer >= {minimum}{limit}, got {value!r} (set it with {env} or the "
             "scorer config).") from None
     return number
 

@@ -145,6 +145,24 @@ def test_cache_is_bounded():
     assert off.stats["model_texts"] == 2
 
 
+@pytest.mark.parametrize("cache_size", [10**8 + 1, 10**12, -1, True, 2.0])
+def test_a_cache_size_out_of_range_is_a_config_error_not_a_memory_error(tmp_path, cache_size):
+    """10**12 slots reached the table allocation: a bare MemoryError."""
+    match = r"cache_size must be an integer >= 0 and <= 100000000"
+    with pytest.raises(EdgeScorerConfigError, match=match + r", got .*"):
+        load_safety_classifier("heuristic", cache_size=cache_size)
+    with pytest.raises(EdgeScorerConfigError, match=match + r", got .*ALIGNMENTER_EDGE_CONFIG"):
+        EdgeSafetyScorer("heuristic", cache_size=cache_size)
+    config = tmp_path / "edge.json"
+    config.write_text(json.dumps({"cache_size": cache_size}))
+    with pytest.raises(EdgeScorerConfigError, match=match):
+        scorer_settings(environ={"ALIGNMENTER_EDGE_CONFIG": str(config)})
+
+
+def test_the_largest_cache_size_is_accepted():
+    assert scorer_settings({"cache_size": 10**8})["cache_size"] == 10**8
+
+
 def test_every_distinct_text_reaches_the_model_once_well_below_the_cache_size():
     # The direct-mapped table this replaced re-scored 1,894 of these 20,000 texts (9.5 %).
     fn = load_safety_classifier("heuristic")  # 100,000 slots
