@@ -29,7 +29,7 @@ from typing import Any, Iterable, Mapping
 
 from .classifier import Classifier, is_flagged, require_texts
 from .errors import AlignmenterEdgeError, InvalidInputError
-from .registry import load_classifier, refuse_directory_named_like_a_tier
+from .registry import check_model_name, load_classifier, refuse_directory_named_like_a_tier
 from .thresholds import THRESHOLD_RULE, parse_threshold
 
 __all__ = ["EdgeSafetyScorer", "EdgeScorerConfigError", "SafetyClassifierFn",
@@ -202,7 +202,9 @@ def load_safety_classifier(identifier: str | os.PathLike[str] | None, *, threads
     if isinstance(identifier, os.PathLike):  # a path, as for load_classifier: never a tier name
         classifier = load_classifier(identifier, threads=threads, batch_size=batch_size)
         return SafetyClassifierFn(classifier, cache_size=cache_size)
-    spec = "auto" if identifier is None else os.fspath(identifier).strip() or "auto"
+    if identifier is not None and not isinstance(identifier, str):
+        check_model_name(identifier)  # TypeError (alignmenter took bytes or 0 for its heuristic)
+    spec = "auto" if identifier is None else identifier.strip() or "auto"  # as alignmenter reads them
     key = spec.lower()
     if key in ROBERTA_ALIASES or key in _tier_names():
         refuse_directory_named_like_a_tier(spec, "roberta-onnx" if key in ROBERTA_ALIASES else None)

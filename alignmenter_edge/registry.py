@@ -156,8 +156,8 @@ def load_classifier(name_or_path: str | os.PathLike[str] = "auto", threads: int 
     threshold = options.pop("threshold", None)
     if threshold is not None:
         threshold = check_threshold(threshold)  # before a model loads, not after
+    requested = check_model_name(name_or_path)
     settings = dict(threads=threads, batch_size=batch_size, **options)
-    requested = os.fspath(name_or_path)
     if isinstance(name_or_path, os.PathLike):  # a Path is a path, never a tier or installed name
         classifier = load_bundle_classifier(_bundle_at(requested), settings)
         classifier.requested = requested
@@ -191,6 +191,21 @@ def bundle_path(name_or_path: str | os.PathLike[str]) -> Path:
     if requested in installed.readable:
         return bundles_dir() / requested
     raise UnknownModelError(_unknown_message(requested))
+
+
+def check_model_name(name_or_path: object) -> str:
+    """``name_or_path`` as the str load_classifier reads: TypeError for what is neither a str nor an
+    os.PathLike (bytes too), UnknownModelError for an empty or whitespace-only name."""
+    name = os.fspath(name_or_path) if isinstance(name_or_path, os.PathLike) else name_or_path
+    if not isinstance(name, str):
+        raise TypeError(
+            "the model must be a str (a tier or installed bundle name) or an os.PathLike (a bundle "
+            f"directory), got {type(name).__name__}" + (": decode it first" if isinstance(name, bytes) else "") + ".")
+    if not name.strip():
+        raise UnknownModelError(
+            f"the model name is empty{' or whitespace only' if name else ''}; give a tier name "
+            f"({', '.join(TIERS)}, {AUTO}), an installed bundle's name or a bundle directory path.")
+    return name
 
 
 def _bundle_at(path: str) -> Path:

@@ -86,3 +86,37 @@ def test_a_path_that_holds_no_bundle_says_a_path_is_never_a_name(tmp_path: Path,
                                                         r"path; pass a str"):
                 load(Path(name))
         assert load("prod").info.bundle_path.endswith("prod")  # by name, as a str
+
+
+# --- names that are no name ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["", "   ", "\t\n"])
+def test_an_empty_name_is_refused_up_front(tmp_path: Path, monkeypatch, name: str) -> None:
+    """'' said "unknown model ''.  exists but holds no manifest.json" and loaded a manifest.json in
+    the working directory as a bundle."""
+    monkeypatch.chdir(tmp_path)
+    make_bundle(tmp_path / "here")
+    (tmp_path / "manifest.json").write_bytes((tmp_path / "here" / "manifest.json").read_bytes())
+    with pytest.raises(UnknownModelError, match=r"^the model name is empty( or whitespace only)?; give a tier name "
+                                                r"\(constitutional-gguf, .*auto\), an installed bundle's name or a "
+                                                r"bundle directory path\.$") as failure:
+        load_classifier(name)
+    assert "exists but" not in str(failure.value)
+
+
+def test_the_drop_in_reads_an_empty_identifier_as_auto_as_alignmenter_does() -> None:
+    from alignmenter_edge.alignmenter import load_safety_classifier
+
+    assert load_safety_classifier("").info.requested == "auto"
+    assert load_safety_classifier("  ").info.requested == "auto"
+
+
+@pytest.mark.parametrize("name", [b"heuristic", 0, None, ["heuristic"]])
+def test_a_name_that_is_not_a_str_or_path_is_a_type_error(name: object) -> None:
+    """bytes reached str.casefold: AttributeError: 'bytes' object has no attribute 'casefold'."""
+    for load in _loaders():
+        if name is None and load is not load_classifier:
+            continue  # the drop-in's None is alignmenter's "auto"
+        with pytest.raises(TypeError, match=rf"the model must be a str \(a tier or installed bundle name\) "
+                                            rf"or an os\.PathLike \(a bundle directory\), got {type(name).__name__}"):
+            load(name)
