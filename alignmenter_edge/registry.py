@@ -160,18 +160,15 @@ def load_classifier(name_or_path: str | os.PathLike[str] = "auto", threads: int 
     settings = dict(threads=threads, batch_size=batch_size, **options)
     if isinstance(name_or_path, os.PathLike):  # a Path is a path, never a tier or installed name
         classifier = load_bundle_classifier(_bundle_at(requested), settings)
-        classifier.requested = requested
-        if threshold is not None:
-            classifier.use_threshold(threshold)
-        return classifier
-    refuse_directory_named_like_a_tier(requested)
-    _refuse_bundle_named_like_a_tier(requested)
-    if requested == AUTO:
-        classifier = _load_auto(settings)
-    elif requested in TIERS:
-        classifier = _load_tier(TIERS[requested], settings, requested)
     else:
-        classifier = load_bundle_classifier(bundle_path(requested), settings)
+        refuse_directory_named_like_a_tier(requested)
+        _refuse_bundle_named_like_a_tier(requested)
+        if requested == AUTO:
+            classifier = _load_auto(settings)
+        elif requested in TIERS:
+            classifier = _load_tier(TIERS[requested], settings, requested)
+        else:
+            classifier = load_bundle_classifier(bundle_path(requested), settings)
     classifier.requested = requested
     if threshold is not None:
         classifier.use_threshold(threshold)
