@@ -39,7 +39,7 @@ from ..bundle import Manifest, write_bundle
 from ..deps import require
 from ..errors import BundleError, ExportError
 from ..models import SPEC_DIR, load_spec
-from ..tiers.constitutional_gguf import (MODEL_FILE, TOKENIZER_FILE, ConstitutionalScorer,
+from ..tiers.constitutional_gguf import (MODEL_FILE, TOKENIZER_FILE, ConstitutionalScorer, PromptLayout,
                                          _softmax_pair, split_on_content)
 from .gguf_writer import read_vocab, tensors_from_state_dict, write_qwen3_gguf
 from .hub import cached_snapshot, hub_offline, load_failure, snapshot_commit
@@ -221,12 +221,11 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
         labels = _label_table(hf_tok, label_words)
         label_ids = (labels["safe"]["token_id"], labels["unsafe"]["token_id"])
         model = _with_adapter(peft, model, adapter_dir, adapter)
-        reference, prefix_tokens = _reference_logits(torch, model, hf_tok, work / TOKENIZER_FILE,
-                                                     template, constitution, label_ids, probes,
-                                                     max_input_tokens)
-        say(f"reference: {len(probes)} probes, prefix {prefix_tokens} tokens")
-        adapter_effect = _adapter_effect(torch, model, work / TOKENIZER_FILE, template, constitution,
-                                         label_ids, probes, reference, tolerance, adapter)
+        layout = _prompt_layout(work / TOKENIZER_FILE, template, constitution)
+        reference = _reference_logits(torch, model, hf_tok, layout, label_ids, probes, max_input_tokens)
+        say(f"reference: {len(probes)} probes, prefix {len(layout.prefix_ids)} tokens")
+        adapter_effect = _adapter_effect(torch, model, layout, label_ids, probes, reference, tolerance,
+                                         adapter)
         say(f"adapter effect: max |Δ label logit| vs the base model without it = "
             f"{adapter_effect['max_abs_diff_label_logits']:.3g}")
 
@@ -306,7 +305,7 @@ def export_constitutional(base: str, adapter: str, output: str | os.PathLike[str
             tokenizer=TOKENIZER_FILE,
             prompt={"template": template, "constitution": constitution,
                     "labels": label_words, "format": "qwen3-chat, thinking disabled",
-                    "prefix_tokens": prefix_tokens},
+                    "prefix_tokens": len(layout.prefix_ids)},
             parity=parity,
             threshold=threshold,
             extra={"window_stride": window_stride, "architecture": "qwen3",
@@ -431,15 +430,17 @@ def _label_table(hf_tok: Any, words: dict[str, str]) -> dict[str, dict[str, Any]
     return table
 
 
-def _reference_logits(torch: Any, model: Any, hf_tok: Any, tokenizer_path: Path, template: str,
-                      constitution: str, label_ids: tuple[int, int],
-                      probes: Sequence[str], max_input_tokens: int) -> tuple[list[list[float]], int]:
-    """Label logits of the unmerged model per probe; checks the runtime tokenization on the way."""
+def _prompt_layout(tokenizer_path: Path, template: str, constitution: str) -> PromptLayout:
+    """The runtime's prompt layout over the bundle's tokenizer.json: the one the reference, the
+    adapter-effect pass and the runtime all tokenize with."""
     from tokenizers import Tokenizer
 
-    from ..tiers.constitutional_gguf import PromptLayout
+    return PromptLayout.build(Tokenizer.from_file(str(tokenizer_path)), template, constitution)
 
-    layout = PromptLayout.build(Tokenizer.from_file(str(tokenizer_path)), template, constitution)
+
+def _reference_logits(torch: Any, model: Any, hf_tok: Any, layout: PromptLayout, label_ids: tuple[int, int],
+                      probes: Sequence[str], max_input_tokens: int) -> list[list[float]]:
+    """Label logits of the unmerged model per probe; checks the runtime tokenization on the way."""
     for probe in probes:  # before the slow steps: parity compares one window per probe
         length = len(layout.content_ids(probe))
         if length > max_input_tokens:
@@ -456,16 +457,16 @@ def _reference_logits(torch: Any, model: Any, hf_tok: Any, tokenizer_path: Path,
             out = model(input_ids=torch.tensor([ids]), logits_to_keep=1)
         last = out.logits[0, -1].double()
         rows.append([float(last[label_ids[0]]), float(last[label_ids[1]])])
-    return rows, len(layout.prefix_ids)
+    return rows
 
 
-def _adapter_effect(torch: Any, model: Any, tokenizer_path: Path, template: str, constitution: str,
-                    label_ids: tuple[int, int], probes: Sequence[str], reference: list[list[float]],
-                    tolerance: float, adapter: str) -> dict[str, Any]:
+def _adapter_effect(torch: Any, model: Any, layout: PromptLayout, label_ids: tuple[int, int],
+                    probes: Sequence[str], reference: list[list[float]], tolerance: float,
+                    adapter: str) -> dict[str, Any]:
     """How far the adapter moves the reference label logits from the base model's (the same model
     with the adapter disabled, the same prompts): ExportError when no probe moves by more than the
     F32 parity tolerance, i.e. the bundle could not be told from the plain base model."""
-    base_rows = _base_label_logits(torch, model, tokenizer_path, template, constitution, label_ids, probes)
+    base_rows = _base_label_logits(torch, model, layout, label_ids, probes)
     effect = max_abs_diff(reference, base_rows)
     if not effect > tolerance:
         raise ExportError(
@@ -479,8 +480,8 @@ def _adapter_effect(torch: Any, model: Any, tokenizer_path: Path, template: str,
             "required_above": tolerance}
 
 
-def _base_label_logits(torch: Any, model: Any, tokenizer_path: Path, template: str, constitution: str,
-                       label_ids: tuple[int, int], probes: Sequence[str]) -> list[list[float]]:
+def _base_label_logits(torch: Any, model: Any, layout: PromptLayout, label_ids: tuple[int, int],
+                       probes: Sequence[str]) -> list[list[float]]:
     """Label logits of the base model alone (peft's ``disable_adapter``), per probe. The prefix is
     evaluated once and its KV cache reused for every probe (a copy each time), so this costs about
     one reference pass instead of one per probe; a figure, not a gate, so the cache's last-digit
@@ -488,11 +489,6 @@ def _base_label_logits(torch: Any, model: Any, tokenizer_path: Path, template: s
     import copy
     import inspect
 
-    from tokenizers import Tokenizer
-
-    from ..tiers.constitutional_gguf import PromptLayout
-
-    layout = PromptLayout.build(Tokenizer.from_file(str(tokenizer_path)), template, constitution)
     inner = model.get_base_model()
     # transformers renamed the argument (past_key_values → cache) and the output field with it
     cache_name = "cache" if "cache" in inspect.signature(inner.forward).parameters else "past_key_values"

@@ -197,7 +197,7 @@ def test_export_refuses_a_runtime_tokenizer_that_differs_from_the_reference(tiny
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from alignmenter_edge.errors import ExportError
-    from alignmenter_edge.export.constitutional import _reference_logits
+    from alignmenter_edge.export.constitutional import _prompt_layout, _reference_logits
     from alignmenter_edge.models import SPEC_DIR, load_spec
 
     base, _ = tiny_qwen3_source
@@ -213,12 +213,12 @@ def test_export_refuses_a_runtime_tokenizer_that_differs_from_the_reference(tiny
     label_ids = tuple(hf_tok("safe", add_special_tokens=False)["input_ids"]
                       + hf_tok("unsafe", add_special_tokens=False)["input_ids"])
     with pytest.raises(ExportError, match="prompt token ids differ from the reference tokenizer's"):
-        _reference_logits(torch, model, hf_tok, runtime_tokenizer, template, constitution, label_ids,
-                          ["How do I install Python on Windows?"], 512)
+        _reference_logits(torch, model, hf_tok, _prompt_layout(runtime_tokenizer, template, constitution),
+                          label_ids, ["How do I install Python on Windows?"], 512)
     # The same call with the tokenizer as exported goes through: the edit above is what it refuses.
     hf_tok.backend_tokenizer.save(str(runtime_tokenizer))
-    rows, _ = _reference_logits(torch, model, hf_tok, runtime_tokenizer, template, constitution, label_ids,
-                                ["How do I install Python on Windows?"], 512)
+    rows = _reference_logits(torch, model, hf_tok, _prompt_layout(runtime_tokenizer, template, constitution),
+                             label_ids, ["How do I install Python on Windows?"], 512)
     assert len(rows) == 1 and len(rows[0]) == 2
 
 
