@@ -31,6 +31,7 @@ from .classifier import Classifier, is_flagged, require_texts
 from .errors import AlignmenterEdgeError, InvalidInputError
 from .registry import check_model_name, load_classifier, refuse_directory_named_like_a_tier
 from .thresholds import THRESHOLD_RULE, parse_threshold
+from .values import is_integer
 
 __all__ = ["EdgeSafetyScorer", "EdgeScorerConfigError", "SafetyClassifierFn",
            "load_safety_classifier", "scorer_settings"]
@@ -71,7 +72,7 @@ class SafetyClassifierFn:
     """
 
     def __init__(self, classifier: Classifier, *, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
-        if not isinstance(cache_size, int) or isinstance(cache_size, bool) or not 0 <= cache_size <= MAX_CACHE_SIZE:
+        if not is_integer(cache_size) or not 0 <= cache_size <= MAX_CACHE_SIZE:
             raise EdgeScorerConfigError(
                 f"cache_size must be an integer >= 0 and <= {MAX_CACHE_SIZE}, got {cache_size!r} "
                 f"({MAX_CACHE_SIZE:,} slots already take ~1.6 GB of tables; the default is {DEFAULT_CACHE_SIZE:,}).")

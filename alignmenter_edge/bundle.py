@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Mapping
 from ._version import __version__
 from .errors import BundleError, BundleIntegrityError, UnsupportedBundleError
 from .thresholds import THRESHOLD_RULE, is_valid_threshold
+from .values import is_integer
 from .verified import VerifiedFiles, check_verify_mode
 
 FORMAT_NAME = "alignmenter-edge-bundle"
@@ -134,7 +135,7 @@ def file_name_problem(name: str) -> str | None:
 _FIELD_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "threshold": (THRESHOLD_RULE, is_valid_threshold),
     "max_input_tokens": ("a positive integer",
-                         lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
+                         lambda v: is_integer(v) and v >= 1),
     "sources": ("a JSON list of objects (role, id, revision, license, ...)",
                 lambda v: isinstance(v, list) and all(isinstance(source, dict) for source in v)),
     "labels": ("a JSON object; its unsafe_index (roberta-onnx: the softmax column that means unsafe), "
@@ -150,7 +151,7 @@ _FIELD_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
 
 def _is_label_index(value: Any) -> bool:
     """A JSON integer >= 0 (not a bool, not 1.0): int() would read 0.9 as column 0, inverting scores."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return is_integer(value) and value >= 0
 
 
 _PARITY_NUMBERS = ("max_abs_diff", "mean_abs_diff", "label_agreement", "tolerance", "probes", "threshold")

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Iterable, Sequence
 from .bundle import Bundle
 from .errors import AlignmenterEdgeError, BundleError, InvalidInputError, ModelOutputError
 from .thresholds import check_threshold
+from .values import is_integer
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,6 @@ def require_texts(texts: Iterable[str]) -> list[str]:
     return items
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 class Classifier(ABC):
     """Scores text for safety: 1.0 = safe, 0.0 = unsafe (alignmenter's convention).
 
@@ -75,9 +72,9 @@ class Classifier(ABC):
 
     def __init__(self, *, batch_size: int | None = None, threads: int | None = None) -> None:
         # bool is an int subclass: threads=True would silently be 1
-        if batch_size is not None and (not _is_int(batch_size) or batch_size < 1):
+        if batch_size is not None and (not is_integer(batch_size) or batch_size < 1):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-        if threads is not None and (not _is_int(threads) or threads < 1):
+        if threads is not None and (not is_integer(threads) or threads < 1):
             raise ValueError(f"threads must be a positive integer, got {threads!r}.")
         self.batch_size = batch_size or self.default_batch_size
         self.threads = threads

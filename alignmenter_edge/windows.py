@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Sequence, TypeVar
 
+from .values import is_integer
+
 T = TypeVar("T")
 
 
@@ -33,9 +35,9 @@ def window_spans(count: int, size: int, stride: int) -> list[tuple[int, int]]:
 def check_window(size: int, stride: int) -> int:
     """``stride``, if windows of ``size`` tokens can start every ``stride`` tokens (1..size);
     otherwise ValueError naming both. Tiers call it when they load, not at the first long text."""
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+    if not is_integer(size) or size < 1:
         raise ValueError(f"window size must be a positive integer, got {size!r}")
-    if isinstance(stride, bool) or not isinstance(stride, int) or not 0 < stride <= size:
+    if not is_integer(stride) or not 0 < stride <= size:
         raise ValueError(f"window stride {stride!r} does not fit a window of {size} tokens: it must be "
                          f"an integer in 1..{size}. Pass a smaller window_stride (or a larger "
                          "max_input_tokens).")

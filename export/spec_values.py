@@ -7,6 +7,7 @@ from typing import Any
 
 from ..errors import ExportError
 from ..thresholds import THRESHOLD_RULE, is_valid_threshold
+from ..values import is_integer
 from ..windows import check_window
 
 
@@ -21,7 +22,7 @@ def spec_threshold(spec: dict[str, Any], default: float = 0.5) -> float:
 
 def token_count(what: str, value: Any) -> int:
     """``value`` as a positive whole number of tokens."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not is_integer(value) or value < 1:
         raise ExportError(f"{what} must be a positive whole number of tokens, got {value!r}.")
     return value
 

@@ -42,6 +42,7 @@ from ..classifier import BundleClassifier, require_texts
 from ..deps import require
 from ..errors import BundleError, ModelOutputError
 from ..system import default_threads
+from ..values import is_integer
 from ..windows import check_window, token_windows
 from .prefix_state import PrefixStateCache, default_directory, state_key
 
@@ -325,7 +326,7 @@ class ConstitutionalGGUFClassifier(BundleClassifier):
             raise BundleError(f"{bundle.path}: the manifest has no prompt template/constitution.")
         if max_input_tokens is None:
             max_input_tokens = manifest.max_input_tokens
-        elif isinstance(max_input_tokens, bool) or not isinstance(max_input_tokens, int) or max_input_tokens < 1:
+        elif not is_integer(max_input_tokens) or max_input_tokens < 1:
             raise ValueError(f"max_input_tokens must be a positive integer, got {max_input_tokens!r} "
                              f"(the bundle's is {manifest.max_input_tokens}).")
         if window_stride is None and manifest.extra.get("window_stride") is not None:
@@ -403,7 +404,7 @@ def _label_ids(labels: Mapping[str, Any], where: Path) -> tuple[int, int]:
     except (KeyError, TypeError) as exc:
         raise BundleError(f"{where}: manifest labels need safe/unsafe token ids ({exc}). "
                           "Re-export the bundle.") from exc
-    if not all(isinstance(i, int) and not isinstance(i, bool) for i in (safe, unsafe)):
+    if not all(is_integer(i) for i in (safe, unsafe)):
         raise BundleError(f"{where}: label token ids must be integers, got safe {safe!r}, unsafe "
                           f"{unsafe!r}. Re-export the bundle.")
     if safe == unsafe:
