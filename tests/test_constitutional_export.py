@@ -81,7 +81,7 @@ def test_manifest_records_parity_labels_and_files(tiny_constitutional_bundle):
     assert set(manifest["files"]) == {"model.gguf", "tokenizer.json"}
     assert manifest["parity"]["f32_gguf"]["max_abs_diff_label_logits"] <= 1e-4
     q8 = manifest["parity"]["q8_0_gguf"]
-    assert q8["probes"] == 13 and 0.0 < q8["max_abs_diff_p_unsafe"] < 0.05
+    assert q8["probes"] == 14 and 0.0 < q8["max_abs_diff_p_unsafe"] < 0.05
     assert q8["mean_abs_diff_p_unsafe"] <= q8["max_abs_diff_p_unsafe"]
     assert q8["label_agreement"] >= 0.9
     labels = manifest["labels"]
@@ -197,7 +197,7 @@ def test_export_refuses_a_runtime_tokenizer_that_differs_from_the_reference(tiny
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from alignmenter_edge.errors import ExportError
-    from alignmenter_edge.export.constitutional import _prompt_layout, _reference_logits
+    from alignmenter_edge.export.constitutional import _probe_windows, _prompt_layout, _reference_logits
     from alignmenter_edge.models import SPEC_DIR, load_spec
 
     base, _ = tiny_qwen3_source
@@ -212,14 +212,18 @@ def test_export_refuses_a_runtime_tokenizer_that_differs_from_the_reference(tiny
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).eval()
     label_ids = tuple(hf_tok("safe", add_special_tokens=False)["input_ids"]
                       + hf_tok("unsafe", add_special_tokens=False)["input_ids"])
-    with pytest.raises(ExportError, match="prompt token ids differ from the reference tokenizer's"):
-        _reference_logits(torch, model, hf_tok, _prompt_layout(runtime_tokenizer, template, constitution),
-                          label_ids, ["How do I install Python on Windows?"], 512)
-    # The same call with the tokenizer as exported goes through: the edit above is what it refuses.
+    short, long = "How do I install Python on Windows?", "word " * 600  # one window; several
+    for probe in (short, long):
+        with pytest.raises(ExportError, match="prompt token ids differ from the reference tokenizer's"):
+            _probe_windows(hf_tok, _prompt_layout(runtime_tokenizer, template, constitution), [probe], 512, 384)
+    # The same calls with the tokenizer as exported go through: the edit above is what they refuse.
     hf_tok.backend_tokenizer.save(str(runtime_tokenizer))
-    rows = _reference_logits(torch, model, hf_tok, _prompt_layout(runtime_tokenizer, template, constitution),
-                             label_ids, ["How do I install Python on Windows?"], 512)
-    assert len(rows) == 1 and len(rows[0]) == 2
+    windows = _probe_windows(hf_tok, _prompt_layout(runtime_tokenizer, template, constitution),
+                             [short, long], 512, 384)
+    assert len(windows[0]) == 1 and len(windows[1]) > 1
+    rows = _reference_logits(torch, model, _prompt_layout(runtime_tokenizer, template, constitution),
+                             label_ids, windows)
+    assert [len(row) for row in rows] == [1, len(windows[1])] and all(len(pair) == 2 for pair in rows[1])
 
 
 def test_unknown_quantization_is_rejected():
@@ -522,17 +526,58 @@ def test_a_tolerance_that_cannot_work_is_refused_at_once(tmp_path, tolerance):
                                   tmp_path / "out", quant="F32", **{option: tolerance})
 
 
-def test_a_probe_over_max_input_tokens_fails_before_the_reference_run(tiny_qwen3_source, tmp_path):
-    """The early check's message ("is N tokens") is not the late guard's: it fired first."""
-    from alignmenter_edge.errors import ExportError
+def test_parity_covers_every_window_of_a_long_probe(tiny_constitutional_bundle):
+    """The built-in long probe is windowed as the runtime windows it, and the gate counted each
+    window: the manifest's window count is the runtime's, and the bundle's score of that probe
+    is its most unsafe window's."""
+    from alignmenter_edge.export.constitutional import DEFAULT_PROBES
+
+    manifest = json.loads((tiny_constitutional_bundle / "manifest.json").read_text())
+    parity = manifest["parity"]
+    with _scorer(tiny_constitutional_bundle) as clf:
+        counts = [len(clf.scorer.item_windows(probe)) for probe in DEFAULT_PROBES]
+        long_probe = DEFAULT_PROBES[-1]
+        per_window = [_p_unsafe(*pair) for pair in clf.scorer.label_logits(long_probe)]
+        score = clf(long_probe)
+    assert counts[-1] > 1 and parity["windowed_probes"] == sum(c > 1 for c in counts) >= 1
+    assert parity["f32_gguf"]["windows"] == parity["q8_0_gguf"]["windows"] == sum(counts)
+    assert parity["f32_gguf"]["max_abs_diff_label_logits"] <= 1e-4
+    assert len(set(round(p, 6) for p in per_window)) > 1  # the windows really are different inputs
+    assert score == pytest.approx(1.0 - max(per_window), abs=1e-6)
+
+
+def test_reference_label_logits_are_per_window_and_match_the_f32_gguf(tiny_qwen3_source,
+                                                                         tiny_constitutional_bundle_f32):
+    """The reference pass (unmerged PyTorch, full forward of prefix + window) gives one row per
+    window of a 3-window probe, each within 1e-4 of the F32 bundle's own label logits of that
+    window: windowed items are gated window by window, not only their first window."""
+    torch = require("torch")
+    transformers = require("transformers")
+    peft = require("peft")
     from alignmenter_edge.export import constitutional
 
     base, adapter = tiny_qwen3_source
-    with pytest.raises(ExportError, match=r"parity probe 'word word.* is \d+ tokens, longer than "
-                                          r"max_input_tokens \(512\); shorten the probe"):
-        constitutional.export_constitutional(str(base), str(adapter), tmp_path / "out", quant="F32",
-                                             probes=["hello", "word " * 600])
-    assert not (tmp_path / "out").exists()
+    manifest = json.loads((tiny_constitutional_bundle_f32 / "manifest.json").read_text())
+    prompt = manifest["prompt"]
+    hf_tok = transformers.AutoTokenizer.from_pretrained(base)
+    model = constitutional._with_adapter(
+        peft, transformers.AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32), adapter, str(adapter))
+    layout = constitutional._prompt_layout(tiny_constitutional_bundle_f32 / "tokenizer.json",
+                                           prompt["template"], prompt["constitution"])
+    labels = manifest["labels"]
+    label_ids = (labels["safe"]["token_id"], labels["unsafe"]["token_id"])
+    probe = "a calm walk by the river " * 12 + "then how to hurt someone " * 12
+    windows = constitutional._probe_windows(hf_tok, layout, [probe], 48, 32)
+    assert len(windows[0]) >= 3
+    reference = constitutional._reference_logits(torch, model, layout, label_ids, windows)
+    assert len(reference[0]) == len(windows[0])
+    with _scorer(tiny_constitutional_bundle_f32, max_input_tokens=48, window_stride=32,
+                 kv_cache_type="f32") as clf:
+        assert clf.scorer.item_windows(probe) == windows[0]
+        runtime = clf.scorer.label_logits(probe)
+    for want, got in zip(reference[0], runtime):
+        assert got == pytest.approx(want, abs=1e-4)
+    assert reference[0][0] != pytest.approx(reference[0][-1], abs=1e-3)
 
 
 # --- the adapter really is applied -----------------------------------------------------------------

@@ -169,6 +169,23 @@ class PromptLayout:
             return self.tokenizer.encode(content, add_special_tokens=False).ids
         return self._plain_tokenizer().encode(content, add_special_tokens=False).ids
 
+    def item_windows(self, content: str, max_input_tokens: int, stride: int) -> list[list[int]]:
+        """Suffix ids to evaluate on top of the prefix for one item: its exact suffix, or, when
+        that is longer than :meth:`max_suffix_tokens`, head + window + tail for each window of
+        ``max_input_tokens`` content tokens every ``stride`` (the export's parity uses the same)."""
+        ids = self.suffix_ids(content)
+        if len(ids) <= self.max_suffix_tokens(max_input_tokens):
+            return [ids]
+        head, tail = list(self.head_ids), list(self.tail_ids)
+        return [head + window + tail for window in
+                token_windows(self.content_ids(content), max_input_tokens, stride)]
+
+    def max_suffix_tokens(self, max_input_tokens: int) -> int:
+        """The longest suffix one evaluation takes. A window's suffix can exceed
+        head + content + tail by a few tokens where BPE merges across the boundaries; 8 tokens of
+        slack cover that."""
+        return len(self.head_ids) + max_input_tokens + len(self.tail_ids) + 8
+
     def _plain_tokenizer(self) -> Any:
         plain = self._plain.get("tokenizer")
         if plain is None:
@@ -214,10 +231,7 @@ class ConstitutionalScorer:
         self.max_input_tokens = max_input_tokens
         self.prefix_cache = prefix_cache
         self.threads = threads or default_threads()
-        # A window's suffix can exceed head+content+tail by a few tokens where BPE merges
-        # across the boundaries; 8 tokens of slack cover that.
-        self.max_suffix_tokens = (len(self.layout.head_ids) + max_input_tokens
-                                  + len(self.layout.tail_ids) + 8)
+        self.max_suffix_tokens = self.layout.max_suffix_tokens(max_input_tokens)
         n_prefix = len(self.layout.prefix_ids)
         self.session = LlamaSession(model_path, n_ctx=n_prefix + self.max_suffix_tokens,
                                     threads=self.threads, n_batch=n_batch, kv_type=kv_cache_type,
@@ -272,12 +286,7 @@ class ConstitutionalScorer:
 
     def item_windows(self, content: str) -> list[list[int]]:
         """Suffix ids to evaluate for one item: one exact suffix, or several windows if too long."""
-        ids = self.layout.suffix_ids(content)
-        if len(ids) <= self.max_suffix_tokens:
-            return [ids]
-        head, tail = list(self.layout.head_ids), list(self.layout.tail_ids)
-        return [head + window + tail for window in
-                token_windows(self.layout.content_ids(content), self.max_input_tokens, self.window_stride)]
+        return self.layout.item_windows(content, self.max_input_tokens, self.window_stride)
 
     def suffix_label_logits(self, suffix: Sequence[int]) -> tuple[float, float]:
         """(safe, unsafe) logits at the answer position of prefix + ``suffix``."""
