@@ -461,10 +461,8 @@ def _probe_windows(hf_tok: Any, layout: PromptLayout, probes: Sequence[str], max
         if len(windows) == 1:
             same = list(layout.prefix_ids) + windows[0] == _reference_ids(hf_tok, layout, probe)
         else:  # each window is prefix + head + content slice + tail: compare the three pieces
-            plain = lambda text, **kw: list(hf_tok(text, add_special_tokens=False, **kw)["input_ids"])  # noqa: E731
-            same = (list(layout.prefix_ids + layout.head_ids) == plain(layout.prefix_text + layout.suffix_head)
-                    and list(layout.tail_ids) == plain(layout.suffix_tail)
-                    and layout.content_ids(probe) == plain(probe, split_special_tokens=True))
+            same = _reference_pieces(hf_tok, layout, probe) == (
+                list(layout.prefix_ids + layout.head_ids), layout.content_ids(probe), list(layout.tail_ids))
         if not same:
             raise ExportError("the runtime's prompt token ids differ from the reference tokenizer's "
                               f"for probe {probe[:40]!r}; refusing to export.")
@@ -482,10 +480,15 @@ def _reference_logits(torch: Any, model: Any, layout: PromptLayout, label_ids: t
         for suffix in windows:
             with torch.no_grad():
                 out = model(input_ids=torch.tensor([list(layout.prefix_ids) + list(suffix)]), logits_to_keep=1)
-            last = out.logits[0, -1].double()
-            probe_rows.append([float(last[label_ids[0]]), float(last[label_ids[1]])])
+            probe_rows.append(_label_pair(out, label_ids))
         rows.append(probe_rows)
     return rows
+
+
+def _label_pair(out: Any, label_ids: tuple[int, int]) -> list[float]:
+    """``[safe, unsafe]`` logits at the last position of a transformers forward pass."""
+    last = out.logits[0, -1].double()
+    return [float(last[label_ids[0]]), float(last[label_ids[1]])]
 
 
 def _adapter_effect(torch: Any, model: Any, layout: PromptLayout, label_ids: tuple[int, int],
@@ -531,8 +534,7 @@ def _base_label_logits(torch: Any, model: Any, layout: PromptLayout, label_ids: 
             for suffix in windows:
                 out = inner(input_ids=torch.tensor([list(suffix)]), use_cache=True,
                             logits_to_keep=1, **{cache_name: copy.deepcopy(prefix_cache)})
-                last = out.logits[0, -1].double()
-                probe_rows.append([float(last[label_ids[0]]), float(last[label_ids[1]])])
+                probe_rows.append(_label_pair(out, label_ids))
             rows.append(probe_rows)
     return rows
 
@@ -542,9 +544,16 @@ def _reference_ids(hf_tok: Any, layout: Any, probe: str) -> list[int]:
     probe split as plain text, as the runtime does (``split_special_tokens``)."""
     if not layout.has_control_tokens(probe):
         return list(hf_tok(layout.full_prompt(probe))["input_ids"])
+    head, content, tail = _reference_pieces(hf_tok, layout, probe)
+    return head + content + tail
+
+
+def _reference_pieces(hf_tok: Any, layout: Any, probe: str) -> tuple[list[int], list[int], list[int]]:
+    """The reference tokenizer's ids of the prompt in three pieces: prefix and head, ``probe``
+    (special-token strings split as plain text), tail."""
     plain = lambda text, **kw: list(hf_tok(text, add_special_tokens=False, **kw)["input_ids"])  # noqa: E731
-    return (plain(layout.prefix_text + layout.suffix_head)
-            + plain(probe, split_special_tokens=True) + plain(layout.suffix_tail))
+    return (plain(layout.prefix_text + layout.suffix_head), plain(probe, split_special_tokens=True),
+            plain(layout.suffix_tail))
 
 
 def _gguf_logits(model_path: Path, probes: Sequence[str], probe_windows: Sequence[Sequence[Sequence[int]]],
@@ -555,10 +564,11 @@ def _gguf_logits(model_path: Path, probes: Sequence[str], probe_windows: Sequenc
     try:
         rows = []
         for probe, windows in zip(probes, probe_windows):
-            if scorer.item_windows(probe) != [list(window) for window in windows]:  # a guard
+            runtime = scorer.item_windows(probe)
+            if runtime != [list(window) for window in windows]:  # a guard
                 raise ExportError(f"the runtime windows probe {probe[:40]!r} differently from the "
                                   "reference; refusing to export.")
-            rows.append([list(pair) for pair in scorer.label_logits(probe)])
+            rows.append([list(scorer.suffix_label_logits(window)) for window in runtime])
         return rows
     finally:
         scorer.close()
