@@ -74,6 +74,8 @@ class Manifest:
     def from_json(cls, data: Mapping[str, Any], where: Path) -> "Manifest":
         fmt = data.get("format")
         version = data.get("format_version")
+        tier = data.get("tier")
+        declared_tier = tier if isinstance(tier, str) and tier else None
         if fmt != FORMAT_NAME:
             raise BundleError(f"{where}: not an alignmenter-edge bundle manifest (format={fmt!r}).")
         if version != FORMAT_VERSION:
@@ -81,12 +83,13 @@ class Manifest:
                 f"{where}: bundle format version {version!r} is not supported by alignmenter-edge "
                 f"{__version__} (it reads version {FORMAT_VERSION}). Re-export the bundle with this "
                 "version, or install the alignmenter-edge version that wrote it "
-                f"({data.get('created_by', 'unknown')})."
+                f"({data.get('created_by', 'unknown')}).",
+                declared_tier,
             )
-        tier = data.get("tier")
         if tier not in BUNDLE_TIERS:
             raise UnsupportedBundleError(
-                f"{where}: unknown tier {tier!r}; this version knows {', '.join(BUNDLE_TIERS)}."
+                f"{where}: unknown tier {tier!r}; this version knows {', '.join(BUNDLE_TIERS)}.",
+                declared_tier,
             )
         names = {f.name for f in dataclasses.fields(cls)}
         missing = sorted(n for n in ("model_id", "sources", "files", "labels", "max_input_tokens",

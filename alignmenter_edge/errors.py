@@ -20,7 +20,12 @@ class BundleError(AlignmenterEdgeError):
 
 
 class UnsupportedBundleError(BundleError):
-    """A bundle of a format version or tier this version does not know (e.g. from a newer one)."""
+    """A bundle of a format version or tier this version does not know (e.g. from a newer one).
+    ``declared_tier``: the tier its manifest names, if it names one."""
+
+    def __init__(self, message: str, declared_tier: str | None = None) -> None:
+        super().__init__(message)
+        self.declared_tier = declared_tier
 
 
 class BundleIntegrityError(BundleError):

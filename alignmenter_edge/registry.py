@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +70,7 @@ class InstalledBundles(NamedTuple):
     readable: dict[str, Manifest]
     broken: dict[str, str]  # manifest damaged: what is wrong and the fix
     unsupported: dict[str, str]  # format version or tier this version does not know: why
+    unsupported_tiers: dict[str, str]  # of those, the ones whose manifest names a tier: that tier
 
     @property
     def tiers(self) -> dict[str, str]:
@@ -84,8 +84,8 @@ def scan_installed() -> InstalledBundles:
     broken, only not for this version. Hidden directories are skipped (``install`` stages its
     copies there), as are directories without a manifest."""
     root = checked_bundles_dir()
-    found = InstalledBundles({}, {}, {})
-    readable, broken, unsupported = found
+    found = InstalledBundles({}, {}, {}, {})
+    readable, broken, unsupported, unsupported_tiers = found
     if not root.is_dir():
         return found
     for child in sorted(root.iterdir()):
@@ -95,6 +95,8 @@ def scan_installed() -> InstalledBundles:
             readable[child.name] = read_manifest(child / MANIFEST_NAME)
         except UnsupportedBundleError as exc:
             unsupported[child.name] = f"installed bundle {child.name!r} is not for this version: {exc}"
+            if exc.declared_tier is not None:
+                unsupported_tiers[child.name] = exc.declared_tier
         except BundleError as exc:
             broken[child.name] = (
                 f"installed bundle {child.name!r} cannot be read: {exc} Reinstall it with "
@@ -293,32 +295,23 @@ def _load_auto(settings: dict[str, Any]) -> Classifier:
         if spec.needs_bundle and not names:
             continue
         classifier = _load_tier(spec, settings, AUTO, bundles)
-        classifier.notes = tuple(passed_over + _unsupported_notes(installed.unsupported, spec.strength))
+        classifier.notes = tuple(passed_over + _unsupported_notes(installed, spec.strength))
         return classifier
     raise UnknownModelError("auto found no usable tier.")  # heuristic is always usable
 
 
-def _unsupported_notes(unsupported: dict[str, str], picked_strength: int) -> list[str]:
+def _unsupported_notes(installed: InstalledBundles, picked_strength: int) -> list[str]:
     """Notes naming the installed bundles not for this version (a newer format, an unknown tier)
     whose tier is stronger than the one ``auto`` picked, or unknown: why auto did not use them."""
     notes = []
-    for name, why in unsupported.items():
-        tier = _declared_tier(bundles_dir() / name)
+    for name, why in installed.unsupported.items():
+        tier = installed.unsupported_tiers.get(name)
         spec = TIERS.get(tier) if tier else None
         if spec is not None and spec.strength <= picked_strength:
             continue
         notes.append(f"auto passed over the installed {tier + ' ' if tier else ''}bundle {name}, which "
                      + why.removeprefix(f"installed bundle {name!r} "))
     return notes
-
-
-def _declared_tier(bundle: Path) -> str | None:
-    """The tier a manifest this version cannot read names, if it names one."""
-    try:
-        tier = json.loads((bundle / MANIFEST_NAME).read_text(encoding="utf-8")).get("tier")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return tier if isinstance(tier, str) and tier else None
 
 
 def _installed_for_choice(requested: str) -> dict[str, str]:

@@ -67,3 +67,19 @@ class FakeGGUF(test_registry.FakeBundleClassifier):
 def test_named_tiers_have_nothing_to_explain(data_home: Path, fake_roberta: None, requested: str) -> None:
     _newer(make_bundle(data_home / "bundles" / "prod-roberta"), format_version=2)
     assert load_classifier(requested).info.notes == ()
+
+
+@pytest.mark.parametrize("tier", [None, 7, ""])
+def test_a_newer_bundle_naming_no_tier_is_named_without_one(data_home: Path, fake_roberta: None, tier) -> None:
+    """A tier it cannot know is stronger or weaker: auto names the bundle, and no tier for it."""
+    _newer(make_bundle(data_home / "bundles" / "odd"), format_version=2, tier=tier)
+    (note,) = load_classifier("auto").info.notes
+    assert note.startswith("auto passed over the installed bundle odd, which is not for this version: ")
+    assert test_registry.registry.scan_installed().unsupported_tiers == {}
+
+
+def test_the_scan_keeps_the_tier_a_newer_bundle_declares(data_home: Path, fake_roberta: None) -> None:
+    _newer(make_bundle(data_home / "bundles" / "newer"), format_version=2)
+    _newer(make_bundle(data_home / "bundles" / "future"), tier="future-tier")
+    installed = test_registry.registry.scan_installed()
+    assert installed.unsupported_tiers == {"newer": "roberta-onnx", "future": "future-tier"}
