@@ -540,8 +540,8 @@ def _base_label_logits(torch: Any, model: Any, layout: PromptLayout, label_ids: 
 
 
 def _reference_ids(hf_tok: Any, layout: Any, probe: str) -> list[int]:
-    """The reference tokenizer's ids of the prompt for ``probe``; special-token strings inside the
-    probe split as plain text, as the runtime does (``split_special_tokens``)."""
+    """The reference tokenizer's ids of the prompt for ``probe``; added-token strings inside the
+    probe split as plain text, as the runtime does (:func:`_reference_plain_ids`)."""
     if not layout.has_control_tokens(probe):
         return list(hf_tok(layout.full_prompt(probe))["input_ids"])
     head, content, tail = _reference_pieces(hf_tok, layout, probe)
@@ -550,10 +550,24 @@ def _reference_ids(hf_tok: Any, layout: Any, probe: str) -> list[int]:
 
 def _reference_pieces(hf_tok: Any, layout: Any, probe: str) -> tuple[list[int], list[int], list[int]]:
     """The reference tokenizer's ids of the prompt in three pieces: prefix and head, ``probe``
-    (special-token strings split as plain text), tail."""
-    plain = lambda text, **kw: list(hf_tok(text, add_special_tokens=False, **kw)["input_ids"])  # noqa: E731
-    return (plain(layout.prefix_text + layout.suffix_head), plain(probe, split_special_tokens=True),
+    (added-token strings split as plain text, :func:`_reference_plain_ids`), tail."""
+    plain = lambda text: list(hf_tok(text, add_special_tokens=False)["input_ids"])  # noqa: E731
+    return (plain(layout.prefix_text + layout.suffix_head), _reference_plain_ids(hf_tok, probe),
             plain(layout.suffix_tail))
+
+
+def _reference_plain_ids(hf_tok: Any, text: str) -> list[int]:
+    """``text``'s ids with every added-token string as plain text, the reference's way:
+    ``split_special_tokens`` for special tokens; for a text spelling an added token that is not
+    special (Qwen3's ``<think>``, which ``split_special_tokens`` keeps), the tokenizer's
+    normalizer, pre-tokenizer and BPE model alone, which know no added token."""
+    ids = list(hf_tok(text, add_special_tokens=False, split_special_tokens=True)["input_ids"])
+    if not set(ids) & set(hf_tok.get_added_vocab().values()):
+        return ids
+    backend = hf_tok.backend_tokenizer
+    normalized = backend.normalizer.normalize_str(text) if backend.normalizer else text
+    pieces = backend.pre_tokenizer.pre_tokenize_str(normalized) if backend.pre_tokenizer else [(normalized, None)]
+    return [token.id for piece, _ in pieces for token in backend.model.tokenize(piece)]
 
 
 def _gguf_logits(model_path: Path, probes: Sequence[str], probe_windows: Sequence[Sequence[Sequence[int]]],
