@@ -195,6 +195,7 @@ def worker(args: argparse.Namespace) -> None:
     per_item, raw_per_item, tokens = (per_item[WARMUP_ITEMS:], raw_per_item[WARMUP_ITEMS:], tokens[WARMUP_ITEMS:])
     result = {
         "mode": args.mode, "quant": args.quant, "repack_weights": args.repack, "threads": args.threads,
+        "n_batch": session.n_batch,
         "items": len(per_item), "warmup_items": WARMUP_ITEMS, "warmup_item_s": warmup_s,
         "prefix_tokens": scorer.n_prefix, "mean_item_tokens": statistics.mean(tokens),
         "load_and_prefix_s": load_s, "s_per_item": statistics.mean(per_item),

@@ -209,11 +209,11 @@ class ConstitutionalScorer:
                  *, template: str, constitution: str, label_ids: Sequence[int],
                  max_input_tokens: int = 512, window_stride: int | None = None,
                  threads: int | None = None, kv_cache_type: str = "f16", flash_attn: bool = False,
-                 repack_weights: bool = False, prefix_cache: bool = True, n_batch: int = 512,
+                 repack_weights: bool = False, prefix_cache: bool = True, n_batch: int | None = None,
                  prefix_state: PrefixStateCache | None = None, model_sha256: str | None = None,
                  verbose: bool = False) -> None:
         tokenizers = require("tokenizers", "gguf", "the constitutional-gguf tier (tokenizer)")
-        from .llama_session import LlamaSession
+        from .llama_session import DEFAULT_N_BATCH, LlamaSession
 
         if len(label_ids) != 2:
             raise BundleError(f"expected two label token ids (safe, unsafe), got {list(label_ids)}.")
@@ -234,9 +234,9 @@ class ConstitutionalScorer:
         self.max_suffix_tokens = self.layout.max_suffix_tokens(max_input_tokens)
         n_prefix = len(self.layout.prefix_ids)
         self.session = LlamaSession(model_path, n_ctx=n_prefix + self.max_suffix_tokens,
-                                    threads=self.threads, n_batch=n_batch, kv_type=kv_cache_type,
-                                    flash_attn=flash_attn, repack_weights=repack_weights,
-                                    verbose=verbose)
+                                    threads=self.threads, n_batch=n_batch or DEFAULT_N_BATCH,
+                                    kv_type=kv_cache_type, flash_attn=flash_attn,
+                                    repack_weights=repack_weights, verbose=verbose)
         try:
             for token in self.label_ids:
                 if not 0 <= token < self.session.n_vocab:

@@ -25,6 +25,12 @@ from ..errors import BundleError, ModelOutputError
 from ..system import cpu_features
 
 KV_TYPES = {"f32": 0, "f16": 1, "q8_0": 8}  # ggml_type ids (GGML_TYPE_F32, _F16, _Q8_0)
+# Tokens per llama_decode call (n_batch = n_ubatch). llama.cpp's compute buffers grow with it
+# (attention scores over the whole context per batch token); an item's ~60-token suffix fits in
+# one call either way. On the Qwen3-1.7B shape, Q4_K_M, 2 threads: peak RSS 1.459 GiB at 512,
+# 1.405 at 256, 1.375 at 128, 1.357 at 64, with items and windows as fast at 128 as at 512 and
+# slower at 64 (hand probe, 2026-12-03; benchmarks/results/constitutional_xeon_amx_nbatch128.*).
+DEFAULT_N_BATCH = 128
 
 _lock = threading.Lock()
 _state: dict[str, Any] = {"callback": None, "verbose": 0, "backend": False, "keeping": False}
@@ -91,7 +97,7 @@ class LlamaSession:
     """A loaded GGUF with one context (one sequence) and a reusable token batch."""
 
     def __init__(self, model_path: str | os.PathLike[str], *, n_ctx: int, threads: int,
-                 n_batch: int = 512, kv_type: str = "f16", flash_attn: bool = False,
+                 n_batch: int = DEFAULT_N_BATCH, kv_type: str = "f16", flash_attn: bool = False,
                  repack_weights: bool = False, mmap: bool = True, verbose: bool = False) -> None:
         llama_cpp = _llama_cpp()
         self._llama = llama_cpp
