@@ -78,18 +78,18 @@ def test_prefix_cached_scores_equal_full_prompt(tiny_constitutional_bundle):
 def test_label_logits_do_not_depend_on_tokens_per_decode_call(tiny_constitutional_bundle):
     """n_batch only splits the prefix, a window and a long prompt into llama_decode calls (the
     default is small to keep llama.cpp's compute buffers small): the logits stay the same."""
-    from alignmenter_edge.tiers.constitutional_gguf import ConstitutionalScorer
+    from alignmenter_edge.tiers.constitutional_gguf import MODEL_FILE, TOKENIZER_FILE, ConstitutionalScorer
     from alignmenter_edge.tiers.llama_session import DEFAULT_N_BATCH
 
     with _load(tiny_constitutional_bundle, prefix_state_cache=False) as clf:
         scorer = clf.scorer
         assert scorer.session.n_batch == DEFAULT_N_BATCH < len(scorer.layout.prefix_ids)
-        texts = [*TEXTS, "word " * 600]  # the last is windowed: every window over one call
+        texts = [*TEXTS, "word " * 600]  # the last is windowed: each window over several calls
         expected = [scorer.label_logits(text) for text in texts]
         options = dict(template=clf.bundle.manifest.prompt["template"],
                        constitution=clf.bundle.manifest.prompt["constitution"],
                        label_ids=scorer.label_ids, threads=2)
-        files = (clf.bundle.file("model.gguf"), clf.bundle.file("tokenizer.json"))
+        files = (clf.bundle.file(MODEL_FILE), clf.bundle.file(TOKENIZER_FILE))
     for n_batch in (7, 512):
         for prefix_cache in (True, False):
             other = ConstitutionalScorer(*files, n_batch=n_batch, prefix_cache=prefix_cache, **options)

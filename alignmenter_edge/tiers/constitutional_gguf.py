@@ -44,6 +44,7 @@ from ..errors import BundleError, ModelOutputError
 from ..system import default_threads
 from ..values import is_integer
 from ..windows import check_window, token_windows
+from .llama_session import DEFAULT_N_BATCH, LlamaSession
 from .prefix_state import PrefixStateCache, default_directory, state_key
 
 CONSTITUTION = "{constitution}"
@@ -209,11 +210,10 @@ class ConstitutionalScorer:
                  *, template: str, constitution: str, label_ids: Sequence[int],
                  max_input_tokens: int = 512, window_stride: int | None = None,
                  threads: int | None = None, kv_cache_type: str = "f16", flash_attn: bool = False,
-                 repack_weights: bool = False, prefix_cache: bool = True, n_batch: int | None = None,
+                 repack_weights: bool = False, prefix_cache: bool = True, n_batch: int = DEFAULT_N_BATCH,
                  prefix_state: PrefixStateCache | None = None, model_sha256: str | None = None,
                  verbose: bool = False) -> None:
         tokenizers = require("tokenizers", "gguf", "the constitutional-gguf tier (tokenizer)")
-        from .llama_session import DEFAULT_N_BATCH, LlamaSession
 
         if len(label_ids) != 2:
             raise BundleError(f"expected two label token ids (safe, unsafe), got {list(label_ids)}.")
@@ -234,7 +234,7 @@ class ConstitutionalScorer:
         self.max_suffix_tokens = self.layout.max_suffix_tokens(max_input_tokens)
         n_prefix = len(self.layout.prefix_ids)
         self.session = LlamaSession(model_path, n_ctx=n_prefix + self.max_suffix_tokens,
-                                    threads=self.threads, n_batch=n_batch or DEFAULT_N_BATCH,
+                                    threads=self.threads, n_batch=n_batch,
                                     kv_type=kv_cache_type, flash_attn=flash_attn,
                                     repack_weights=repack_weights, verbose=verbose)
         try:
