@@ -102,7 +102,8 @@ def worker(args: argparse.Namespace) -> None:
         signal_ready()
         details = clf.info.details
     print(json.dumps({
-        "prefix": details["prefix"], "prefix_tokens": details["prefix_tokens"], "score": score,
+        "prefix": details["prefix"], "prefix_tokens": details["prefix_tokens"], "n_batch": details["n_batch"],
+        "score": score,
         "import_in_process_s": imported - START, "prefix_s": details["prefix_seconds"],
         "ready_in_process_s": ready - START, "first_score_in_process_s": done - START,
         "peak_rss_gib": peak_rss_mib() / 1024,
@@ -155,11 +156,13 @@ def main() -> None:
     median = statistics.median(x["first_score_from_spawn_s"] for x in restarts)
     runs["restart (restore), median"] = min(restarts, key=lambda r: abs(r["first_score_from_spawn_s"] - median))
     runs['restart, verify="full" (bundle hashed again)'] = full
+    first_start = runs["first start (hash, evaluate, save)"]
     report = {
         "benchmark": "constitutional-gguf cold start, Qwen3-1.7B shape with random weights",
         "machine": {"threads": args.threads, "loadavg_before": list(load_before),
                     "loadavg_after": list(os.getloadavg()), "llama_cpp_python": _version("llama-cpp-python")},
-        "quant": args.quant, "model_bytes": model.stat().st_size, "state_bytes": state_bytes,
+        "quant": args.quant, "n_batch": first_start["n_batch"], "model_bytes": model.stat().st_size,
+        "state_bytes": state_bytes,
         "units": {"peak_rss_gib": "GiB (2**30 bytes)", "model_bytes": "bytes"},
         "same_score_every_start": len(scores) == 1, "runs": runs, "restarts": restarts,
     }
@@ -171,7 +174,8 @@ def markdown(report: dict) -> str:
 
     first = report["runs"]["first start (hash, evaluate, save)"]
     lines = [f"{report['quant']} ({report['model_bytes'] / 1e9:.2f} GB), {first['prefix_tokens']}-token "
-             f"constitution prefix, {report['machine']['threads']} threads on {cpu_model()}; "
+             f"constitution prefix, {report['machine']['threads']} threads on {cpu_model()}, "
+             f"{report['n_batch']} tokens per llama_decode call; "
              f"saved state {report['state_bytes'] / 1e6:.0f} MB; same score on every start: "
              f"{'yes' if report['same_score_every_start'] else 'NO'}.", "",
              "| start | prefix | prefix evaluated or restored (s) | ready, in-process (s) "

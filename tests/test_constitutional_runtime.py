@@ -274,12 +274,15 @@ def test_llama_cpp_logging_is_silenced(tiny_constitutional_bundle, capfd):
 
 
 def test_info_reports_runtime_settings(tiny_constitutional_bundle):
+    from alignmenter_edge.tiers.llama_session import DEFAULT_N_BATCH
+
     with _load(tiny_constitutional_bundle) as clf:
         info = clf.info
     assert info.tier == "constitutional-gguf" and info.threads == 2
     assert info.details["quantization"] == "Q8_0"
     assert info.details["repack_weights"] is False and info.details["kv_cache_type"] == "f16"
     assert info.details["prefix_tokens"] > 500
+    assert info.details["n_batch"] == min(DEFAULT_N_BATCH, info.details["context"])
 
 
 def test_missing_gguf_is_a_clear_error(tiny_constitutional_bundle, tmp_path):

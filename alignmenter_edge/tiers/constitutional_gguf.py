@@ -393,6 +393,7 @@ class ConstitutionalGGUFClassifier(BundleClassifier):
             "quantization": manifest.quantization,
             "prefix_tokens": self.scorer.n_prefix,
             "context": self.scorer.session.n_ctx,
+            "n_batch": self.scorer.session.n_batch,  # tokens per llama_decode call
             "max_input_tokens": self.scorer.max_input_tokens,
             "long_input_policy": manifest.long_input_policy,
             "constitution": "custom" if self.constitution_overridden else "bundle",
