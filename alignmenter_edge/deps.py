@@ -31,7 +31,9 @@ def require(module: str, extra: str, purpose: str) -> ModuleType:
                 f"Install it with: {install_command(extra)}"
             ) from exc
         failure: Exception = exc
-    except (OSError, RuntimeError) as exc:  # e.g. llama_cpp: "Failed to load shared library"
+    except Exception as exc:  # noqa: BLE001 - whatever an installed package raises at import
+        # llama_cpp: OSError/RuntimeError "Failed to load shared library"; a build against another
+        # numpy: ValueError "numpy.dtype size changed", AttributeError "_ARRAY_API not found"...
         failure = exc
     raise MissingDependencyError(
         f"{purpose} needs the Python package '{package}', which is installed but fails to import "

@@ -28,6 +28,10 @@ def test_a_package_that_is_not_installed_names_the_extra(packages: Path) -> None
 @pytest.mark.parametrize("body, cause", [
     ("raise RuntimeError('Failed to load shared library libllama.so')", "RuntimeError: Failed to load shared library"),
     ("raise OSError('libgomp.so.1: cannot open shared object file')", "OSError: libgomp.so.1"),
+    # a build against another numpy: not an ImportError, still an installed package to reinstall
+    ("raise ValueError('numpy.dtype size changed, may indicate binary incompatibility')",
+     "ValueError: numpy.dtype size changed"),
+    ("raise AttributeError('_ARRAY_API not found')", "AttributeError: _ARRAY_API not found"),
     ("import edge_test_missing_inner_dependency", "No module named 'edge_test_missing_inner_dependency'"),
     # a submodule of its own lost (a half-finished upgrade): it read as "which is not installed"
     ("from .capi import _pybind_state", "No module named 'edge_test_broken.capi'"),

@@ -17,14 +17,20 @@ from tests.helpers import require
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_info_reports_an_installed_package_that_fails_to_import_as_broken(tmp_path: Path, data_home: Path) -> None:
-    """onnxruntime found on the path but raising at import (a missing native library) is not
-    'ready' or 'no bundle': it is BROKEN, with the reinstall command."""
+@pytest.mark.parametrize("raised, cause", [
+    ("ImportError('libonnxruntime.so.1: cannot open shared object file')",
+     "ImportError: libonnxruntime.so.1"),
+    ("ValueError('numpy.dtype size changed')", "ValueError: numpy.dtype size changed"),
+])
+def test_info_reports_an_installed_package_that_fails_to_import_as_broken(tmp_path: Path, data_home: Path,
+                                                                          raised: str, cause: str) -> None:
+    """onnxruntime found on the path but raising at import (a missing native library, a build
+    against another numpy) is not 'ready' or 'no bundle', nor a traceback: it is BROKEN, with the
+    reinstall command."""
     require("onnxruntime")
     fake = tmp_path / "site" / "onnxruntime"
     fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text(
-        "raise ImportError('libonnxruntime.so.1: cannot open shared object file')\n")
+    (fake / "__init__.py").write_text(f"raise {raised}\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(ROOT)]),
            "ALIGNMENTER_EDGE_HOME": str(data_home)}
     proc = subprocess.run([sys.executable, "-m", "alignmenter_edge", "info"], capture_output=True,
@@ -32,7 +38,7 @@ def test_info_reports_an_installed_package_that_fails_to_import_as_broken(tmp_pa
     assert proc.returncode == 0, proc.stderr
     line = next(row for row in proc.stdout.splitlines() if row.strip().startswith("roberta-onnx"))
     assert "BROKEN: the roberta-onnx tier needs the Python package 'onnxruntime', which is installed " \
-           "but fails to import (ImportError: libonnxruntime.so.1" in line
+           f"but fails to import ({cause}" in line
     assert "pip install --force-reinstall --no-cache-dir 'alignmenter-edge[onnx]'" in line
     heuristic = next(row for row in proc.stdout.splitlines() if row.strip().startswith("heuristic"))
     assert heuristic.split() == ["heuristic", "ready"]
