@@ -1,10 +1,13 @@
-"""One exception hierarchy: every error this package raises derives from AlignmenterEdgeError."""
+"""One exception hierarchy: every error about dependencies, models, bundles, input, model output
+and exports derives from AlignmenterEdgeError. A bad argument to a function (``threads=0``, an
+unknown option, a name that is not a string) is a plain ValueError or TypeError, as in the
+standard library."""
 
 from __future__ import annotations
 
 
 class AlignmenterEdgeError(Exception):
-    """Base class of every error raised by alignmenter-edge."""
+    """Base class of the errors about dependencies, models, bundles, input, output and exports."""
 
 
 class MissingDependencyError(AlignmenterEdgeError, ImportError):
