@@ -85,6 +85,22 @@ def test_plain_text_lines_are_written_back_under_the_text_field(tmp_path: Path, 
     assert read_jsonl(out) == [{"prompt": "hack the planet", "safety_score": 0.8, "flagged": False, "tier": "heuristic"}]
 
 
+@pytest.mark.parametrize("field", ["safety_score", "flagged", "tier", ""])
+def test_a_text_field_the_output_would_overwrite_is_refused(tmp_path: Path, data_home: Path, capsys,
+                                                            field: str) -> None:
+    """--text-field tier read the text from 'tier' and wrote the row back with the tier's name in
+    its place: the scored text was lost without a word. Refused before anything is opened."""
+    data = tmp_path / "in.jsonl"
+    data.write_text(json.dumps({field: "how to attack"}) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(SystemExit) as stopped:
+        main(["score", str(data), "-o", str(out), "--model", "heuristic", "--text-field", field])
+    assert stopped.value.code == 2 and not out.exists()
+    err = capsys.readouterr().err
+    assert "argument --text-field" in err
+    assert ("is empty" in err) if not field else (f"{field!r} is a field score writes" in err)
+
+
 def test_malformed_line_is_an_error_with_its_line_number(tmp_path: Path, data_home: Path, capsys) -> None:
     data = tmp_path / "in.jsonl"
     data.write_text('{"text": "fine"}\n{"text": oops}\n{"text": "later"}\n', encoding="utf-8")

@@ -28,7 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", default=STDIO, type=not_empty(OUTPUT_WANTED),
                         help="output JSONL file (default: stdout)")
     add_model_options(parser)
-    parser.add_argument("--text-field", default="text",
+    parser.add_argument("--text-field", default="text", type=_text_field,
                         help="JSON field holding the text; plain text lines are written back as rows with "
                              "their text in this field (default: text)")
     parser.add_argument("--format", choices=("auto", "jsonl", "text"), default=None,
@@ -38,6 +38,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="skip malformed lines (counted and reported) instead of stopping")
     parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     parser.set_defaults(func=run)
+
+
+OUTPUT_FIELDS = ("safety_score", "flagged", "tier")
+
+
+def _text_field(name: str) -> str:
+    """argparse ``type=`` for --text-field: not empty and not a field the output writes (the
+    scored text would be replaced by its own score)."""
+    if not name:
+        raise argparse.ArgumentTypeError("is empty; give the JSON field holding the text, e.g. text")
+    if name in OUTPUT_FIELDS:
+        raise argparse.ArgumentTypeError(
+            f"{name!r} is a field score writes ({', '.join(OUTPUT_FIELDS)}): the text would be "
+            "replaced by its score. Rename the field in the input, e.g. with jq, or read another one")
+    return name
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             texts = [row.text for row in pool]
             scores = classifier.score_batch(texts)
             unsafe = [is_flagged(score, info.threshold) for score in scores]
-            lines = "".join(dump_row({**row.data, "safety_score": score, "flagged": is_unsafe, "tier": info.tier})
+            lines = "".join(dump_row({**row.data, **dict(zip(OUTPUT_FIELDS, (score, is_unsafe, info.tier)))})
                             for row, score, is_unsafe in zip(pool, scores, unsafe))
             sink.write(lines.encode("utf-8"))  # whole lines: a signal never cuts one in half
             scored += len(pool)
