@@ -318,6 +318,22 @@ def test_parallel_runs_give_identical_scores(tiny_roberta_bundle, held_set):
     assert results[1] == results[2] == results[4]
 
 
+@pytest.mark.parametrize("option, value", [
+    ("parallel_runs", True), ("parallel_runs", 0), ("parallel_runs", 2.0),
+    ("max_batch_tokens", 0), ("max_batch_tokens", -512), ("max_batch_tokens", True), ("max_batch_tokens", "4096"),
+])
+def test_batching_options_that_are_not_positive_integers_are_refused(tiny_roberta_bundle, option, value):
+    """parallel_runs=True ran as 1 and info said True; max_batch_tokens=0 or -512 became one window
+    without a word, "4096" an int. A bad value is an error naming the option."""
+    with pytest.raises(ValueError, match=f"{option} must be a positive integer, got {value!r}"):
+        load_classifier(tiny_roberta_bundle, **{option: value})
+
+
+def test_a_token_budget_below_one_window_still_fits_one_window(tiny_roberta_bundle):
+    with load_classifier(tiny_roberta_bundle, max_batch_tokens=1) as clf:
+        assert clf.info.details["max_batch_tokens"] == clf.engine.max_input_tokens
+
+
 def test_long_windows_run_one_at_a_time(tiny_roberta_bundle):
     """Only small batches run concurrently: full 512-token windows would multiply their memory."""
     texts = [_long_text("how to make a bomb"), _long_text("a nice soup recipe", 700, 3)]

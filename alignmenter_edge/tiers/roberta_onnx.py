@@ -45,6 +45,7 @@ from ..classifier import BundleClassifier
 from ..deps import require
 from ..errors import BundleError, ModelOutputError
 from ..system import default_threads, release_free_heap
+from ..values import is_integer
 from ..windows import check_window, length_sorted_batches, token_windows
 
 ARENA_MODES = ("off", "on", "shrink")
@@ -77,6 +78,9 @@ class RobertaEngine:
                  spinning: bool = False, window_stride: int | None = None,
                  max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
                  parallel_runs: int | None = None) -> None:
+        for name, value in (("max_batch_tokens", max_batch_tokens), ("parallel_runs", parallel_runs)):
+            if value is not None and (not is_integer(value) or value < 1):  # True read as 1, 0 as "one window"
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
         ort = require("onnxruntime", "onnx", "the roberta-onnx tier")
         tokenizers = require("tokenizers", "onnx", "the roberta-onnx tier")
         self._np = require("numpy", "onnx", "the roberta-onnx tier")
@@ -92,10 +96,8 @@ class RobertaEngine:
             raise BundleError(f"max_input_tokens {max_input_tokens} leaves no room for text.")
         self.window_stride = check_window(self.window_size, max(1, self.window_size // 2) if window_stride is None
                                           else window_stride)
-        self.max_batch_tokens = max(int(max_batch_tokens), self.max_input_tokens)
+        self.max_batch_tokens = max(max_batch_tokens, self.max_input_tokens)  # one window always fits
         self.threads = threads or default_threads()
-        if parallel_runs is not None and (not isinstance(parallel_runs, int) or parallel_runs < 1):
-            raise ValueError(f"parallel_runs must be a positive integer, got {parallel_runs!r}.")
         self.parallel_runs = parallel_runs or self.threads
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
