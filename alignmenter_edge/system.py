@@ -12,36 +12,44 @@ _INTERESTING_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512
                       "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8", "asimd", "sve")
 
 
+def _usable_cpu_ids() -> set[int] | None:
+    """The logical CPU numbers this process may run on (None where the OS does not say)."""
+    try:
+        return set(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return None
+
+
 def usable_cpus() -> int:
     """Logical CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    ids = _usable_cpu_ids()
+    return len(ids) if ids is not None else (os.cpu_count() or 1)
 
 
 @lru_cache(maxsize=1)
 def physical_cores() -> int:
     """Physical cores available to this process (hyper-threads do not speed up matmuls)."""
-    logical = usable_cpus()
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return logical
-    cores, physical, core = set(), None, None
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        key = key.strip()
-        if key == "physical id":
-            physical = value.strip()
-        elif key == "core id":
-            core = value.strip()
-        elif not line.strip() and core is not None:
-            cores.add((physical, core))
-            physical = core = None
-    if core is not None:
-        cores.add((physical, core))
-    return max(1, min(logical, len(cores) or logical))
+        return usable_cpus()
+    return cores_of(text, _usable_cpu_ids()) or usable_cpus()
+
+
+def cores_of(cpuinfo: str, cpu_ids: set[int] | None) -> int | None:
+    """How many distinct physical cores (physical id, core id) the logical CPUs ``cpu_ids`` (None:
+    all) sit on, from /proc/cpuinfo text; None when it does not say for every one of them (no
+    ``core id`` lines, as on many ARM kernels). Two hyper-threads of one core count once."""
+    core_of: dict[int, tuple[str | None, str]] = {}
+    for block in cpuinfo.split("\n\n"):
+        fields = {key.strip(): value.strip() for key, _, value in
+                  (line.partition(":") for line in block.splitlines())}
+        if fields.get("processor", "").isdigit() and "core id" in fields:
+            core_of[int(fields["processor"])] = (fields.get("physical id"), fields["core id"])
+    wanted = set(core_of) if cpu_ids is None else cpu_ids
+    if not wanted or not wanted <= set(core_of):
+        return None
+    return len({core_of[cpu] for cpu in wanted})
 
 
 def default_threads() -> int:

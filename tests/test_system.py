@@ -1,4 +1,5 @@
-"""Machine helpers: giving freed heap memory back to the OS after large loads."""
+"""Machine helpers: physical cores within the affinity mask; giving freed heap memory back to the
+OS after large loads."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import ctypes
 import platform
 import sys
 
-from alignmenter_edge.system import release_free_heap
+from alignmenter_edge.system import cores_of, release_free_heap
 from tests.helpers import require_platform
 
 GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
@@ -45,3 +46,37 @@ def test_freed_heap_goes_back_to_the_os():
 def test_release_says_whether_the_c_library_offers_it_and_can_be_repeated():
     assert release_free_heap() is GLIBC
     assert release_free_heap() is GLIBC
+
+
+def _cpuinfo(cpus: list[tuple[int, int, int]], core_ids: bool = True) -> str:
+    """/proc/cpuinfo text for (processor, physical id, core id) triples, x86 layout."""
+    blocks = []
+    for processor, package, core in cpus:
+        lines = [f"processor\t: {processor}", "model name\t: Test CPU", f"physical id\t: {package}"]
+        if core_ids:
+            lines.append(f"core id\t\t: {core}")
+        blocks.append("\n".join(lines + ["flags\t\t: fpu avx2"]))
+    return "\n\n".join(blocks) + "\n\n"
+
+
+# 2 packages x 2 cores x 2 hyper-threads, numbered the way Linux does: siblings are n and n + 4
+MACHINE = _cpuinfo([(0, 0, 0), (1, 0, 1), (2, 1, 0), (3, 1, 1), (4, 0, 0), (5, 0, 1), (6, 1, 0), (7, 1, 1)])
+
+
+def test_cores_count_only_the_cpus_this_process_may_use():
+    """Pinned to two hyper-threads of one core, the default was 2 threads: the cores of every CPU
+    in /proc/cpuinfo were counted, not those of the affinity mask."""
+    assert cores_of(MACHINE, None) == 4
+    assert cores_of(MACHINE, set(range(8))) == 4
+    assert cores_of(MACHINE, {0, 4}) == 1            # siblings: one core
+    assert cores_of(MACHINE, {0, 1}) == 2
+    assert cores_of(MACHINE, {0, 2, 4, 6}) == 2      # same core id, different packages: two cores
+    assert cores_of(MACHINE, {3}) == 1
+
+
+def test_cores_unknown_when_cpuinfo_does_not_say():
+    """No core id lines (many ARM kernels), or a CPU of the mask missing from the text: unknown,
+    so the caller falls back to the logical count."""
+    assert cores_of(_cpuinfo([(0, 0, 0), (1, 0, 0)], core_ids=False), {0, 1}) is None
+    assert cores_of(MACHINE, {0, 9}) is None
+    assert cores_of("", None) is None
