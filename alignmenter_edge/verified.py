@@ -25,11 +25,12 @@ from .paths import cache_dir
 MAX_STAMPS = 256
 RACY_SECONDS = 2.0
 FORMAT = 1
-VERIFY_MODES = (True, False, "full")  # stamps, sizes only (bundle files), hash every time
 
 
 def check_verify_mode(verify: object) -> None:
-    if verify not in VERIFY_MODES:
+    """Raise unless ``verify`` is a mode: True (stamps), False (sizes only, bundle files) or "full"
+    (hash every time). By identity: 1 and 0 equal True and False but are no mode."""
+    if not (verify is True or verify is False or verify == "full"):
         raise ValueError(f"verify must be True, False or 'full', got {verify!r}.")
 
 

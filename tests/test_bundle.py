@@ -333,10 +333,14 @@ def test_unreadable_stamps_mean_hashing(bundle_dir: Path, hash_calls, no_racy_wi
     assert hash_calls == []
 
 
-def test_verify_takes_true_false_or_full(bundle_dir: Path) -> None:
+@pytest.mark.parametrize("verify", ["yes", 1, 0, 1.0, None])
+def test_verify_takes_true_false_or_full(bundle_dir: Path, verify: object) -> None:
+    """1 and 0 equal True and False, so they passed the check and then meant whatever each test of
+    the mode made of them; a mode is True, False or "full", nothing that equals one."""
     with pytest.raises(ValueError, match="verify must be True, False or 'full'"):
-        read_bundle(bundle_dir, verify="yes")
-    read_bundle(bundle_dir, verify=False)
+        read_bundle(bundle_dir, verify=verify)
+    for mode in (True, False, "full"):
+        read_bundle(bundle_dir, verify=mode)
 
 
 def test_licence_summary_names_every_source_and_never_hides_a_missing_licence() -> None:
