@@ -265,6 +265,46 @@ def test_close_frees_native_resources(tiny_constitutional_bundle):
     clf.close()  # idempotent
 
 
+@pytest.mark.parametrize("call", ["score_batch", "p_unsafe"])
+def test_close_winning_the_lock_gives_the_classifiers_closed_error(tiny_constitutional_bundle, call):
+    """A call that passed the open check, then waited for the lock while close() took it, got
+    the session's "llama.cpp session is closed" error: safe, but not the classifier's own error."""
+    import threading
+
+    from alignmenter_edge.errors import AlignmenterEdgeError
+
+    clf = _load(tiny_constitutional_bundle)
+    real_lock, waiting = clf._lock, threading.Event()
+
+    class SignallingLock:  # the call announces it is at the lock, past the open check
+        def __enter__(self):
+            waiting.set()
+            return real_lock.__enter__()
+
+        def __exit__(self, *exc):
+            return real_lock.__exit__(*exc)
+
+    outcome: list = []
+
+    def run():
+        try:
+            outcome.append(clf.score_batch(["hello"]) if call == "score_batch" else clf.p_unsafe("hello"))
+        except BaseException as exc:  # noqa: BLE001 - compared below
+            outcome.append(exc)
+
+    with real_lock:  # the closer holds the lock: the call waits behind it
+        clf._lock = SignallingLock()
+        worker = threading.Thread(target=run)
+        worker.start()
+        assert waiting.wait(30)
+        clf._closed = True  # what close() does before it takes the lock
+        clf.scorer.close()
+    worker.join(30)
+    assert len(outcome) == 1 and isinstance(outcome[0], AlignmenterEdgeError)
+    assert "constitutional-gguf classifier is closed" in str(outcome[0])
+    clf.close()
+
+
 def test_llama_cpp_logging_is_silenced(tiny_constitutional_bundle, capfd):
     capfd.readouterr()
     with _load(tiny_constitutional_bundle) as clf:

@@ -378,6 +378,7 @@ class ConstitutionalGGUFClassifier(BundleClassifier):
 
     def _score(self, texts: list[str]) -> Sequence[float]:
         with self._lock:  # one KV cache: threads sharing the classifier take turns
+            self._require_open()  # again: a close() may have won the lock since score_batch checked
             return [self.scorer.score(text) for text in texts]
 
     def p_unsafe(self, text: str) -> float:
@@ -385,6 +386,7 @@ class ConstitutionalGGUFClassifier(BundleClassifier):
         self._require_open()
         content = require_texts([text])[0]
         with self._lock:
+            self._require_open()
             return self.scorer.p_unsafe(content)
 
     def _details(self) -> dict[str, Any]:
