@@ -21,7 +21,9 @@ Pipeline (``export_roberta``):
    then int8 parity: label agreement and max / mean |Δ P(unsafe)| vs PyTorch, into the manifest.
    Scored one window per session call, as the runtime scores int8 bundles by default
    (dynamic int8 quantizes activations per batch, so a batched figure would not be what ships).
-6. Write the bundle, verify it and move it into place atomically (:mod:`.output`): model.onnx,
+6. Write the bundle, verify it and move it into place atomically (:mod:`.output`): model.onnx
+   (the graph) with its weights in model.onnx.data (ONNX external data, which onnxruntime maps
+   from the file instead of copying out of the parsed model: peak RSS at load, docs/roberta.md),
    tokenizer.json, manifest.json (hashes, the source's commit from the hub cache snapshot).
 """
 
@@ -40,6 +42,7 @@ from typing import Any, Callable, Sequence
 
 from ..bundle import Manifest, write_bundle
 from ..deps import require
+from ..directories import current_umask
 from ..errors import ExportError
 from ..models import load_spec
 from ..windows import window_spans
@@ -55,6 +58,9 @@ DEFAULT_SPEC = "distilled-safety-roberta"
 TIER = "roberta-onnx"
 LOGIT_TOLERANCE = 1e-4
 OPSET = 17
+MODEL_FILE = "model.onnx"
+WEIGHTS_FILE = MODEL_FILE + ".data"  # external data: every initializer over EXTERNAL_MIN_BYTES
+EXTERNAL_MIN_BYTES = 1024
 QUANTIZATIONS = ("int8", "none")
 SAFE_SOUNDING = ("safe", "normal", "benign", "neutral", "ok", "clean", "negative", "harmless")
 NEGATIONS = ("non", "not", "no")  # non-toxic, NOT_TOXIC, nothate: the absence of a harm
@@ -231,6 +237,24 @@ def optimize_onnx(raw: Path, out: Path, num_heads: int, hidden_size: int) -> dic
     return {k: int(v) for k, v in optimized.get_fused_operator_statistics().items() if v}
 
 
+def store_weights_externally(source: Path, stage: Path) -> None:
+    """Write ``source`` into ``stage`` as MODEL_FILE with its weights in WEIGHTS_FILE beside it.
+
+    onnxruntime maps external data from the file, where an embedded model is parsed and its
+    weights copied out of the protobuf: the int8 model's load peaked ~70 MiB higher embedded
+    (docs/roberta.md). Same tensors, same outputs."""
+    import onnx
+
+    model = onnx.load(str(source))  # with any external data of its own
+    onnx.save_model(model, str(stage / MODEL_FILE), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location=WEIGHTS_FILE,
+                    size_threshold=EXTERNAL_MIN_BYTES)
+    if not (stage / WEIGHTS_FILE).exists():
+        raise ExportError(f"{source}: onnx wrote no external weights file ({WEIGHTS_FILE}); the model "
+                          f"has no initializer over {EXTERNAL_MIN_BYTES} bytes.")
+    os.chmod(stage / WEIGHTS_FILE, 0o666 & ~current_umask())  # onnx creates it 0600
+
+
 def quantize_int8(fp32: Path, out: Path) -> None:
     """Dynamic int8: signed QInt8 weights, per-tensor, no reduced range."""
     import onnx
@@ -383,7 +407,11 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
                              pad_id=special["pad_id"], threads=torch.get_num_threads())
         # Probe inputs through the runtime's tokenizer path, every window of each probe (a probe
         # longer than one window scores as its most unsafe window, as the runtime scores it).
-        engine = RobertaEngine(fp32, stage / "tokenizer.json", **engine_kwargs)
+        # fp32 parity is measured on the model as it ships: the staged one, for an fp32 bundle.
+        if quantize == "none":
+            store_weights_externally(fp32, stage)
+        engine = RobertaEngine(stage / MODEL_FILE if quantize == "none" else fp32,
+                               stage / "tokenizer.json", **engine_kwargs)
         probe_windows = _probe_windows(tokenizer, engine, probes)
         sequences = [window for windows in probe_windows for window in windows]
         owners = [probe for probe, windows in enumerate(probe_windows) for _ in windows]
@@ -413,11 +441,12 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
 
         if quantize == "int8":
             say("quantizing: dynamic int8, signed QInt8 weights")
-            quantize_int8(fp32, stage / "model.onnx")
+            quantize_int8(fp32, work / "int8.onnx")
+            store_weights_externally(work / "int8.onnx", stage)
             # Measured as it ships: the runtime scores int8 bundles one window per call by default,
             # and dynamic int8 quantizes activations per batch (batched scores move slightly).
             int8_batch = RobertaONNXClassifier.int8_default_batch_size
-            engine = RobertaEngine(stage / "model.onnx", stage / "tokenizer.json", **engine_kwargs)
+            engine = RobertaEngine(stage / MODEL_FILE, stage / "tokenizer.json", **engine_kwargs)
             int8_logits = engine.logits(sequences, batch_size=int8_batch).tolist()
             int8_scored = engine.p_unsafe(probes, int8_batch)
             engine.close()
@@ -431,7 +460,6 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
             require_quantized_parity("int8 ONNX vs PyTorch", int8_stats, quantized_tolerance)
             quantization = "int8-dynamic (QInt8 weights, per-tensor; dynamic uint8 activations)"
         else:
-            shutil.copyfile(fp32, stage / "model.onnx")
             quantization = "fp32"
 
         licence = resolve_licence(resolved.source, revision=resolved.revision,
@@ -448,7 +476,8 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
                              "max_position_embeddings": config.max_position_embeddings},
             "onnx": {"exporter": "torch.onnx.export (TorchScript, dynamo=False)", "opset": OPSET,
                      "dynamic_axes": ["batch", "sequence"], "fused_operators": fused,
-                     "optimizer": "onnxruntime.transformers.optimizer bert, opt_level=0"},
+                     "optimizer": "onnxruntime.transformers.optimizer bert, opt_level=0",
+                     "external_data": WEIGHTS_FILE},
             "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                          "onnxruntime": ort.__version__},
             "spec": str(spec_data.get("name", spec)),
@@ -456,7 +485,7 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
         if label_warning:
             extra["label_warning"] = label_warning
         manifest = write_bundle(
-            stage, ["model.onnx", "tokenizer.json"], tier=TIER,
+            stage, [MODEL_FILE, WEIGHTS_FILE, "tokenizer.json"], tier=TIER,
             model_id=model_id or (Path(resolved.source).name if resolved.local else resolved.source),
             sources=[source_record],
             labels={"names": names, "unsafe_index": resolved.unsafe_index,

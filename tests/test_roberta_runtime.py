@@ -101,7 +101,9 @@ def test_manifest_parity_recorded(tiny_roberta_bundle, tiny_roberta_bundle_fp32)
     assert int8.quantization.startswith("int8")
     assert int8.max_input_tokens == 512
     assert int8.extra["onnx"]["fused_operators"].get("Attention") == 2  # one per layer
-    assert int8.files["model.onnx"].size < fp32.files["model.onnx"].size
+    assert set(int8.files) == set(fp32.files) == {"model.onnx", "model.onnx.data", "tokenizer.json"}
+    assert int8.extra["onnx"]["external_data"] == "model.onnx.data"
+    assert int8.files["model.onnx.data"].size < fp32.files["model.onnx.data"].size / 3  # int8 weights
     source = int8.sources[0]  # the source directory's model card states its licence
     assert (source["kind"], source["license"], source["license_from"]) == ("local", "apache-2.0", "model card")
 
@@ -172,6 +174,55 @@ def test_corrupted_model_is_a_hash_error(tiny_roberta_bundle, tmp_path):
         load_classifier(copy)
     model.write_bytes(bytes(data[:-10]))
     with pytest.raises(BundleIntegrityError, match="bytes"):
+        load_classifier(copy)
+
+
+@pytest.mark.parametrize("fixture", ["tiny_roberta_bundle", "tiny_roberta_bundle_fp32"])
+def test_weights_ship_as_external_data_beside_the_graph(request, fixture):
+    """onnxruntime maps external weights from their file instead of copying them out of the parsed
+    model (peak RSS at load: docs/roberta.md); model.onnx keeps the graph and small tensors only."""
+    onnx = require("onnx")
+    from alignmenter_edge.directories import current_umask
+
+    bundle = Path(request.getfixturevalue(fixture))
+    model = onnx.load(str(bundle / "model.onnx"), load_external_data=False)
+    large = [t for t in model.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    assert len(large) >= 10  # embeddings, every layer's projections
+    assert {entry.value for t in large for entry in t.external_data if entry.key == "location"} == {
+        "model.onnx.data"}
+    assert all(len(t.raw_data) <= 1024 for t in model.graph.initializer
+               if t.data_location != onnx.TensorProto.EXTERNAL)
+    assert (bundle / "model.onnx.data").stat().st_mode & 0o777 == 0o666 & ~current_umask()  # onnx made it 0600
+
+
+def test_a_bundle_with_embedded_weights_loads_and_scores_the_same(tiny_roberta_bundle_fp32, held_set,
+                                                                  tmp_path):
+    """Bundles exported before the weights moved to model.onnx.data hold them in model.onnx."""
+    onnx = require("onnx")
+    texts = [t for t, _ in held_set[:12]]
+    embedded = tmp_path / "embedded"
+    shutil.copytree(tiny_roberta_bundle_fp32, embedded)
+    onnx.save(onnx.load(str(embedded / "model.onnx")), str(embedded / "model.onnx"))  # weights inline
+    (embedded / "model.onnx.data").unlink()
+    data = json.loads((embedded / "manifest.json").read_text())
+    fields = {k: v for k, v in data.items() if k not in ("files", "format", "format_version")}
+    write_bundle(embedded, ["model.onnx", "tokenizer.json"], **fields)
+    assert (embedded / "model.onnx").stat().st_size > (tiny_roberta_bundle_fp32 / "model.onnx.data").stat().st_size
+    with load_classifier(tiny_roberta_bundle_fp32) as external, load_classifier(embedded) as inline:
+        assert inline.score_batch(texts) == external.score_batch(texts)
+
+
+def test_weights_file_missing_or_altered_is_an_integrity_error(tiny_roberta_bundle, tmp_path):
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_roberta_bundle, copy)
+    weights = copy / "model.onnx.data"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    weights.write_bytes(bytes(data))
+    with pytest.raises(BundleIntegrityError, match="sha256 of 'model.onnx.data'"):
+        load_classifier(copy)
+    weights.unlink()
+    with pytest.raises(BundleIntegrityError, match="'model.onnx.data' listed in the manifest is missing"):
         load_classifier(copy)
 
 
