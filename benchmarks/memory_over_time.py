@@ -172,6 +172,11 @@ def summarize_progress(path: str) -> dict[str, Any]:
     return run
 
 
+def _bundle_bytes(directory: Path) -> int:
+    """Size of a bundle's files (the weights may be in model.onnx or beside it, model.onnx.data)."""
+    return sum(p.stat().st_size for p in directory.iterdir() if p.is_file())
+
+
 def find_roberta_bundle(explicit: str | None, tiny_only: bool = False) -> tuple[str, str]:
     if explicit:
         return explicit, "given with --bundle"
@@ -183,7 +188,7 @@ def find_roberta_bundle(explicit: str | None, tiny_only: bool = False) -> tuple[
         except (OSError, ValueError):
             continue
         if data.get("tier") == "roberta-onnx" and "tiny" not in str(data.get("model_id", "")).lower() \
-                and (manifest.parent / "model.onnx").stat().st_size > 50 * 2**20:
+                and _bundle_bytes(manifest.parent) > 50 * 2**20:
             return str(manifest.parent), f"real-shape bundle found under {WORK.name}/ ({data.get('model_id')})"
     tiny = WORK / "memory" / "tiny-roberta-int8"
     if not (tiny / "manifest.json").is_file():
