@@ -19,9 +19,10 @@ highest *sampled* RSS, not the process's peak: the peak between samples is ``int
 alignmenter drop-in (``load_safety_classifier``) with its bounded score cache, fed only distinct
 texts: its cache fills during warm-up and must then stay at its bound.
 
-``roberta-onnx`` uses ``--bundle``, else the first real-shape roberta-onnx bundle found under
-benchmarks/work/, else it exports the tiny trained test model into benchmarks/work/memory/ (the
-result says which).
+``roberta-onnx`` uses ``--bundle``, else the real-shape int8 bundle of roberta_real_shape.py
+(benchmarks/work/roberta/bundle-int8), else it exports the tiny trained test model into
+benchmarks/work/memory/; the result names the bundle and its files. (A search of benchmarks/work/
+once picked the embedded-weights copy of roberta_weights_layout.py instead of the bundle.)
 """
 
 from __future__ import annotations
@@ -172,24 +173,16 @@ def summarize_progress(path: str) -> dict[str, Any]:
     return run
 
 
-def _bundle_bytes(directory: Path) -> int:
-    """Size of a bundle's files (the weights may be in model.onnx or beside it, model.onnx.data)."""
-    return sum(p.stat().st_size for p in directory.iterdir() if p.is_file())
-
-
 def find_roberta_bundle(explicit: str | None, tiny_only: bool = False) -> tuple[str, str]:
+    """The bundle to run and how it was chosen: ``--bundle``; else the real-shape int8 bundle of
+    benchmarks/roberta_real_shape.py if it was built; else the tiny test model (exported here)."""
     if explicit:
-        return explicit, "given with --bundle"
-    # int8 first: it is what the tier ships by default.
-    manifests = [] if tiny_only else sorted(WORK.rglob("manifest.json"), key=lambda m: ("int8" not in str(m), str(m)))
-    for manifest in manifests:
-        try:
-            data = json.loads(manifest.read_text())
-        except (OSError, ValueError):
-            continue
-        if data.get("tier") == "roberta-onnx" and "tiny" not in str(data.get("model_id", "")).lower() \
-                and _bundle_bytes(manifest.parent) > 50 * 2**20:
-            return str(manifest.parent), f"real-shape bundle found under {WORK.name}/ ({data.get('model_id')})"
+        return explicit, f"given with --bundle: {explicit}"
+    real = WORK / "roberta" / "bundle-int8"  # roberta_real_shape.DEFAULT_WORK's int8 bundle
+    if not tiny_only and (real / "manifest.json").is_file():
+        data = json.loads((real / "manifest.json").read_text())
+        return str(real), (f"real-shape bundle {real.relative_to(ROOT)} ({data.get('model_id')}; "
+                           f"files {', '.join(sorted(data.get('files', {})))})")
     tiny = WORK / "memory" / "tiny-roberta-int8"
     if not (tiny / "manifest.json").is_file():
         from alignmenter_edge.export.roberta import export_roberta

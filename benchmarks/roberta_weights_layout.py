@@ -54,6 +54,8 @@ def embedded_copy(external: Path, target: Path) -> Path:
     onnx.save_model(onnx.load(str(external / "model.onnx")), str(target / "model.onnx"))
     fields = {k: v for k, v in json.loads(source_manifest).items()
               if k not in ("files", "format", "format_version")}
+    fields["extra"] = {**fields["extra"], "onnx": {k: v for k, v in fields["extra"]["onnx"].items()
+                                                     if k != "external_data"}}  # no such file here
     write_bundle(target, ["model.onnx", "tokenizer.json"], **fields)
     stamp.write_text(source_manifest, encoding="utf-8")
     return target
@@ -105,6 +107,10 @@ def main() -> None:
 
     if args.prepare:
         external = build(args.work, args.data)["int8"]
+        if "model.onnx.data" not in json.loads((external / "manifest.json").read_text())["files"]:
+            raise SystemExit(f"{external} keeps its weights in model.onnx: it was exported before they "
+                             "moved to model.onnx.data. Rebuild it: python benchmarks/roberta_real_shape.py "
+                             "--force (or delete it).")
         embedded = embedded_copy(external, args.work / "bundle-int8-embedded")
         print(json.dumps({"external": str(external), "embedded": str(embedded)}))
         return
