@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import add_note_argument, load_texts, rss_mib, run_child_json, write_result  # noqa: E402
+from benchmarks.roberta_real_shape import DEFAULT_WORK as REAL_SHAPE_WORK  # noqa: E402
 
 WORK = ROOT / "benchmarks" / "work"
 DEFAULT_RUNS = ("heuristic:1000000", "lexicon:1000000", "dropin-heuristic:1000000", "roberta-onnx:100000")
@@ -178,7 +179,7 @@ def find_roberta_bundle(explicit: str | None, tiny_only: bool = False) -> tuple[
     benchmarks/roberta_real_shape.py if it was built; else the tiny test model (exported here)."""
     if explicit:
         return explicit, f"given with --bundle: {explicit}"
-    real = WORK / "roberta" / "bundle-int8"  # roberta_real_shape.DEFAULT_WORK's int8 bundle
+    real = REAL_SHAPE_WORK / "bundle-int8"
     if not tiny_only and (real / "manifest.json").is_file():
         data = json.loads((real / "manifest.json").read_text())
         return str(real), (f"real-shape bundle {real.relative_to(ROOT)} ({data.get('model_id')}; "

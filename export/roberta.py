@@ -45,6 +45,7 @@ from ..deps import require
 from ..directories import current_umask
 from ..errors import ExportError
 from ..models import load_spec
+from ..tiers.roberta_onnx import MODEL_FILE
 from ..windows import window_spans
 from .hub import cached_snapshot, hub_offline, load_failure, snapshot_commit
 from .model_licence import resolve_licence
@@ -58,7 +59,6 @@ DEFAULT_SPEC = "distilled-safety-roberta"
 TIER = "roberta-onnx"
 LOGIT_TOLERANCE = 1e-4
 OPSET = 17
-MODEL_FILE = "model.onnx"
 WEIGHTS_FILE = MODEL_FILE + ".data"  # external data: every initializer over EXTERNAL_MIN_BYTES
 EXTERNAL_MIN_BYTES = 1024
 QUANTIZATIONS = ("int8", "none")
@@ -407,11 +407,10 @@ def export_roberta(source: str | None, output: str | os.PathLike[str], *,
                              pad_id=special["pad_id"], threads=torch.get_num_threads())
         # Probe inputs through the runtime's tokenizer path, every window of each probe (a probe
         # longer than one window scores as its most unsafe window, as the runtime scores it).
-        # fp32 parity is measured on the model as it ships: the staged one, for an fp32 bundle.
-        if quantize == "none":
+        if quantize == "none":  # fp32 parity is measured on the model as it ships
             store_weights_externally(fp32, stage)
-        engine = RobertaEngine(stage / MODEL_FILE if quantize == "none" else fp32,
-                               stage / "tokenizer.json", **engine_kwargs)
+            fp32 = stage / MODEL_FILE
+        engine = RobertaEngine(fp32, stage / "tokenizer.json", **engine_kwargs)
         probe_windows = _probe_windows(tokenizer, engine, probes)
         sequences = [window for windows in probe_windows for window in windows]
         owners = [probe for probe, windows in enumerate(probe_windows) for _ in windows]

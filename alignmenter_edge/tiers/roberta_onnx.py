@@ -48,6 +48,7 @@ from ..system import default_threads, release_free_heap
 from ..values import is_integer
 from ..windows import check_window, length_sorted_batches, token_windows
 
+MODEL_FILE = "model.onnx"  # the graph; exports since 2026-12-04 keep its weights in model.onnx.data
 ARENA_MODES = ("off", "on", "shrink")
 DEFAULT_MAX_BATCH_TOKENS = 2048  # 4 full 512-token windows per run: bounds attention memory
 # Batches of at most this many padded tokens run concurrently; larger ones one at a time. Small
@@ -266,7 +267,7 @@ class RobertaONNXClassifier(BundleClassifier):
         except KeyError as exc:
             raise BundleError(f"{bundle.path}: manifest extra.special_tokens lacks {exc}.") from exc
         self.engine = RobertaEngine(
-            bundle.file("model.onnx"), bundle.file(manifest.tokenizer or "tokenizer.json"),
+            bundle.file(MODEL_FILE), bundle.file(manifest.tokenizer or "tokenizer.json"),
             unsafe_index=unsafe_index, max_input_tokens=manifest.max_input_tokens,
             prefix_ids=prefix, suffix_ids=suffix, pad_id=pad, threads=threads, arena=arena,
             spinning=spinning, window_stride=window_stride, max_batch_tokens=max_batch_tokens,
